@@ -1,0 +1,142 @@
+"""Content-addressed on-disk cache for expensive steps (reference labels, MD runs, trained models).
+
+An entry is a directory ``<root>/<function>/<key>/`` holding the files the step wrote plus a
+``MANIFEST.json`` with the SHA-256 of each file. The key hashes the function's qualified name, its source
+code, the package version and the parameters, so a change to any of them computes a new entry.
+
+Writes are atomic: the step writes into a temporary directory next to the entry, the manifest is written
+last, and the directory is renamed into place. A killed run leaves at most a ``.tmp-*`` directory, which
+is never read. An entry whose manifest is missing or whose files do not match it is treated as corrupt,
+removed and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import paperlib
+
+MANIFEST = "MANIFEST.json"
+DEFAULT_ROOT = Path(os.environ.get("PAPERLIB_CACHE", Path.home() / ".cache" / "paperlib"))
+
+
+def _canonical(obj: Any) -> Any:
+    """JSON-able canonical form of parameters (numpy scalars/arrays, paths and tuples included)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return obj
+
+
+def function_id(fn: Callable[..., Any]) -> str:
+    """Stable identity of a step function: module, qualified name and a hash of its source."""
+    try:
+        src = inspect.getsource(fn)
+    except (OSError, TypeError):
+        src = ""
+    digest = hashlib.sha256(src.encode()).hexdigest()[:12]
+    return f"{fn.__module__}.{fn.__qualname__}@{digest}"
+
+
+def cache_key(fn: Callable[..., Any], params: Mapping[str, Any]) -> str:
+    """Hex key of ``fn`` applied to ``params`` (also depends on paperlib's version)."""
+    payload = json.dumps({"fn": function_id(fn), "version": paperlib.__version__, "params": _canonical(params)},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Cache:
+    """An on-disk cache rooted at ``root`` (default ``$PAPERLIB_CACHE`` or ``~/.cache/paperlib``).
+
+    ``Cache(None)`` disables caching: every call computes into a fresh temporary directory.
+    """
+
+    def __init__(self, root: str | os.PathLike | None = DEFAULT_ROOT):
+        self.root = Path(root) if root is not None else None
+        self.hits = 0
+        self.misses = 0
+
+    def entry_dir(self, fn: Callable[..., Any], params: Mapping[str, Any]) -> Path:
+        """Where the entry of ``fn(params)`` lives (whether or not it exists yet)."""
+        if self.root is None:
+            raise ValueError("this cache is disabled (root=None)")
+        return self.root / fn.__qualname__.replace("<", "").replace(">", "") / cache_key(fn, params)
+
+    def is_valid(self, path: Path) -> bool:
+        """True when ``path`` holds a complete entry whose files match its manifest."""
+        manifest = path / MANIFEST
+        try:
+            expected = json.loads(manifest.read_text())["files"]
+        except (OSError, ValueError, KeyError):
+            return False
+        present = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()} - {MANIFEST}
+        if present != set(expected):
+            return False
+        return all(_sha256(path / name) == digest for name, digest in expected.items())
+
+    def get(self, fn: Callable[..., Any], params: Mapping[str, Any], compute: Callable[[Path], None]) -> Path:
+        """Return the directory of the entry for ``fn(params)``, running ``compute(tmpdir)`` on a miss.
+
+        ``compute`` writes its outputs into the directory it is given; it must not keep references to it.
+        A corrupt entry is removed and recomputed.
+        """
+        if self.root is None:
+            out = Path(tempfile.mkdtemp(prefix="paperlib-nocache-"))
+            compute(out)
+            self.misses += 1
+            return out
+        final = self.entry_dir(fn, params)
+        if final.exists():
+            if self.is_valid(final):
+                self.hits += 1
+                return final
+            shutil.rmtree(final, ignore_errors=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=final.parent))
+        try:
+            compute(tmp)
+            files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+            meta = {"files": files, "function": function_id(fn), "params": _canonical(params)}
+            (tmp / MANIFEST).write_text(json.dumps(meta, indent=1, default=str))
+            try:
+                os.rename(tmp, final)
+            except OSError:
+                # Another process finished the same entry first; its result is equally valid.
+                if not self.is_valid(final):
+                    raise
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.misses += 1
+        return final
+
+    def clean_temporaries(self) -> int:
+        """Remove ``.tmp-*`` directories left by killed runs; returns how many were removed."""
+        if self.root is None or not self.root.exists():
+            return 0
+        stale = [p for p in self.root.glob("*/.tmp-*") if p.is_dir()]
+        for p in stale:
+            shutil.rmtree(p, ignore_errors=True)
+        return len(stale)

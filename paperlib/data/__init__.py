@@ -1,0 +1,1 @@
+"""Data sets (structures + reference labels), file formats and splits."""

@@ -1,0 +1,1 @@
+"""Trained potentials behind one interface (:mod:`paperlib.models.base`)."""

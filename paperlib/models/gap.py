@@ -1,0 +1,141 @@
+"""GAP with SOAP (quippy's ``gap_fit``) behind the :class:`~paperlib.models.base.Potential` interface."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from paperlib import keys
+from paperlib.data.dataset import Dataset
+from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+
+
+@dataclasses.dataclass(frozen=True)
+class GAPConfig:
+    """SOAP descriptor and GP settings (defaults: Tovey et al.'s NaCl GAP). Lengths in Angstrom.
+
+    ``sigma_energy_eV`` and ``sigma_force_eV_A`` are the expected errors (regularisation) of energy and
+    force labels; ``n_sparse`` sparse points per species are chosen by CUR.
+    """
+
+    n_max: int = 8
+    l_max: int = 6
+    atom_sigma: float = 0.825
+    cutoff_A: float = 6.5
+    cutoff_transition_width_A: float = 0.5
+    delta: float = 1.0
+    zeta: int = 4
+    n_sparse: int = 200
+    sigma_energy_eV: float = 0.002
+    sigma_force_eV_A: float = 0.05
+    seed: int = 0
+
+    def descriptor(self) -> str:
+        """The ``gap={...}`` descriptor string for ``gap_fit``."""
+        return (f"soap n_max={self.n_max} l_max={self.l_max} atom_sigma={self.atom_sigma} cutoff={self.cutoff_A} "
+                f"cutoff_transition_width={self.cutoff_transition_width_A} delta={self.delta} zeta={self.zeta} "
+                f"covariance_type=dot_product n_sparse={self.n_sparse} sparse_method=cur_points")
+
+
+def gap_fit_executable() -> str:
+    """Path of quippy's ``gap_fit`` (next to the running Python, else on ``PATH``)."""
+    local = Path(sys.executable).parent / "gap_fit"
+    found = str(local) if local.exists() else shutil.which("gap_fit")
+    if not found:
+        raise FileNotFoundError("gap_fit not found: install quippy-ase")
+    return found
+
+
+class GAPPotential:
+    """A SOAP GAP fitted with ``gap_fit``; implements :class:`~paperlib.models.base.Potential`."""
+
+    name = "gap"
+
+    def __init__(self, config: GAPConfig = GAPConfig(), name: str = "gap"):
+        self.config = config
+        self.name = name
+        self._dir: Path | None = None
+        self._calc = None
+
+    def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(1.0, 1.0)
+            ) -> FitReport:
+        """Fit by ``gap_fit`` on energies (and forces when ``targets.forces > 0``); ``valid`` is unused."""
+        if targets.hessian > 0:
+            raise ValueError("GAPPotential.fit: Hessian targets are not supported by this backend")
+        train.require(keys.REF_energy, *([keys.REF_forces] if targets.forces > 0 else []))
+        work = Path(tempfile.mkdtemp(prefix="paperlib-gap-"))
+        train.write(work / "train.xyz")
+        force_sigma = self.config.sigma_force_eV_A if targets.forces > 0 else 0.0
+        args = [gap_fit_executable(), "at_file=train.xyz", "gp_file=gap.xml", f"gap={{{self.config.descriptor()}}}",
+                f"default_sigma={{{self.config.sigma_energy_eV} {force_sigma} 0.0 0.0}}",
+                f"energy_parameter_name={keys.REF_energy}",
+                f"force_parameter_name={keys.REF_forces if targets.forces > 0 else 'NONE_'}",
+                "e0_method=average", f"rnd_seed={self.config.seed + 1}", "sparse_jitter=1e-8"]
+        start = time.perf_counter()
+        proc = subprocess.run(args, cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0 or not (work / "gap.xml").exists():
+            raise RuntimeError(f"gap_fit failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        (work / "train.xyz").unlink()
+        for extra in work.glob("train.xyz.idx"):
+            extra.unlink()
+        (work / "fit.log").write_text(proc.stdout)
+        self._adopt(work)
+        return FitReport(wall_time_s=time.perf_counter() - start, epochs=1)
+
+    def _adopt(self, directory: Path) -> None:
+        self._dir = directory
+        self._calc = None
+
+    def _quip(self):
+        if self._dir is None:
+            raise RuntimeError(f"{self.name}: not fitted or loaded")
+        if self._calc is None:
+            from quippy.potential import Potential as QuipPotential
+
+            self._calc = QuipPotential(param_filename=str(self._dir / "gap.xml"))
+        return self._calc
+
+    def predict(self, structures: Sequence[Atoms]) -> Predictions:
+        """Energies (eV) and forces (eV/A) from quippy; ``structures`` are not modified."""
+        calc = self._quip()
+        energies, forces = [], []
+        for atoms in structures:
+            work = atoms.copy()
+            work.calc = calc
+            energies.append(work.get_potential_energy())
+            forces.append(np.array(work.get_forces(), dtype=float))
+        return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
+
+    def calculator(self) -> PotentialCalculator:
+        """ASE calculator (energy, forces) backed by this model."""
+        return PotentialCalculator(self)
+
+    def save(self, path: str | Path) -> None:
+        """Copy the GAP XML and its sparse-point files, plus ``config.json``, into the directory ``path``."""
+        if self._dir is None:
+            raise RuntimeError(f"{self.name}: nothing to save, the model is not fitted")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for f in self._dir.glob("gap.xml*"):
+            shutil.copy2(f, path / f.name)
+        (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> GAPPotential:
+        """Read a model written by :meth:`save`."""
+        path = Path(path)
+        raw = json.loads((path / "config.json").read_text())
+        name = raw.pop("name")
+        model = cls(GAPConfig(**raw), name=name)
+        model._adopt(path)
+        return model

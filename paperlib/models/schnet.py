@@ -1,0 +1,232 @@
+"""SchNet (schnetpack 2) behind the :class:`~paperlib.models.base.Potential` interface.
+
+The network is schnetpack's own (``representation.SchNet``, ``atomistic.Atomwise``, ``atomistic.Forces``
+inside ``model.NeuralNetworkPotential``). Training skips schnetpack's data pipeline: neighbour lists are
+computed once per structure (matscipy) and batches are assembled in memory, which is what makes
+paperlib's loop faster than ``ASEAtomsData`` + ``AtomisticTask`` + Lightning (see ``bench/``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+from matscipy.neighbours import neighbour_list
+
+from paperlib import keys
+from paperlib.compat import import_schnetpack
+from paperlib.data.dataset import Dataset
+from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+from paperlib.training import TrainConfig, fit_torch, resolve_device
+
+spk = import_schnetpack()
+P = spk.properties
+
+SIZES: dict[str, dict[str, int]] = {
+    # Tovey et al.: small / medium / large SchNet.
+    "small": {"n_interactions": 3, "n_atom_basis": 32, "n_filters": 32},
+    "medium": {"n_interactions": 4, "n_atom_basis": 48, "n_filters": 64},
+    "large": {"n_interactions": 4, "n_atom_basis": 64, "n_filters": 128},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SchNetConfig:
+    """Architecture and training settings (cutoff in Angstrom)."""
+
+    size: str = "small"
+    cutoff_A: float = 6.0
+    n_rbf: int = 20
+    dtype: str = "float32"
+    device: str = "auto"
+    train: TrainConfig = TrainConfig()
+
+    def __post_init__(self):
+        if self.size not in SIZES:
+            raise ValueError(f"SchNetConfig.size: got {self.size!r}; allowed: one of {', '.join(SIZES)}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"SchNetConfig.dtype: got {self.dtype!r}; allowed: 'float32' or 'float64'")
+
+
+def atoms_to_graph(atoms: Atoms, cutoff_A: float) -> dict[str, np.ndarray]:
+    """Inputs of one structure in schnetpack's layout, with its neighbour list (pairs within ``cutoff_A``)."""
+    work = atoms
+    if not atoms.pbc.any() and atoms.cell.rank < 3:
+        # matscipy wants a cell even for molecules; any box works when nothing is periodic.
+        work = atoms.copy()
+        span = np.ptp(atoms.positions, axis=0) + 2 * cutoff_A + 1.0
+        work.cell = np.diag(span)
+    i, j, S = neighbour_list("ijS", work, cutoff_A)
+    cell = np.asarray(work.cell.array, dtype=float)
+    return {
+        P.Z: atoms.numbers.astype(np.int64),
+        P.R: atoms.positions.astype(float),
+        P.cell: cell[None],
+        P.pbc: atoms.pbc[None].copy(),
+        P.idx_i: i.astype(np.int64),
+        P.idx_j: j.astype(np.int64),
+        P.offsets: S.astype(float) @ cell,
+    }
+
+
+def collate(graphs: Sequence[dict[str, np.ndarray]], dtype: torch.dtype, device: torch.device) -> dict:
+    """Concatenate graphs into one schnetpack batch (indices shifted, ``idx_m`` added)."""
+    n = np.array([len(g[P.Z]) for g in graphs])
+    shift = np.concatenate([[0], np.cumsum(n)[:-1]])
+    cat = np.concatenate
+    batch = {
+        P.Z: torch.from_numpy(cat([g[P.Z] for g in graphs])),
+        P.R: torch.from_numpy(cat([g[P.R] for g in graphs])).to(dtype),
+        P.cell: torch.from_numpy(cat([g[P.cell] for g in graphs])).to(dtype),
+        P.pbc: torch.from_numpy(cat([g[P.pbc] for g in graphs])),
+        P.idx_i: torch.from_numpy(cat([g[P.idx_i] + s for g, s in zip(graphs, shift)])),
+        P.idx_j: torch.from_numpy(cat([g[P.idx_j] + s for g, s in zip(graphs, shift)])),
+        P.offsets: torch.from_numpy(cat([g[P.offsets] for g in graphs])).to(dtype),
+        P.n_atoms: torch.from_numpy(n),
+        P.idx_m: torch.from_numpy(np.repeat(np.arange(len(graphs)), n)),
+    }
+    for k in (keys.REF_energy, keys.REF_forces):
+        if k in graphs[0]:
+            batch[k] = torch.from_numpy(cat([np.atleast_1d(g[k]) for g in graphs])).to(dtype)
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+class _EnergyScaleShift(torch.nn.Module):
+    """E = scale * E_nn + sum_i e_ref[Z_i]: puts the network's O(1) output on the data's energy scale."""
+
+    def __init__(self, max_z: int = 100):
+        super().__init__()
+        self.register_buffer("scale", torch.ones(()))
+        self.register_buffer("e_ref", torch.zeros(max_z + 1))
+
+    def forward(self, inputs: dict) -> dict:
+        shift = torch.zeros_like(inputs["energy"]).index_add(0, inputs[P.idx_m], self.e_ref[inputs[P.Z]])
+        inputs["energy"] = self.scale * inputs["energy"] + shift
+        return inputs
+
+
+def build_network(config: SchNetConfig) -> torch.nn.Module:
+    """The schnetpack ``NeuralNetworkPotential`` for ``config``."""
+    size = SIZES[config.size]
+    rep = spk.representation.SchNet(
+        n_atom_basis=size["n_atom_basis"], n_interactions=size["n_interactions"], n_filters=size["n_filters"],
+        radial_basis=spk.nn.GaussianRBF(n_rbf=config.n_rbf, cutoff=config.cutoff_A),
+        cutoff_fn=spk.nn.CosineCutoff(config.cutoff_A))
+    return spk.model.NeuralNetworkPotential(
+        representation=rep, input_modules=[spk.atomistic.PairwiseDistances()],
+        output_modules=[spk.atomistic.Atomwise(n_in=size["n_atom_basis"], output_key="energy"),
+                        _EnergyScaleShift(), spk.atomistic.Forces(energy_key="energy", force_key="forces")],
+        input_dtype_str=config.dtype)
+
+
+def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:
+    """Per-element reference energies (least squares of E on composition, eV) and the energy scale.
+
+    The scale is the RMS of the training forces (eV/A) when present, else the standard deviation of the
+    per-atom residual energy, so that the network's output is of order one.
+    """
+    elements = sorted({int(z) for a in train for z in a.numbers})
+    counts = np.array([[np.sum(a.numbers == z) for z in elements] for a in train], dtype=float)
+    energies = train.energies()
+    coef, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    if all(keys.REF_forces in a.arrays for a in train):
+        scale = float(np.sqrt(np.mean(train.forces() ** 2)))
+    else:
+        scale = float(np.std((energies - counts @ coef) / counts.sum(1)))
+    return dict(zip(elements, coef.tolist())), max(scale, 1e-3)
+
+
+class SchNetPotential:
+    """SchNet trained on energies and/or forces; implements :class:`~paperlib.models.base.Potential`."""
+
+    def __init__(self, config: SchNetConfig = SchNetConfig(), name: str | None = None):
+        self.config = config
+        self.name = name or f"schnet_{config.size}"
+        self.device = resolve_device(config.device)
+        self.dtype = getattr(torch, config.dtype)
+        torch.manual_seed(config.train.seed)
+        self.net = build_network(config).to(device=self.device, dtype=self.dtype)
+
+    def _graph(self, atoms: Atoms, with_labels: bool) -> dict[str, np.ndarray]:
+        g = atoms_to_graph(atoms, self.config.cutoff_A)
+        if with_labels:
+            if keys.REF_energy in atoms.info:
+                g[keys.REF_energy] = np.array([atoms.info[keys.REF_energy]])
+            if keys.REF_forces in atoms.arrays:
+                g[keys.REF_forces] = atoms.arrays[keys.REF_forces]
+        return g
+
+    def _forward(self, batch: dict) -> dict:
+        return self.net({k: v for k, v in batch.items() if not k.startswith("REF_")})
+
+    def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(0.01, 0.99)
+            ) -> FitReport:
+        """Train on ``train``; with ``valid``, keep the best-validation weights and stop early."""
+        needed = [keys.REF_energy] + ([keys.REF_forces] if targets.forces > 0 else [])
+        train.require(*needed)
+        if targets.hessian > 0:
+            raise ValueError("SchNetPotential.fit: Hessian targets are not supported by this backend")
+        e_ref, scale = fit_energy_reference(train)
+        shift = self.net.output_modules[1]
+        shift.scale.fill_(scale)
+        for z, e in e_ref.items():
+            shift.e_ref[z] = e
+        cfg = self.config.train
+        graphs = [self._graph(a, True) for a in train]
+
+        def make_batches(rng: np.random.Generator):
+            order = rng.permutation(len(graphs))
+            return [collate([graphs[i] for i in order[s:s + cfg.batch_size]], self.dtype, self.device)
+                    for s in range(0, len(order), cfg.batch_size)]
+
+        valid_batches = None
+        if valid is not None and len(valid):
+            valid.require(*needed)
+            vg = [self._graph(a, True) for a in valid]
+            valid_batches = [collate(vg[s:s + cfg.batch_size], self.dtype, self.device)
+                             for s in range(0, len(vg), cfg.batch_size)]
+        return fit_torch(self.net, self._forward, make_batches, valid_batches, targets, cfg, desc=self.name)
+
+    def predict(self, structures: Sequence[Atoms], batch_size: int = 32) -> Predictions:
+        """Energies (eV) and forces (eV/A) in float64 numpy arrays; ``structures`` are not modified."""
+        self.net.eval()
+        energies, forces = [], []
+        with torch.enable_grad():
+            for s in range(0, len(structures), batch_size):
+                graphs = [self._graph(a, False) for a in structures[s:s + batch_size]]
+                out = self._forward(collate(graphs, self.dtype, self.device))
+                energies.append(out["energy"].detach().cpu().double().numpy())
+                forces.append(out["forces"].detach().cpu().double().numpy())
+        if not energies:
+            return Predictions(np.zeros(0), np.zeros((0, 3)))
+        return Predictions(np.concatenate(energies), np.concatenate(forces))
+
+    def calculator(self) -> PotentialCalculator:
+        """ASE calculator (energy, forces) backed by this model."""
+        return PotentialCalculator(self)
+
+    def save(self, path: str | Path) -> None:
+        """Write ``config.json`` and ``model.pt`` (state dict) into the directory ``path``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
+        torch.save(self.net.state_dict(), path / "model.pt")
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> SchNetPotential:
+        """Read a model written by :meth:`save` (optionally onto another ``device``)."""
+        path = Path(path)
+        raw = json.loads((path / "config.json").read_text())
+        name = raw.pop("name")
+        raw["train"] = TrainConfig(**raw["train"])
+        if device is not None:
+            raw["device"] = device
+        model = cls(SchNetConfig(**raw), name=name)
+        model.net.load_state_dict(torch.load(path / "model.pt", map_location=model.device))
+        model.net.eval()
+        return model

@@ -1,0 +1,1 @@
+"""Reference methods that label data: BMHTF via LAMMPS (``bmhtf``)."""

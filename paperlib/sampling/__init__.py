@@ -1,0 +1,1 @@
+"""Sampling of configurations: MD drivers (LAMMPS for the reference, ASE for ML models)."""

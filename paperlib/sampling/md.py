@@ -1,9 +1,13 @@
 """Molecular dynamics drivers.
 
-- :func:`lammps_md`: reference MD of BMHTF NaCl in LAMMPS (NPT Nose-Hoover, or NVT Langevin), returning
-  labelled frames.
-- :func:`ase_md`: Langevin NVT with any ASE calculator (a trained model), with blow-up detection that
-  stops the run and reports it instead of crashing.
+- :func:`lammps_md`: reference MD of BMHTF NaCl in LAMMPS (Nose-Hoover NPT or NVT), returning labelled
+  frames.
+- :func:`ase_md`: Nose-Hoover-chain NVT with any ASE calculator (a trained model), with blow-up detection
+  that stops the run and reports it instead of crashing.
+
+Both NVT drivers use Nose-Hoover chains (length 3) with the same damping time, so reference and ML runs
+sample the same ensemble. Stochastic thermostats are avoided on purpose: LAMMPS' ``fix langevin`` adds
+its friction and noise to the per-atom forces, which would then no longer be reference labels.
 """
 
 from __future__ import annotations
@@ -14,17 +18,17 @@ from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms, units
-from ase.md.langevin import Langevin
+from ase.md.nose_hoover_chain import NoseHooverChainNVT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
 from paperlib import keys
-from paperlib.reference.bmhtf import MASSES_AMU, LammpsBMHTF, attach_labels
+from paperlib.reference.bmhtf import LammpsBMHTF, attach_labels
 from paperlib.units import amu_per_A3_to_g_per_cm3
 
-LANGEVIN_DAMPING_FS = 100.0
-"""Langevin damping time (fs) shared by reference and ML NVT runs, so both sample the same ensemble."""
+THERMOSTAT_DAMPING_FS = 100.0
+"""Nose-Hoover damping time (fs) shared by reference and ML NVT runs."""
 
 
 def random_salt_box(n_atoms: int, density_g_cm3: float, seed: int, min_distance_A: float = 2.0) -> Atoms:
@@ -33,7 +37,7 @@ def random_salt_box(n_atoms: int, density_g_cm3: float, seed: int, min_distance_
     if n_atoms % 2:
         raise ValueError(f"n_atoms must be even for NaCl; got {n_atoms}")
     symbols = ["Na", "Cl"] * (n_atoms // 2)
-    mass_amu = sum(MASSES_AMU[s] for s in symbols)
+    mass_amu = Atoms(symbols).get_masses().sum()
     length = (mass_amu / (density_g_cm3 / amu_per_A3_to_g_per_cm3)) ** (1 / 3)
     rng = np.random.default_rng(seed)
     pos = np.empty((n_atoms, 3))
@@ -63,7 +67,7 @@ def lammps_md(engine: LammpsBMHTF, atoms: Atoms, *, temperature_K: float, pressu
     """Run reference MD from ``atoms`` and return ``n_frames`` labelled frames, ``stride`` steps apart.
 
     ``pressure_bar`` given: NPT (Nose-Hoover thermostat and isotropic barostat, damping 100 and 1000
-    time steps). ``pressure_bar=None``: NVT with a Langevin thermostat (damping ``LANGEVIN_DAMPING_FS``).
+    time steps). ``pressure_bar=None``: Nose-Hoover NVT (damping ``THERMOSTAT_DAMPING_FS``).
     Frames carry ``REF_energy``, ``REF_forces``, ``REF_atomic_energies`` and the state point in ``info``.
     """
     engine.load(atoms)
@@ -78,9 +82,7 @@ def lammps_md(engine: LammpsBMHTF, atoms: Atoms, *, temperature_K: float, pressu
         cmds.append(f"fix all_md all npt temp {temperature_K} {temperature_K} {100 * dt_ps} "
                     f"iso {pressure_bar} {pressure_bar} {1000 * dt_ps}")
     else:
-        cmds += ["fix all_md all nve",
-                 f"fix all_thermo all langevin {temperature_K} {temperature_K} {LANGEVIN_DAMPING_FS / 1000} "
-                 f"{lmp_seed} zero yes"]
+        cmds.append(f"fix all_md all nvt temp {temperature_K} {temperature_K} {THERMOSTAT_DAMPING_FS / 1000}")
     frames = []
     desc = f"LAMMPS {'NPT' if pressure_bar is not None else 'NVT'} {temperature_K:g} K"
     try:
@@ -96,9 +98,8 @@ def lammps_md(engine: LammpsBMHTF, atoms: Atoms, *, temperature_K: float, pressu
             frame.info[keys.TRAJECTORY] = int(trajectory_id)
             frames.append(frame)
     finally:
-        for fix in ("all_md", "all_thermo"):
-            if lmp.has_id("fix", fix):
-                lmp.command(f"unfix {fix}")
+        if lmp.has_id("fix", "all_md"):
+            lmp.command("unfix all_md")
     return frames
 
 
@@ -140,7 +141,7 @@ def check_sane(atoms: Atoms, min_distance_A: float, max_force_eV_A: float) -> st
 def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float, steps: int, sample_every: int,
            seed: int, min_distance_A: float = 1.0, max_force_eV_A: float = 50.0, progress: bool = True,
            on_sample: Callable[[Atoms], None] | None = None) -> MDResult:
-    """Langevin NVT MD of ``atoms`` with ``calculator``; returns frames every ``sample_every`` steps.
+    """Nose-Hoover-chain NVT MD of ``atoms`` with ``calculator``; frames every ``sample_every`` steps.
 
     The run stops early, without raising, when :func:`check_sane` flags a sampled frame; the reason and
     the time to failure are reported in the result.
@@ -150,8 +151,8 @@ def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
-    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
-                   friction=1.0 / (LANGEVIN_DAMPING_FS * units.fs), rng=rng)
+    dyn = NoseHooverChainNVT(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
+                             tdamp=THERMOSTAT_DAMPING_FS * units.fs)
     frames: list[Atoms] = []
     result = MDResult(frames, 0, steps)
     bar = tqdm(total=steps, desc=f"MD {temperature_K:g} K", disable=not progress, leave=False)

@@ -84,8 +84,9 @@ def test_set(p: Params, test_pool: Dataset) -> tuple[Dataset, np.ndarray]:
         sub = test_pool.subset(remaining)
         opts = method_options(p, m)
         if m == "single_md_random":
-            available = np.sum(np.isclose(sub.info(keys.TEMPERATURE), p.single_md_temperature_K))
-            take = min(per, int(available))
+            at_t = np.isclose(sub.info(keys.TEMPERATURE), p.single_md_temperature_K)
+            traj = sub.info(keys.TRAJECTORY)
+            take = min(per, int(np.sum(at_t & (traj == traj[at_t].min())))) if at_t.any() else 0
         else:
             take = min(per, len(sub))
         picked = remaining[selection.select(m, sub, take, seed=p.seed + 7 + k, **opts)] if take else []
@@ -180,7 +181,7 @@ def md_density(p: Params, pool: Dataset) -> float:
 
 
 def reference_md(p: Params, cache: Cache, density: float, progress: bool = True) -> Dataset:
-    """Reference NVT frames (LAMMPS, Langevin) of the RDF box."""
+    """Reference NVT frames (LAMMPS, Nose-Hoover) of the RDF box."""
     args = dict(n_atoms=p.md_n_atoms, density=density, temperature_K=p.md_temperature_K,
                 timestep_fs=p.md_timestep_fs, equil_steps=p.md_equil_steps, steps=p.md_steps, every=p.rdf_every,
                 seed=p.seed + 200_000)

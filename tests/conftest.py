@@ -1,0 +1,27 @@
+"""Shared fixtures: a small labelled NaCl data set from the real reference, and a private cache."""
+
+from __future__ import annotations
+
+import pytest
+
+from paperlib.cache import Cache
+from paperlib.data.dataset import Dataset
+
+
+@pytest.fixture
+def cache(tmp_path) -> Cache:
+    """An empty cache private to one test."""
+    return Cache(tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def nacl_frames() -> Dataset:
+    """Twelve labelled 16-ion NaCl frames from short BMHTF NVT MD at 1400 K."""
+    from paperlib.reference.bmhtf import LammpsBMHTF
+    from paperlib.sampling.md import lammps_md, random_salt_box
+
+    engine = LammpsBMHTF()
+    frames = lammps_md(engine, random_salt_box(16, 1.5, seed=3), temperature_K=1400.0, pressure_bar=None,
+                       timestep_fs=2.0, equil_steps=100, n_frames=12, stride=10, seed=3, progress=False)
+    engine.close()
+    return Dataset(frames)

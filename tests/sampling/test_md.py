@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+from ase.calculators.calculator import Calculator, all_changes
+from ase.neighborlist import neighbor_list
+
+from paperlib import keys
+from paperlib.reference.bmhtf import BMHTFCalculator
+from paperlib.sampling.md import ase_md, check_sane, density_g_cm3, random_salt_box
+
+
+def test_random_salt_box_density_and_spacing():
+    box = random_salt_box(40, 1.5, seed=1, min_distance_A=2.2)
+    assert density_g_cm3(box) == pytest.approx(1.5, rel=1e-9)
+    assert box.get_chemical_symbols().count("Na") == 20
+    assert len(neighbor_list("d", box, 2.2)) == 0
+    with pytest.raises(ValueError, match="even"):
+        random_salt_box(41, 1.5, seed=1)
+
+
+def test_reference_md_frames_are_labelled_and_tagged(nacl_frames):
+    assert len(nacl_frames) == 12
+    assert {f.info[keys.TEMPERATURE] for f in nacl_frames} == {1400.0}
+    steps = [np.abs(a.positions - b.positions).max() for a, b in zip(nacl_frames[:-1], nacl_frames[1:])]
+    assert min(steps) > 0  # frames move
+
+
+class Collapse(Calculator):
+    """Pulls every atom towards atom 0: a caricature of a broken potential."""
+
+    implemented_properties = ["energy", "forces"]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        d = self.atoms.positions - self.atoms.positions[0]
+        self.results = {"energy": float(5 * np.sum(d**2)), "forces": -10 * d}
+
+
+def test_ase_md_reports_blow_up_instead_of_raising():
+    box = random_salt_box(16, 1.5, seed=2)
+    res = ase_md(box, Collapse(), temperature_K=300, timestep_fs=2.0, steps=400, sample_every=10, seed=0,
+                 progress=False)
+    assert not res.stable
+    assert "A apart" in res.failure or "force" in res.failure
+    assert res.time_to_failure_fs == pytest.approx(res.steps_done * 2.0)
+    assert res.steps_done < 400
+
+
+def test_ase_md_with_reference_is_stable(nacl_frames):
+    res = ase_md(nacl_frames[-1], BMHTFCalculator(), temperature_K=1400, timestep_fs=2.0, steps=40, sample_every=10,
+                 seed=0, progress=False)
+    assert res.stable and len(res.frames) == 4
+    assert check_sane(_with_calc(res.frames[-1]), 1.0, 50.0) is None
+
+
+def _with_calc(atoms):
+    atoms = atoms.copy()
+    atoms.calc = BMHTFCalculator()
+    return atoms

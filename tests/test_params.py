@@ -1,0 +1,56 @@
+import pytest
+
+from paperlib.params import PROFILES, ParameterError, parse_override, resolve, schema
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_profile_validates(profile):
+    p = resolve("nacl_selection", profile)
+    assert p.profile == profile
+    assert set(p) == set(schema("nacl_selection").names)
+
+
+def test_override_applies_and_coerces():
+    p = resolve("nacl_selection", "smoke", {"n_train": 8, "learning_rate": 1})
+    assert p.n_train == 8
+    assert isinstance(p.learning_rate, float) and p.learning_rate == 1.0
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"n_trian": 5}, "unknown parameter 'n_trian'"),
+    ({"n_train": "many"}, "parameter 'n_train': got 'many'"),
+    ({"n_train": 2.5}, "parameter 'n_train'"),
+    ({"n_train": -4}, "parameter 'n_train': got -4"),
+    ({"n_train": True}, "parameter 'n_train'"),
+    ({"selection_methods": ["random", "kmeans"]}, "parameter 'selection_methods'"),
+    ({"selection_methods": []}, "parameter 'selection_methods'"),
+    ({"models": ["mace"]}, "one of 'schnet_small'"),
+    ({"device": "tpu"}, "parameter 'device': got 'tpu'"),
+    ({"learning_rate": 3.0}, "between 1e-07 and 1"),
+    ({"temperatures_K": 1400}, "parameter 'temperatures_K'"),
+    ({"single_md_temperature_K": 1300.0}, "single_md_temperature_K"),
+    ({"n_atoms": 65}, "even"),
+    ({"n_train": 500}, "frames_per_state"),
+    ({"force_weight": float("nan")}, "parameter 'force_weight'"),
+    ({"n_test": 2}, "at least one per selection method"),
+])
+def test_bad_values_name_parameter_value_and_allowed(overrides, fragment):
+    with pytest.raises(ParameterError) as err:
+        resolve("nacl_selection", "smoke", overrides)
+    assert fragment in str(err.value)
+    assert "allowed" in str(err.value) or "unknown" in str(err.value)
+
+
+def test_unknown_study_and_profile():
+    with pytest.raises(ParameterError, match="unknown study 'nacl'"):
+        resolve("nacl", "smoke")
+    with pytest.raises(ParameterError, match="parameter 'profile': got 'laptop'"):
+        resolve("nacl_selection", "laptop")
+
+
+def test_parse_override_reads_yaml():
+    assert parse_override("n_train=8") == ("n_train", 8)
+    assert parse_override("models=[gap, schnet_small]") == ("models", ["gap", "schnet_small"])
+    assert parse_override("device=cpu") == ("device", "cpu")
+    with pytest.raises(ParameterError, match="key=value"):
+        parse_override("n_train")

@@ -97,20 +97,10 @@ def uniform_energy(pool: Dataset, n: int, seed: int) -> np.ndarray:
 
 
 def uniform_atomic_energy(pool: Dataset, n: int, seed: int) -> np.ndarray:
-    """Uniform in atomic energies ``REF_atomic_energies`` (eV), per atom, per species.
-
-    Species differ in their atomic-energy range (Na+ vs Cl-), so the range is covered for each species
-    separately: the atoms of each species are scaled to [0, 1] over that species' own range first.
-    """
+    """Uniform in atomic energies ``REF_atomic_energies`` (eV), all atoms of the pool binned together."""
     _check_n(pool, n)
     values = pool.per_atom(keys.REF_atomic_energies).astype(float)
-    numbers = np.concatenate([a.numbers for a in pool])
-    scaled = np.empty_like(values)
-    for z in np.unique(numbers):
-        m = numbers == z
-        span = np.ptp(values[m]) or 1.0
-        scaled[m] = (values[m] - values[m].min()) / span
-    return uniform_in(scaled, pool.structure_index(), len(pool), n, seed)
+    return uniform_in(values, pool.structure_index(), len(pool), n, seed)
 
 
 def uniform_force(pool: Dataset, n: int, seed: int) -> np.ndarray:

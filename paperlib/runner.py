@@ -129,7 +129,7 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{study}.ipynb"
         jupytext.write(nb, src)
-        partial = output.with_name(f".{output.name}.partial")
+        partial = output.with_name(f".{output.stem}.partial.ipynb")
         try:
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",

@@ -25,3 +25,21 @@ def nacl_frames() -> Dataset:
                        timestep_fs=2.0, equil_steps=100, n_frames=12, stride=10, seed=3, progress=False)
     engine.close()
     return Dataset(frames)
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Each study notebook executed once at smoke with a fresh cache: {study: (notebook, results dict)}."""
+    import json
+    import os
+
+    from paperlib.params import SCHEMAS
+    from paperlib.runner import notebook_path, run_study
+
+    out = {}
+    for study in sorted(s for s in SCHEMAS if notebook_path(s).exists()):
+        root = tmp_path_factory.mktemp(study)
+        os.environ["PAPERLIB_CACHE"] = str(root / "cache")
+        nb = run_study(study, "smoke", output=root / f"{study}.ipynb", results_dir=root / "results", progress=False)
+        out[study] = (nb, json.loads((root / "results" / "results.json").read_text()))
+    return out

@@ -220,17 +220,17 @@ def rdfs(frames: Dataset, n_bins: int = 120) -> dict[str, tuple[np.ndarray, np.n
     return {f"{a}-{b}": partial_rdf(list(frames), a, b, RDF_RMAX_A, n_bins) for a, b in PAIRS}
 
 
-def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict]:
+def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict, dict]:
     """Stability and RDF checks of every ML MD run against the reference.
 
     Returns a table (one row per run: stable?, failure, time to failure, per pair the neighbours per atom
-    inside the reference's excluded core, whether that is non-physical, and the RDF distance) and the
-    RDFs themselves ({"reference": ..., key: ...}) for plotting.
+    inside the reference's excluded core, whether that is non-physical, and the RDF distance), the
+    reference RDFs and the RDFs of every run that left frames ({key: rdfs}).
     """
     ref = rdfs(ref_frames)
     vol = ref_frames[0].get_volume()
     symbols = ref_frames[0].get_chemical_symbols()
-    all_rdfs: dict = {"reference": ref}
+    all_rdfs: dict = {}
     rows = []
     for (mdl, m, r), (frames, outcome) in runs.items():
         row = {"model": mdl, "method": m, "replicate": r, "stable": outcome["failure"] is None,
@@ -249,7 +249,7 @@ def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict]:
                 flagged |= bad
         row["nonphysical"] = bool(flagged)
         rows.append(row)
-    return pd.DataFrame(rows), all_rdfs
+    return pd.DataFrame(rows), ref, all_rdfs
 
 
 # -- claims ---------------------------------------------------------------------------------------

@@ -1,0 +1,55 @@
+"""Every study notebook executed at the smoke profile (papermill), checked by its results, plus determinism."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import nbformat
+import pytest
+
+from paperlib.analysis.claims import VERDICTS
+from paperlib.params import SCHEMAS
+from paperlib.runner import notebook_path, run_study
+
+STUDIES = sorted(s for s in SCHEMAS if notebook_path(s).exists())
+
+pytestmark = pytest.mark.slow
+
+
+def test_there_are_studies():
+    assert "nacl_selection" in STUDIES
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_study_runs_at_smoke_and_judges_its_claims(executed, study):
+    nb_path, results = executed[study]
+    nb = nbformat.read(nb_path, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 3  # the chapter's figures
+    assert results["profile"] == "smoke" and results["study"] == study
+    assert results["claims"] and all(c["verdict"] in VERDICTS for c in results["claims"])
+    assert all(c["measured"] for c in results["claims"])
+    assert results["figures"] and all(math.isfinite(v) for v in results["figures"].values())
+    assert results["provenance"]["commit"] and "timings_s" in results["provenance"]
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_same_parameters_give_identical_results(executed, study, tmp_path):
+    """A second run with an empty cache reproduces figures and verdicts exactly (CPU)."""
+    os.environ["PAPERLIB_CACHE"] = str(tmp_path / "cache")
+    run_study(study, "smoke", output=tmp_path / "nb.ipynb", results_dir=tmp_path / "results", progress=False)
+    again = json.loads((tmp_path / "results" / "results.json").read_text())
+    first = executed[study][1]
+    assert again["figures"] == first["figures"]
+    assert again["claims"] == first["claims"]
+
+
+def test_bad_parameter_fails_before_execution(tmp_path):
+    from paperlib.params import ParameterError
+
+    with pytest.raises(ParameterError, match="n_train"):
+        run_study("nacl_selection", "smoke", {"n_train": -1}, output=tmp_path / "nb.ipynb")
+    assert not (tmp_path / "nb.ipynb").exists()

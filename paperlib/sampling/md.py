@@ -89,8 +89,10 @@ def lammps_md(engine: LammpsBMHTF, atoms: Atoms, *, temperature_K: float, pressu
         lmp.commands_list(cmds)
         if equil_steps:
             lmp.command(f"run {equil_steps} post no")
-        for _ in tqdm(range(n_frames), desc=desc, disable=not progress, leave=False):
-            lmp.command(f"run {stride} post no")
+        for k in tqdm(range(n_frames), desc=desc, disable=not progress, leave=False):
+            # Between chunks nothing changes but time, so LAMMPS' set-up (neighbour lists, Ewald
+            # coefficients) need not be redone: 'pre no' after the first chunk.
+            lmp.command(f"run {stride} pre {'yes' if k == 0 else 'no'} post no")
             frame = attach_labels(engine.current_atoms(), engine.results())
             frame.info[keys.TEMPERATURE] = float(temperature_K)
             if pressure_bar is not None:

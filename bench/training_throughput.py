@@ -49,8 +49,8 @@ def schnetpack_rate(ds: Dataset, workdir: Path) -> float:
                                               spk.transform.CastTo32()],
                                   num_workers=0, split_file=str(workdir / "split.npz"))
     net = build_network(SchNetConfig(device="cpu"))
-    outputs = [spk.task.ModelOutput("energy", loss_fn=torch.nn.MSELoss(), loss_weight=0.01),
-               spk.task.ModelOutput("forces", loss_fn=torch.nn.MSELoss(), loss_weight=0.99)]
+    outputs = [spk.task.ModelOutput("energy", loss_fn=torch.nn.MSELoss(), loss_weight=0.01, metrics={}),
+               spk.task.ModelOutput("forces", loss_fn=torch.nn.MSELoss(), loss_weight=0.99, metrics={})]
     task = spk.task.AtomisticTask(model=net, outputs=outputs, optimizer_args={"lr": 5e-4})
     trainer = pl.Trainer(max_epochs=EPOCHS, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, num_sanity_val_steps=0, limit_val_batches=0,

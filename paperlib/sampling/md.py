@@ -180,3 +180,75 @@ def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float
     finally:
         bar.close()
     return result
+
+
+def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float, friction_per_fs: float,
+                equil_steps: int, n_frames: int, stride: int, seed: int, trajectory_id: int = 0,
+                progress: bool = True) -> list[Atoms]:
+    """Langevin NVT MD of a molecule; returns ``n_frames`` frames, one every ``stride`` steps after
+    ``equil_steps``, labelled with the calculator's energy and forces (``REF_`` keys).
+
+    ASE's Langevin integrator adds friction and noise to the momenta, never to the calculator's forces,
+    so the stored forces are the reference's own.
+    """
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+
+    from paperlib.reference.xtb import label
+
+    work = atoms.copy()
+    work.calc = calculator
+    work.set_constraint(FixCom())
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(work, temperature_K=temperature_K, rng=rng)
+    Stationary(work)
+    dyn = Langevin(work, timestep_fs * units.fs, temperature_K=temperature_K, friction=friction_per_fs / units.fs,
+                   fixcm=False, rng=rng)
+    frames: list[Atoms] = []
+    with tqdm(total=equil_steps + n_frames * stride, desc=f"Langevin {temperature_K:g} K", disable=not progress,
+              leave=False) as bar:
+        if equil_steps:
+            dyn.run(equil_steps)
+            bar.update(equil_steps)
+        for _ in range(n_frames):
+            dyn.run(stride)
+            bar.update(stride)
+            frame = label(work, calculator)
+            frame.info[keys.TEMPERATURE] = temperature_K
+            frame.info[keys.TRAJECTORY] = trajectory_id
+            frames.append(frame)
+    return frames
+
+
+def _xtb_trajectory(start: Atoms, settings, trajectory_id: int, md: dict) -> list[Atoms]:
+    from paperlib.reference.xtb import xtb_calculator
+
+    return langevin_md(start, xtb_calculator(settings), trajectory_id=trajectory_id, progress=False, **md)
+
+
+def xtb_langevin_trajectories(start: Atoms, settings, *, n_trajectories: int, seed: int, workers: int | None = None,
+                              progress: bool = True, **md) -> list[Atoms]:
+    """Independent :func:`langevin_md` runs of ``start`` with the GFN2-xTB reference (``settings``: an
+    :class:`~paperlib.reference.xtb.XTBSettings`), seeds ``seed + k``, run in parallel over the cores.
+    ``md`` holds the remaining keyword arguments of :func:`langevin_md`. Frames come trajectory by trajectory.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from paperlib.reference.xtb import default_workers, single_threaded
+
+    workers = min(workers or default_workers(), n_trajectories)
+    runs = [dict(md, seed=seed + k) for k in range(n_trajectories)]
+    frames: list[Atoms] = []
+    with tqdm(total=n_trajectories, desc="reference MD trajectories", disable=not progress, leave=False) as bar:
+        if workers <= 1:
+            for k, run in enumerate(runs):
+                frames += _xtb_trajectory(start, settings, k, run)
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded) as ex:
+                for traj in ex.map(_xtb_trajectory, [start] * n_trajectories, [settings] * n_trajectories,
+                                   range(n_trajectories), runs):
+                    frames += traj
+                    bar.update(1)
+    return frames

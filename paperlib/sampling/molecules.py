@@ -1,0 +1,71 @@
+"""Molecules from SMILES (RDKit): the rMD17 molecules and the QM7b-like list shipped as package data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+RMD17_SMILES: dict[str, str] = {
+    "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
+    "azobenzene": "c1ccc(cc1)/N=N/c1ccccc1",
+    "benzene": "c1ccccc1",
+    "ethanol": "CCO",
+    "malonaldehyde": "O=C/C=C\\O",
+    "naphthalene": "c1ccc2ccccc2c1",
+    "paracetamol": "CC(=O)Nc1ccc(O)cc1",
+    "salicylic_acid": "OC(=O)c1ccccc1O",
+    "toluene": "Cc1ccccc1",
+    "uracil": "O=c1cc[nH]c(=O)[nH]1",
+}
+"""The ten molecules of rMD17 (Christensen & von Lilienfeld 2020), as SMILES."""
+
+QM7B_LIKE = Path(__file__).parent / "data" / "qm7b_like.smi"
+"""Package data: small organic molecules (C, H, N, O, S, Cl; 1-7 heavy atoms), one ``SMILES name`` per line."""
+
+
+def read_smiles_list(path: str | Path = QM7B_LIKE) -> list[tuple[str, str]]:
+    """``(smiles, name)`` pairs from a file with one ``SMILES [name]`` per line (``#`` starts a comment)."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            smiles, _, name = line.partition(" ")
+            out.append((smiles, name.strip() or smiles))
+    return out
+
+
+def from_smiles(smiles: str, seed: int = 0) -> Atoms:
+    """A 3D structure of ``smiles`` with explicit hydrogens: RDKit ETKDG embedding then MMFF94
+    pre-optimisation (the reference relaxes it afterwards).
+
+    Raises
+    ------
+    ValueError
+        When RDKit cannot parse or embed the SMILES.
+    """
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise ValueError(f"SMILES {smiles!r} could not be parsed by RDKit")
+    mol = Chem.AddHs(mol)
+    if AllChem.EmbedMolecule(mol, randomSeed=seed) != 0:
+        raise ValueError(f"SMILES {smiles!r}: RDKit could not embed a 3D structure")
+    if AllChem.MMFFHasAllMoleculeParams(mol):
+        AllChem.MMFFOptimizeMolecule(mol, maxIters=500)
+    positions = mol.GetConformer().GetPositions()
+    atoms = Atoms([a.GetSymbol() for a in mol.GetAtoms()], positions=np.asarray(positions, dtype=float))
+    atoms.info["smiles"] = smiles
+    return atoms
+
+
+def rmd17_molecule(name: str) -> Atoms:
+    """A 3D starting structure of one rMD17 molecule (see :data:`RMD17_SMILES`)."""
+    if name not in RMD17_SMILES:
+        raise ValueError(f"molecule {name!r}; allowed: one of {', '.join(RMD17_SMILES)}")
+    atoms = from_smiles(RMD17_SMILES[name])
+    atoms.info["molecule"] = name
+    return atoms

@@ -289,3 +289,76 @@ NACL_SELECTION = register(Schema(
     ),
     checks=(_nacl_checks,),
 ))
+
+
+RMD17_MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
+                   "salicylic_acid", "toluene", "uracil")
+QM7B_ELEMENTS = ("H", "C", "N", "O", "S", "Cl")
+
+
+def _doubling(name: str, sizes: list[int]) -> str | None:
+    if any(b != 2 * a for a, b in zip(sizes, sizes[1:])):
+        return f"parameter {name!r}: got {sizes}; allowed: a doubling series (each size twice the previous)"
+    return None
+
+
+def _gradients_checks(v: Mapping[str, Any]) -> str | None:
+    for name in ("krr_sizes", "gp_sizes", "qm7b_sizes"):
+        msg = _doubling(name, v[name])
+        if msg:
+            return msg
+    if any(b <= a for a, b in zip(v["nn_sizes"], v["nn_sizes"][1:])):
+        return f"parameter 'nn_sizes': got {v['nn_sizes']}; allowed: increasing sizes"
+    if v["stride_fs"] < 10:
+        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: >= 10 fs, so that frames decorrelate"
+    if v["stride_fs"] < v["timestep_fs"]:
+        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: at least timestep_fs ({v['timestep_fs']})"
+    if not {"H", "C"} <= set(v["qm7b_elements"]):
+        return f"parameter 'qm7b_elements': got {v['qm7b_elements']}; allowed: a list including H and C"
+    if v["cv_size"] < 2 * v["cv_folds"]:
+        return f"parameter 'cv_size': got {v['cv_size']}; allowed: at least 2 * cv_folds ({2 * v['cv_folds']})"
+    return None
+
+
+GRADIENTS = register(Schema(
+    study="gradients",
+    title="The role of gradients: energies vs energies + forces (Christensen & von Lilienfeld)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device for kernels and SchNet", choices=DEVICES),
+        Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
+        Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
+        Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),
+        Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
+        Param("friction_per_fs", "float", "Langevin friction, 1/fs", low=1e-5, high=1.0),
+        Param("equil_steps", "int", "MD steps discarded at the start of each trajectory", low=0),
+        Param("stride_fs", "float", "time between kept frames, fs (>= 10 to decorrelate)", low=0.05),
+        Param("n_trajectories", "int", "independent reference trajectories for the training pool", low=1, high=256),
+        Param("n_test", "int", "test frames (from separate trajectories, or held out of dataset_path)", low=5),
+        Param("krr_sizes", "list[int]", "training sizes of the energy-only kernel model (doubling)", low=2),
+        Param("gp_sizes", "list[int]", "training sizes of the energy+force kernel model (doubling)", low=2),
+        Param("n_draws", "int", "random training sets per size", low=1, high=50),
+        Param("cv_size", "int", "training configurations used for the hyperparameter search", low=4),
+        Param("cv_folds", "int", "cross-validation folds of the hyperparameter search", low=2, high=20),
+        Param("sigmas", "list[float]", "kernel widths searched", low=1e-3, high=1e4),
+        Param("regularisations", "list[float]", "kernel regularisations searched", low=1e-14, high=1.0),
+        Param("nn_model", "str", "neural network contrasted with the kernels", choices=("schnet_small",
+                                                                                        "schnet_medium")),
+        Param("nn_sizes", "list[int]", "training sizes of the neural network (increasing)", low=2),
+        Param("nn_draws", "int", "random training sets per size for the neural network", low=1, high=50),
+        Param("max_epochs", "int", "neural-network training epochs (upper bound)", low=1),
+        Param("batch_size", "int", "neural-network batch size, configurations", low=1),
+        Param("learning_rate", "float", "neural-network Adam learning rate", low=1e-7, high=1.0),
+        Param("force_weight", "float", "force weight of the E+F network loss (energy weight 1 - w)", low=0.0,
+              high=0.9999),
+        Param("qm7b_molecules", "int", "molecules taken from the QM7b-like list (first ones with allowed "
+                                       "elements)", low=4),
+        Param("qm7b_elements", "list[str]", "elements molecules may contain", choices=QM7B_ELEMENTS),
+        Param("conformations_per_molecule", "int", "normal-mode samples per molecule", low=1),
+        Param("nm_temperature_K", "float", "temperature of the normal-mode sampling, K", low=10, high=3000),
+        Param("test_molecule_fraction", "float", "fraction of molecules held out for testing", low=0.05,
+              high=0.8),
+        Param("qm7b_sizes", "list[int]", "training conformations of the unseen-molecule curves (doubling)", low=2),
+    ),
+    checks=(_gradients_checks,),
+))

@@ -67,3 +67,24 @@ def rdf_panels(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]
     np.atleast_1d(axes)[-1].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def learning_curves(curves: pd.DataFrame, x: str, metrics: Mapping[str, str], hue: str, xlabel: str,
+                    scale: float = 1.0):
+    """Log-log learning curves: one panel per metric ({column: axis label}), one line per ``hue`` value,
+    mean over draws with standard-deviation error bars; values multiplied by ``scale`` (unit conversion)."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.8 * len(metrics), 3.7))
+    names = list(dict.fromkeys(curves[hue]))
+    colours = dict(zip(names, sns.color_palette(PALETTE, len(names))))
+    for ax, (col, label) in zip(np.atleast_1d(axes), metrics.items()):
+        for name in names:
+            s = curves[curves[hue] == name].groupby(x)[col].agg(["mean", "std"]).reset_index()
+            ax.errorbar(s[x], s["mean"] * scale, yerr=s["std"].fillna(0.0) * scale, marker="o", ms=4, capsize=2,
+                        lw=1.4, color=colours[name], label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+    np.atleast_1d(axes)[-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

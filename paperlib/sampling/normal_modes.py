@@ -56,3 +56,74 @@ def sample_normal_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, n: int, tempera
         snap.positions = atoms.positions + (inv_sqrt_m * (modes @ q)).reshape(-1, 3)
         out.append(snap)
     return out
+
+
+def _molecule_conformations(smiles: str, name: str, n: int, temperature_K: float, seed: int,
+                            settings) -> list[Atoms]:
+    from paperlib.reference.hessian import finite_difference_hessian
+    from paperlib.reference.xtb import label, relax, xtb_calculator
+    from paperlib.sampling.molecules import from_smiles
+
+    relaxed = relax(from_smiles(smiles, seed=seed), settings)
+    calc = xtb_calculator(settings)
+    hessian = finite_difference_hessian(relaxed, calc)
+    out = []
+    for k, conf in enumerate(sample_normal_modes(relaxed, hessian, n, temperature_K, seed)):
+        frame = label(conf, calc)
+        frame.info.update(molecule=name, smiles=smiles, conformation=k)
+        out.append(frame)
+    return out
+
+
+def _molecule_chunk(jobs: list[tuple], settings) -> list[tuple[str, list[Atoms] | str]]:
+    out = []
+    for smiles, name, n, temperature_K, seed in jobs:
+        try:
+            out.append((name, _molecule_conformations(smiles, name, n, temperature_K, seed, settings)))
+        except (ValueError, RuntimeError) as err:   # unparsable SMILES, failed embedding or relaxation
+            out.append((name, str(err)))
+    return out
+
+
+def xtb_normal_mode_set(molecules: list[tuple[str, str]], *, per_molecule: int, temperature_K: float, seed: int,
+                        settings, workers: int | None = None, progress: bool = True
+                        ) -> tuple[list[Atoms], dict[str, str]]:
+    """Non-equilibrium conformations of many molecules: each ``(smiles, name)`` is embedded (RDKit), relaxed
+    and its Hessian computed with the reference (``settings``: an XTBSettings), then ``per_molecule``
+    normal-mode samples at ``temperature_K`` are labelled. Molecules run in parallel over the cores.
+
+    Returns the labelled frames (``info``: molecule, smiles, conformation) in the order of ``molecules``,
+    and the molecules that failed with the reason.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from tqdm.auto import tqdm
+
+    from paperlib.reference.xtb import default_workers, single_threaded
+
+    jobs = [(s, name, per_molecule, temperature_K, seed + i) for i, (s, name) in enumerate(molecules)]
+    chunk = 8
+    chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
+    workers = min(workers or default_workers(), len(chunks))
+    frames, failed = [], {}
+    with tqdm(total=len(jobs), desc="molecules (relax, Hessian, samples)", disable=not progress,
+              leave=False) as bar:
+        if workers <= 1:
+            results = (_molecule_chunk(c, settings) for c in chunks)
+            executor = None
+        else:
+            executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded)
+            results = executor.map(_molecule_chunk, chunks, [settings] * len(chunks))
+        try:
+            for done in results:
+                for name, got in done:
+                    if isinstance(got, str):
+                        failed[name] = got
+                    else:
+                        frames += got
+                bar.update(len(done))
+        finally:
+            if executor is not None:
+                executor.shutdown()
+    return frames, failed

@@ -43,3 +43,15 @@ def executed(tmp_path_factory):
         nb = run_study(study, "smoke", output=root / f"{study}.ipynb", results_dir=root / "results", progress=False)
         out[study] = (nb, json.loads((root / "results" / "results.json").read_text()))
     return out
+
+
+@pytest.fixture(scope="session")
+def ethanol_frames() -> Dataset:
+    """Thirty GFN2-xTB-labelled ethanol frames from short Langevin MD at 500 K (one process)."""
+    from paperlib.reference.xtb import XTBSettings, relax, xtb_calculator
+    from paperlib.sampling.md import langevin_md
+    from paperlib.sampling.molecules import rmd17_molecule
+
+    start = relax(rmd17_molecule("ethanol"), XTBSettings())
+    return Dataset(langevin_md(start, xtb_calculator(), temperature_K=500.0, timestep_fs=0.5, friction_per_fs=0.01,
+                               equil_steps=50, n_frames=30, stride=20, seed=1, progress=False))

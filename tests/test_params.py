@@ -3,11 +3,12 @@ import pytest
 from paperlib.params import PROFILES, ParameterError, parse_override, resolve, schema
 
 
+@pytest.mark.parametrize("study", ["nacl_selection", "gradients"])
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_profile_validates(profile):
-    p = resolve("nacl_selection", profile)
+def test_every_profile_validates(profile, study):
+    p = resolve(study, profile)
     assert p.profile == profile
-    assert set(p) == set(schema("nacl_selection").names)
+    assert set(p) == set(schema(study).names)
 
 
 def test_override_applies_and_coerces():

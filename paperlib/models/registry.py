@@ -6,7 +6,7 @@ from pathlib import Path
 
 from paperlib.models.base import Potential
 
-NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap")
+NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19")
 
 
 def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 100, batch_size: int = 16,
@@ -26,6 +26,10 @@ def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 10
         from paperlib.models.gap import GAPConfig, GAPPotential
 
         return GAPPotential(GAPConfig(n_sparse=gap_n_sparse, seed=seed), name=name)
+    if name == "fchl19":
+        from paperlib.models.gpr import FCHLConfig, FCHLPotential
+
+        return FCHLPotential(FCHLConfig(device="cpu" if device == "auto" else device), name=name)
     raise ValueError(f"unknown model {name!r}; allowed: {', '.join(NAMES)}")
 
 
@@ -39,4 +43,8 @@ def load(name: str, path: str | Path, device: str | None = None) -> Potential:
         from paperlib.models.gap import GAPPotential
 
         return GAPPotential.load(path)
+    if name == "fchl19":
+        from paperlib.models.gpr import FCHLPotential
+
+        return FCHLPotential.load(path)
     raise ValueError(f"unknown model {name!r}; allowed: {', '.join(NAMES)}")

@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+from ase import units
+
+from paperlib.reference.hessian import finite_difference_hessian
+from paperlib.reference.xtb import relax, xtb_calculator
+from paperlib.sampling.molecules import from_smiles
+from paperlib.sampling.normal_modes import is_linear, normal_modes, sample_normal_modes
+
+
+@pytest.fixture(scope="module")
+def water():
+    atoms = relax(from_smiles("O"))
+    return atoms, finite_difference_hessian(atoms, xtb_calculator())
+
+
+def test_water_has_three_real_modes_in_the_expected_bands(water):
+    atoms, hessian = water
+    wavenumbers, modes = normal_modes(atoms, hessian)
+    assert modes.shape == (9, 3)
+    assert 1300 < wavenumbers[0] < 1800          # bend, cm^-1
+    assert 3300 < wavenumbers[1] < 4000 and 3300 < wavenumbers[2] < 4000   # stretches
+
+
+def test_linear_molecules_keep_3n_minus_5_modes():
+    co2 = relax(from_smiles("O=C=O"))
+    assert is_linear(co2)
+    wavenumbers, _ = normal_modes(co2, finite_difference_hessian(co2, xtb_calculator()))
+    assert len(wavenumbers) == 4
+
+
+def test_samples_follow_the_harmonic_boltzmann_distribution(water):
+    """Mean harmonic energy 1/2 dx^T H dx = n_vib kT / 2 (equipartition), within 5 % for 4000 samples."""
+    atoms, hessian = water
+    temperature = 300.0
+    samples = sample_normal_modes(atoms, hessian, 4000, temperature, seed=0)
+    dx = np.array([(s.positions - atoms.positions).ravel() for s in samples])
+    energy = 0.5 * np.einsum("ni,ij,nj->n", dx, hessian, dx)
+    assert energy.mean() == pytest.approx(3 * units.kB * temperature / 2, rel=0.05)
+    # no rigid rotation or translation: the centre of mass does not move
+    com = np.array([s.get_center_of_mass() for s in samples[:50]])
+    np.testing.assert_allclose(com, np.tile(atoms.get_center_of_mass(), (50, 1)), atol=1e-8)

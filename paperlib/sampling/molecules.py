@@ -26,11 +26,12 @@ QM7B_LIKE = Path(__file__).parent / "data" / "qm7b_like.smi"
 
 
 def read_smiles_list(path: str | Path = QM7B_LIKE) -> list[tuple[str, str]]:
-    """``(smiles, name)`` pairs from a file with one ``SMILES [name]`` per line (``#`` starts a comment)."""
+    """``(smiles, name)`` pairs from a file with one ``SMILES [name]`` per line; lines starting with ``#`` are
+    comments (``#`` inside a SMILES is a triple bond)."""
     out = []
     for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
+        line = line.strip()
+        if line and not line.startswith("#"):
             smiles, _, name = line.partition(" ")
             out.append((smiles, name.strip() or smiles))
     return out

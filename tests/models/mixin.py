@@ -49,11 +49,12 @@ class PotentialMixin:
 
     def test_rotation_and_translation_consistency(self, potential, structures):
         atoms = structures[0]
+        from scipy.spatial.transform import Rotation
+
+        rot = Rotation.from_euler("zx", [37, 20], degrees=True).as_matrix()
         moved = atoms.copy()
-        moved.rotate(37, "z", rotate_cell=True)
-        moved.rotate(20, "x", rotate_cell=True)
-        moved.translate([0.3, -1.1, 0.7])
-        rot = moved.cell.array.T @ np.linalg.inv(atoms.cell.array.T)  # the rotation applied
+        moved.positions = atoms.positions @ rot.T + np.array([0.3, -1.1, 0.7])
+        moved.cell = atoms.cell.array @ rot.T
         a, b = potential.predict([atoms]), potential.predict([moved])
         assert b.energies[0] == pytest.approx(a.energies[0], abs=1e-5 * len(atoms))
         np.testing.assert_allclose(b.forces, a.forces @ rot.T, atol=1e-4)

@@ -38,12 +38,16 @@ def test_study_runs_at_smoke_and_judges_its_claims(executed, study):
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_same_parameters_give_identical_results(executed, study, tmp_path):
-    """A second run with an empty cache reproduces figures and verdicts exactly (CPU)."""
+    """A second run with an empty cache reproduces the verdicts exactly and the figures to 1e-8 (CPU).
+
+    Multi-threaded BLAS may sum in a different order between runs, which moves the last digits of
+    regularised kernel solves (observed: 1e-10 relative); anything beyond 1e-8 is a real difference."""
     os.environ["PAPERLIB_CACHE"] = str(tmp_path / "cache")
     run_study(study, "smoke", output=tmp_path / "nb.ipynb", results_dir=tmp_path / "results", progress=False)
     again = json.loads((tmp_path / "results" / "results.json").read_text())
     first = executed[study][1]
-    assert again["figures"] == first["figures"]
+    assert again["figures"].keys() == first["figures"].keys()
+    assert again["figures"] == pytest.approx(first["figures"], rel=1e-8, abs=1e-12)
     assert again["claims"] == first["claims"]
 
 

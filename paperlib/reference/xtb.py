@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
@@ -86,6 +86,16 @@ def single_threaded() -> None:
     os.environ["OMP_NUM_THREADS"] = "1"
 
 
+def map_in_workers(fn: Callable, *iterables, workers: int) -> Iterator:
+    """``fn`` over the zipped ``iterables``, results in order: in this process when ``workers <= 1``, else
+    in ``workers`` spawned processes running tblite single-threaded."""
+    if workers <= 1:
+        yield from map(fn, *iterables)
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded) as ex:
+        yield from ex.map(fn, *iterables)
+
+
 def label_all(structures: Sequence[Atoms], settings: XTBSettings = XTBSettings(), *, hessian: bool = False,
               workers: int | None = None, progress: bool = True, chunk: int = 16) -> list[Atoms]:
     """Label every structure with GFN2-xTB, in order, over ``workers`` processes (default: all cores)."""
@@ -95,16 +105,10 @@ def label_all(structures: Sequence[Atoms], settings: XTBSettings = XTBSettings()
     bar = tqdm(total=len(structures), desc=f"{settings.method} labels", disable=not progress, leave=False)
     out: list[Atoms] = []
     try:
-        if workers <= 1:
-            calc = xtb_calculator(settings)
-            for a in structures:
-                out.append(label(a, calc, hessian=hessian))
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded) as ex:
-                for done in ex.map(_label_chunk, chunks, [settings] * len(chunks), [hessian] * len(chunks)):
-                    out += done
-                    bar.update(len(done))
+        for done in map_in_workers(_label_chunk, chunks, [settings] * len(chunks), [hessian] * len(chunks),
+                                   workers=workers):
+            out += done
+            bar.update(len(done))
     finally:
         bar.close()
     return out

@@ -232,23 +232,14 @@ def xtb_langevin_trajectories(start: Atoms, settings, *, n_trajectories: int, se
     :class:`~paperlib.reference.xtb.XTBSettings`), seeds ``seed + k``, run in parallel over the cores.
     ``md`` holds the remaining keyword arguments of :func:`langevin_md`. Frames come trajectory by trajectory.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    from paperlib.reference.xtb import default_workers, single_threaded
+    from paperlib.reference.xtb import default_workers, map_in_workers
 
     workers = min(workers or default_workers(), n_trajectories)
     runs = [dict(md, seed=seed + k) for k in range(n_trajectories)]
     frames: list[Atoms] = []
     with tqdm(total=n_trajectories, desc="reference MD trajectories", disable=not progress, leave=False) as bar:
-        if workers <= 1:
-            for k, run in enumerate(runs):
-                frames += _xtb_trajectory(start, settings, k, run)
-                bar.update(1)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded) as ex:
-                for traj in ex.map(_xtb_trajectory, [start] * n_trajectories, [settings] * n_trajectories,
-                                   range(n_trajectories), runs):
-                    frames += traj
-                    bar.update(1)
+        for traj in map_in_workers(_xtb_trajectory, [start] * n_trajectories, [settings] * n_trajectories,
+                                   range(n_trajectories), runs, workers=workers):
+            frames += traj
+            bar.update(1)
     return frames

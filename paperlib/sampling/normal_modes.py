@@ -95,12 +95,9 @@ def xtb_normal_mode_set(molecules: list[tuple[str, str]], *, per_molecule: int, 
     Returns the labelled frames (``info``: molecule, smiles, conformation) in the order of ``molecules``,
     and the molecules that failed with the reason.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     from tqdm.auto import tqdm
 
-    from paperlib.reference.xtb import default_workers, single_threaded
+    from paperlib.reference.xtb import default_workers, map_in_workers
 
     jobs = [(s, name, per_molecule, temperature_K, seed + i) for i, (s, name) in enumerate(molecules)]
     chunk = 8
@@ -109,21 +106,11 @@ def xtb_normal_mode_set(molecules: list[tuple[str, str]], *, per_molecule: int, 
     frames, failed = [], {}
     with tqdm(total=len(jobs), desc="molecules (relax, Hessian, samples)", disable=not progress,
               leave=False) as bar:
-        if workers <= 1:
-            results = (_molecule_chunk(c, settings) for c in chunks)
-            executor = None
-        else:
-            executor = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded)
-            results = executor.map(_molecule_chunk, chunks, [settings] * len(chunks))
-        try:
-            for done in results:
-                for name, got in done:
-                    if isinstance(got, str):
-                        failed[name] = got
-                    else:
-                        frames += got
-                bar.update(len(done))
-        finally:
-            if executor is not None:
-                executor.shutdown()
+        for done in map_in_workers(_molecule_chunk, chunks, [settings] * len(chunks), workers=workers):
+            for name, got in done:
+                if isinstance(got, str):
+                    failed[name] = got
+                else:
+                    frames += got
+            bar.update(len(done))
     return frames, failed

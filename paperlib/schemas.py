@@ -1,0 +1,141 @@
+"""Parameter schemas of the studies (names, types, ranges, cross-parameter checks).
+
+Values live in ``paperlib/profiles/<study>.yaml``; the machinery that validates them is :mod:`paperlib.params`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from paperlib.params import Param, Schema, register
+
+SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
+NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _nacl_checks(v: Mapping[str, Any]) -> str | None:
+    if v["single_md_temperature_K"] not in v["temperatures_K"]:
+        return (f"parameter 'single_md_temperature_K': got {v['single_md_temperature_K']!r}; allowed: one of "
+                f"temperatures_K {v['temperatures_K']}")
+    if v["n_train"] > v["frames_per_state"]:
+        return (f"parameter 'n_train': got {v['n_train']}; allowed: at most frames_per_state "
+                f"({v['frames_per_state']}), since single-MD selection draws from one state point")
+    n_methods = len(v["selection_methods"])
+    if v["n_test"] < n_methods:
+        return f"parameter 'n_test': got {v['n_test']}; allowed: at least one per selection method ({n_methods})"
+    for name in ("n_atoms", "md_n_atoms"):
+        if v[name] % 2:
+            return f"parameter {name!r}: got {v[name]}; allowed: an even number (NaCl is 1:1)"
+    return None
+
+
+NACL_SELECTION = register(Schema(
+    study="nacl_selection",
+    title="Data selection for molten NaCl (Tovey et al.)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device for training and ML-driven MD", choices=DEVICES),
+        Param("n_atoms", "int", "ions per pool/test configuration", low=8, high=4096),
+        Param("temperatures_K", "list[float]", "thermostat temperatures of the NPT pool, K", low=100, high=5000),
+        Param("pressures_bar", "list[float]", "barostat pressures of the NPT pool, bar", low=0, high=1e6),
+        Param("timestep_fs", "float", "reference MD time step, fs", low=0.1, high=5),
+        Param("equil_steps", "int", "NPT equilibration steps per state point", low=0),
+        Param("frames_per_state", "int", "frames kept per state point (training pool)", low=1),
+        Param("stride_steps", "int", "MD steps between kept frames", low=1),
+        Param("test_frames_per_state", "int", "frames per state point of the separate test pool", low=1),
+        Param("n_test", "int", "test configurations, drawn in equal parts by every selection method", low=1),
+        Param("selection_methods", "list[str]", "selection methods compared", choices=SELECTION_METHODS),
+        Param("single_md_temperature_K", "float", "state point used by single-MD random selection, K", low=100),
+        Param("n_train", "int", "training configurations per model", low=2),
+        Param("n_seeds", "int", "independent selections (and trainings) per method", low=1, high=100),
+        Param("models", "list[str]", "models trained on every selection", choices=NACL_MODELS),
+        Param("max_epochs", "int", "SchNet training epochs (upper bound; early stopping may end sooner)", low=1),
+        Param("batch_size", "int", "SchNet batch size, configurations", low=1),
+        Param("learning_rate", "float", "SchNet Adam learning rate", low=1e-7, high=1.0),
+        Param("force_weight", "float", "weight of the force term in the SchNet loss (energy weight 1 - w)",
+              low=0.0, high=1.0),
+        Param("gap_n_sparse", "int", "GAP sparse points (CUR selection)", low=10),
+        Param("md_n_atoms", "int", "ions in the box of the RDF MD runs", low=8, high=100000),
+        Param("md_temperature_K", "float", "NVT temperature of the RDF MD runs, K", low=100, high=5000),
+        Param("md_equil_steps", "int", "reference NVT equilibration steps before the RDF runs", low=0),
+        Param("md_steps", "int", "steps of each RDF MD run (reference and ML)", low=10),
+        Param("md_timestep_fs", "float", "time step of the RDF MD runs, fs", low=0.1, high=5),
+        Param("rdf_every", "int", "MD steps between RDF samples", low=1),
+    ),
+    checks=(_nacl_checks,),
+))
+
+
+RMD17_MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
+                   "salicylic_acid", "toluene", "uracil")
+QM7B_ELEMENTS = ("H", "C", "N", "O", "S", "Cl")
+
+
+def _doubling(name: str, sizes: list[int]) -> str | None:
+    if any(b != 2 * a for a, b in zip(sizes, sizes[1:])):
+        return f"parameter {name!r}: got {sizes}; allowed: a doubling series (each size twice the previous)"
+    return None
+
+
+def _gradients_checks(v: Mapping[str, Any]) -> str | None:
+    for name in ("krr_sizes", "gp_sizes", "qm7b_sizes"):
+        msg = _doubling(name, v[name])
+        if msg:
+            return msg
+    if any(b <= a for a, b in zip(v["nn_sizes"], v["nn_sizes"][1:])):
+        return f"parameter 'nn_sizes': got {v['nn_sizes']}; allowed: increasing sizes"
+    if v["stride_fs"] < 10:
+        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: >= 10 fs, so that frames decorrelate"
+    if v["stride_fs"] < v["timestep_fs"]:
+        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: at least timestep_fs ({v['timestep_fs']})"
+    if not {"H", "C"} <= set(v["qm7b_elements"]):
+        return f"parameter 'qm7b_elements': got {v['qm7b_elements']}; allowed: a list including H and C"
+    if v["cv_size"] < 2 * v["cv_folds"]:
+        return f"parameter 'cv_size': got {v['cv_size']}; allowed: at least 2 * cv_folds ({2 * v['cv_folds']})"
+    return None
+
+
+GRADIENTS = register(Schema(
+    study="gradients",
+    title="The role of gradients: energies vs energies + forces (Christensen & von Lilienfeld)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device for kernels and SchNet", choices=DEVICES),
+        Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
+        Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
+        Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),
+        Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
+        Param("friction_per_fs", "float", "Langevin friction, 1/fs", low=1e-5, high=1.0),
+        Param("equil_steps", "int", "MD steps discarded at the start of each trajectory", low=0),
+        Param("stride_fs", "float", "time between kept frames, fs (>= 10 to decorrelate)", low=0.05),
+        Param("n_trajectories", "int", "independent reference trajectories for the training pool", low=1, high=256),
+        Param("n_test", "int", "test frames (from separate trajectories, or held out of dataset_path)", low=5),
+        Param("krr_sizes", "list[int]", "training sizes of the energy-only kernel model (doubling)", low=2),
+        Param("gp_sizes", "list[int]", "training sizes of the energy+force kernel model (doubling)", low=2),
+        Param("n_draws", "int", "random training sets per size", low=1, high=50),
+        Param("cv_size", "int", "training configurations used for the hyperparameter search", low=4),
+        Param("cv_folds", "int", "cross-validation folds of the hyperparameter search", low=2, high=20),
+        Param("sigmas", "list[float]", "kernel widths searched", low=1e-3, high=1e4),
+        Param("regularisations", "list[float]", "kernel regularisations searched", low=1e-14, high=1.0),
+        Param("nn_model", "str", "neural network contrasted with the kernels", choices=("schnet_small",
+                                                                                        "schnet_medium")),
+        Param("nn_sizes", "list[int]", "training sizes of the neural network (increasing)", low=2),
+        Param("nn_draws", "int", "random training sets per size for the neural network", low=1, high=50),
+        Param("max_epochs", "int", "neural-network training epochs (upper bound)", low=1),
+        Param("batch_size", "int", "neural-network batch size, configurations", low=1),
+        Param("learning_rate", "float", "neural-network Adam learning rate", low=1e-7, high=1.0),
+        Param("force_weight", "float", "force weight of the E+F network loss (energy weight 1 - w)", low=0.0,
+              high=0.9999),
+        Param("qm7b_molecules", "int", "molecules taken from the QM7b-like list (first ones with allowed "
+                                       "elements)", low=4),
+        Param("qm7b_elements", "list[str]", "elements molecules may contain", choices=QM7B_ELEMENTS),
+        Param("conformations_per_molecule", "int", "normal-mode samples per molecule", low=1),
+        Param("nm_temperature_K", "float", "temperature of the normal-mode sampling, K", low=10, high=3000),
+        Param("test_molecule_fraction", "float", "fraction of molecules held out for testing", low=0.05,
+              high=0.8),
+        Param("qm7b_sizes", "list[int]", "training conformations of the unseen-molecule curves (doubling)", low=2),
+    ),
+    checks=(_gradients_checks,),
+))

@@ -139,3 +139,61 @@ GRADIENTS = register(Schema(
     ),
     checks=(_gradients_checks,),
 ))
+
+
+def _hessian_checks(v: Mapping[str, Any]) -> str | None:
+    if len(set(v["reactions"])) != len(v["reactions"]):
+        return f"parameter 'reactions': got {v['reactions']}; allowed: each reaction at most once"
+    if v["n_images"] % 2 == 0:
+        return f"parameter 'n_images': got {v['n_images']}; allowed: an odd number (the guess sits in the middle)"
+    sizes = v["curve_sizes"]
+    if any(b <= a for a, b in zip(sizes, sizes[1:])) or sizes[-1] > len(v["reactions"]):
+        return (f"parameter 'curve_sizes': got {sizes}; allowed: increasing numbers of reactions, at most "
+                f"len(reactions) = {len(v['reactions'])}")
+    if len(set(v["hessian_losses"])) != len(v["hessian_losses"]):
+        return f"parameter 'hessian_losses': got {v['hessian_losses']}; allowed: each loss at most once"
+    return None
+
+
+def _reaction_names() -> tuple[str, ...]:
+    from paperlib.sampling.paths import reaction_names
+
+    return reaction_names()
+
+
+HESSIAN_TRAINING = register(Schema(
+    study="hessian_training",
+    title="Does Hessian data improve ML potentials? (Rodriguez, Smith & Mendoza-Cortes)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device for training and evaluation", choices=DEVICES),
+        Param("reactions", "list[str]", "reactions (shipped data) whose critical points train the models; the "
+                                        "first ones come first in the learning curve", choices=_reaction_names(),
+              min_len=2),
+        Param("n_images", "int", "NEB images including the end points (odd)", low=3, high=41),
+        Param("amplitudes_A", "list[float]", "RMS displacements of the normal-mode test geometries, A",
+              low=1e-3, high=0.5),
+        Param("samples_per_amplitude", "int", "test geometries per critical point and amplitude", low=1, high=100),
+        Param("model_size", "str", "SchNet size (float64)", choices=("small", "medium", "large")),
+        Param("cutoff_A", "float", "SchNet cutoff radius, A", low=2.0, high=10.0),
+        Param("max_epochs", "int", "training epochs", low=1),
+        Param("batch_size", "int", "training batch size, structures", low=1),
+        Param("learning_rate", "float", "Adam learning rate", low=1e-7, high=1.0),
+        Param("energy_weight", "float", "loss weight of energies per atom, 1/(eV/atom)^2", low=1e-6, high=1e6),
+        Param("force_weight", "float", "loss weight of force components, 1/(eV/A)^2 (E+F and E+F+H)",
+              low=1e-6, high=1e6),
+        Param("hessian_weight", "float", "loss weight of Hessian elements, 1/(eV/A^2)^2 (E+F+H)", low=1e-8,
+              high=1e6),
+        Param("hessian_losses", "list[str]", "Hessian losses trained (the first one is judged): 'full' or 'hvp'",
+              choices=("full", "hvp")),
+        Param("hessian_probes", "int", "random probe vectors k of the Hessian-vector-product loss", low=1,
+              high=256),
+        Param("curve_sizes", "list[int]", "numbers of reactions in training for the learning curve", low=1),
+        Param("search_steps", "int", "optimiser steps allowed to each minimisation, NEB and saddle search on a "
+                                     "model", low=10, high=100000),
+        Param("cost_epochs", "int", "epochs timed per training mode for the cost comparison", low=1, high=10000),
+        Param("cost_probes", "list[int]", "probe counts k timed for the Hessian-vector-product loss", low=1,
+              high=256),
+    ),
+    checks=(_hessian_checks,),
+))

@@ -27,13 +27,15 @@ class Claim:
     """One finding of a paper and how this compendium judges it.
 
     ``judge`` maps the study's results to ``(verdict, measured)``: one of :data:`VERDICTS` and a short
-    text with the figures that decided it.
+    text with the figures that decided it. ``timed`` marks a claim decided by wall-clock measurements,
+    whose measured text differs between identical runs (its rule should leave a wide margin).
     """
 
     key: str
     paper_claim: str
     rule: str
     judge: Callable[[Mapping[str, Any]], tuple[str, str]]
+    timed: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Verdict:
     measured: str
     verdict: str
     profile: str
+    timed: bool = False
 
 
 def judge(claims: Sequence[Claim], results: Mapping[str, Any], profile: str) -> list[Verdict]:
@@ -55,7 +58,7 @@ def judge(claims: Sequence[Claim], results: Mapping[str, Any], profile: str) -> 
         verdict, measured = c.judge(results)
         if verdict not in VERDICTS:
             raise ValueError(f"claim {c.key!r}: rule returned {verdict!r}; allowed: {VERDICTS}")
-        out.append(Verdict(c.key, c.paper_claim, c.rule, measured, verdict, profile))
+        out.append(Verdict(c.key, c.paper_claim, c.rule, measured, verdict, profile, c.timed))
     return out
 
 

@@ -85,16 +85,27 @@ class Potential(Protocol):
 
 
 class PotentialCalculator(Calculator):
-    """ASE calculator that evaluates a :class:`Potential` through its ``predict`` method."""
+    """ASE calculator that evaluates a :class:`Potential` through its ``predict`` method.
+
+    Potentials with ``provides_hessians = True`` (whose ``predict`` takes ``hessians=True``) also give the
+    ``hessian`` property, [3n, 3n] in eV/A^2: ``calc.get_property("hessian", atoms)``.
+    """
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
     def __init__(self, potential: Potential, **kwargs):
         super().__init__(**kwargs)
         self.potential = potential
+        if getattr(potential, "provides_hessians", False):
+            self.implemented_properties = [*type(self).implemented_properties, "hessian"]
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
-        pred = self.potential.predict([self.atoms])
+        if "hessian" in properties:
+            pred = self.potential.predict([self.atoms], hessians=True)
+        else:
+            pred = self.potential.predict([self.atoms])
         energy = float(pred.energies[0])
         self.results = {"energy": energy, "free_energy": energy, "forces": np.asarray(pred.forces, dtype=float)}
+        if pred.hessians:
+            self.results["hessian"] = pred.hessians[0]

@@ -22,7 +22,7 @@ from paperlib import keys
 from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import TrainConfig, fit_torch, resolve_device
+from paperlib.training import REF_HESSIAN, TrainConfig, fit_torch, model_hessians, resolve_device
 
 spk = import_schnetpack()
 P = spk.properties
@@ -93,6 +93,12 @@ def collate(graphs: Sequence[dict[str, np.ndarray]], dtype: torch.dtype, device:
     for k in (keys.REF_energy, keys.REF_forces):
         if k in graphs[0]:
             batch[k] = torch.from_numpy(cat([np.atleast_1d(g[k]) for g in graphs])).to(dtype)
+    if keys.REF_hessian in graphs[0]:
+        m = 3 * int(n.max())
+        padded = np.zeros((len(graphs), m, m))
+        for b, (g, k) in enumerate(zip(graphs, 3 * n)):
+            padded[b, :k, :k] = np.reshape(g[keys.REF_hessian], (k, k))
+        batch[REF_HESSIAN] = torch.from_numpy(padded).to(dtype)
     return {k: v.to(device) for k, v in batch.items()}
 
 
@@ -127,22 +133,27 @@ def build_network(config: SchNetConfig) -> torch.nn.Module:
 def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:
     """Per-element reference energies (least squares of E on composition, eV) and the energy scale.
 
-    The scale is the RMS of the training forces (eV/A) when present, else the standard deviation of the
-    per-atom residual energy, so that the network's output is of order one.
+    The scale is the larger of the RMS of the training forces (eV/A, when present) and the standard deviation
+    of the per-atom residual energy, so that the network's output is of order one; the second matters for
+    data at stationary points, where all forces vanish.
     """
     elements = sorted({int(z) for a in train for z in a.numbers})
     counts = np.array([[np.sum(a.numbers == z) for z in elements] for a in train], dtype=float)
     energies = train.energies()
     coef, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    scale = float(np.std((energies - counts @ coef) / counts.sum(1)))
     if all(keys.REF_forces in a.arrays for a in train):
-        scale = float(np.sqrt(np.mean(train.forces() ** 2)))
-    else:
-        scale = float(np.std((energies - counts @ coef) / counts.sum(1)))
+        scale = max(scale, float(np.sqrt(np.mean(train.forces() ** 2))))
     return dict(zip(elements, coef.tolist())), max(scale, 1e-3)
 
 
 class SchNetPotential:
-    """SchNet trained on energies and/or forces; implements :class:`~paperlib.models.base.Potential`."""
+    """SchNet trained on energies, forces and/or Hessians; implements :class:`~paperlib.models.base.Potential`.
+
+    Hessian training and prediction differentiate the forces once more; use ``dtype="float64"`` for them.
+    """
+
+    provides_hessians = True
 
     def __init__(self, config: SchNetConfig = SchNetConfig(), name: str | None = None):
         self.config = config
@@ -159,6 +170,8 @@ class SchNetPotential:
                 g[keys.REF_energy] = np.array([atoms.info[keys.REF_energy]])
             if keys.REF_forces in atoms.arrays:
                 g[keys.REF_forces] = atoms.arrays[keys.REF_forces]
+            if keys.REF_hessian in atoms.info:
+                g[keys.REF_hessian] = np.asarray(atoms.info[keys.REF_hessian], dtype=float)
         return g
 
     def _forward(self, batch: dict) -> dict:
@@ -167,10 +180,9 @@ class SchNetPotential:
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(0.01, 0.99)
             ) -> FitReport:
         """Train on ``train``; with ``valid``, keep the best-validation weights and stop early."""
-        needed = [keys.REF_energy] + ([keys.REF_forces] if targets.forces > 0 else [])
+        needed = [keys.REF_energy] + ([keys.REF_forces] if targets.forces > 0 else []) + (
+            [keys.REF_hessian] if targets.hessian > 0 else [])
         train.require(*needed)
-        if targets.hessian > 0:
-            raise ValueError("SchNetPotential.fit: Hessian targets are not supported by this backend")
         e_ref, scale = fit_energy_reference(train)
         shift = self.net.output_modules[1]
         shift.scale.fill_(scale)
@@ -192,22 +204,34 @@ class SchNetPotential:
                              for s in range(0, len(vg), cfg.batch_size)]
         return fit_torch(self.net, self._forward, make_batches, valid_batches, targets, cfg, desc=self.name)
 
-    def predict(self, structures: Sequence[Atoms], batch_size: int = 32) -> Predictions:
-        """Energies (eV) and forces (eV/A) in float64 numpy arrays; ``structures`` are not modified."""
+    def predict(self, structures: Sequence[Atoms], batch_size: int = 32, hessians: bool = False) -> Predictions:
+        """Energies (eV), forces (eV/A) and, with ``hessians``, Hessians ([3n, 3n] eV/A^2 per structure) in
+        float64 numpy arrays; ``structures`` are not modified."""
         self.net.eval()
-        energies, forces = [], []
+        forces_module = self.net.output_modules[-1]
+        energies, forces, hess = [], [], []
         with torch.enable_grad():
             for s in range(0, len(structures), batch_size):
                 graphs = [self._graph(a, False) for a in structures[s:s + batch_size]]
-                out = self._forward(collate(graphs, self.dtype, self.device))
+                batch = collate(graphs, self.dtype, self.device)
+                # schnetpack keeps the forces' graph only in training mode; Hessians differentiate it again.
+                forces_module.train(hessians)
+                try:
+                    out = self._forward(batch)
+                    if hessians:
+                        blocks = model_hessians(out["forces"], batch[P.R], batch[P.n_atoms]).detach().cpu()
+                        hess += [blocks[b, :3 * len(g[P.Z]), :3 * len(g[P.Z])].double().numpy()
+                                 for b, g in enumerate(graphs)]
+                finally:
+                    forces_module.eval()
                 energies.append(out["energy"].detach().cpu().double().numpy())
                 forces.append(out["forces"].detach().cpu().double().numpy())
         if not energies:
-            return Predictions(np.zeros(0), np.zeros((0, 3)))
-        return Predictions(np.concatenate(energies), np.concatenate(forces))
+            return Predictions(np.zeros(0), np.zeros((0, 3)), [] if hessians else None)
+        return Predictions(np.concatenate(energies), np.concatenate(forces), hess if hessians else None)
 
     def calculator(self) -> PotentialCalculator:
-        """ASE calculator (energy, forces) backed by this model."""
+        """ASE calculator (energy, forces, and ``hessian`` [3n, 3n] on request) backed by this model."""
         return PotentialCalculator(self)
 
     def save(self, path: str | Path) -> None:

@@ -23,6 +23,8 @@ from tqdm.auto import tqdm
 from paperlib import keys
 
 METHODS: tuple[str, ...] = ("GFN2-xTB", "GFN1-xTB")
+HESSIAN_ASYMMETRY = "hessian_asymmetry"
+"""``Atoms.info`` key: max |H - H^T| of a finite-difference Hessian before symmetrisation, eV/A^2."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +56,8 @@ def xtb_calculator(settings: XTBSettings = XTBSettings()) -> Calculator:
 
 def label(atoms: Atoms, calc: Calculator, hessian: bool = False, hessian_step_A: float = 5e-3) -> Atoms:
     """A copy of ``atoms`` (no calculator) carrying ``REF_energy``, ``REF_forces`` and, when ``hessian``,
-    ``REF_hessian`` (flattened [3n * 3n]) computed with ``calc``."""
+    ``REF_hessian`` (flattened [3n * 3n], symmetrised) computed with ``calc``, and the asymmetry of the
+    finite-difference Hessian before symmetrisation under :data:`HESSIAN_ASYMMETRY` (eV/A^2)."""
     work = atoms.copy()
     work.calc = calc
     energy = float(work.get_potential_energy())
@@ -65,9 +68,11 @@ def label(atoms: Atoms, calc: Calculator, hessian: bool = False, hessian_step_A:
     out.info[keys.REF_energy] = energy
     out.arrays[keys.REF_forces] = forces
     if hessian:
-        from paperlib.reference.hessian import finite_difference_hessian
+        from paperlib.reference.hessian import finite_difference_hessian, hessian_checks
 
-        out.info[keys.REF_hessian] = finite_difference_hessian(atoms, calc, step_A=hessian_step_A).ravel()
+        raw = finite_difference_hessian(atoms, calc, step_A=hessian_step_A, symmetrise=False)
+        out.info[keys.REF_hessian] = (0.5 * (raw + raw.T)).ravel()
+        out.info[HESSIAN_ASYMMETRY] = hessian_checks(raw)["asymmetry"]
     return out
 
 

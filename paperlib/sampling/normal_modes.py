@@ -58,6 +58,27 @@ def sample_normal_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, n: int, tempera
     return out
 
 
+def displace_along_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, rms_A: float, n: int, seed: int) -> list[Atoms]:
+    """``n`` copies of ``atoms`` displaced along a random combination of its vibrational normal modes
+    (Gaussian weights), scaled so that the root-mean-square atomic displacement is ``rms_A``.
+
+    Rigid translations and rotations are excluded, so ``rms_A`` is also (to first order) the aligned RMSD
+    from ``atoms``."""
+    if rms_A <= 0 or n < 1:
+        raise ValueError(f"displace_along_modes: rms_A must be > 0 and n >= 1; got {rms_A}, {n}")
+    _, modes = normal_modes(atoms, hessian_eV_A2)
+    cartesian = modes / np.sqrt(np.repeat(atoms.get_masses(), 3))[:, None]
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        d = (cartesian @ rng.normal(size=cartesian.shape[1])).reshape(-1, 3)
+        snap = atoms.copy()
+        snap.calc = None
+        snap.positions = atoms.positions + d * rms_A / np.sqrt(np.mean(np.sum(d ** 2, axis=1)))
+        out.append(snap)
+    return out
+
+
 def _molecule_conformations(smiles: str, name: str, n: int, temperature_K: float, seed: int,
                             settings) -> list[Atoms]:
     from paperlib.reference.hessian import finite_difference_hessian

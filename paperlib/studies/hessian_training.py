@@ -1,0 +1,334 @@
+"""Study 3: does Hessian data improve ML potentials? (Rodriguez, Smith & Mendoza-Cortes, JCTC 2025,
+arXiv 2503.07839).
+
+Stages (each cached by its inputs): per reaction, GFN2-xTB critical points (minima, climbing-image NEB,
+sella saddle refinement, confirmed by Hessian and by the minima the saddle connects) with the NEB images
+and normal-mode displaced test geometries, all labelled with Hessians -> SchNet (float64) trained on the
+critical points only, with E, E+F and E+F+H losses -> errors against the distance from the nearest
+critical point -> NEB, saddle search and harmonic frequencies on every model -> a learning curve over the
+number of reactions -> the cost of an epoch per loss -> claims.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from paperlib import keys
+from paperlib.analysis.vibrations import frequency_mae
+from paperlib.cache import Cache
+from paperlib.data.dataset import Dataset
+from paperlib.models.base import Targets
+from paperlib.models.schnet import SchNetConfig, SchNetPotential
+from paperlib.params import Params
+from paperlib.reference.hessian import finite_difference_hessian, hessian_checks
+from paperlib.reference.xtb import HESSIAN_ASYMMETRY, default_workers, label, map_in_workers, xtb_calculator
+from paperlib.sampling.normal_modes import displace_along_modes
+from paperlib.sampling.paths import kabsch_rmsd, load_reaction, locate_critical_points, reaction_names
+from paperlib.training import TrainConfig
+
+STUDY = "hessian_training"
+CRITICAL, PATH, DISPLACED, SUMMARY = "critical.xyz", "path.xyz", "displaced.xyz", "summary.json"
+CP_KINDS = ("reactant", "product", "ts")
+E_ONLY, E_AND_F = "E", "E+F"
+METRICS = {"err_energy": "energy", "mae_forces": "forces", "mae_hessian": "Hessian"}
+
+
+def efh_mode(loss: str, probes: int) -> str:
+    """Name of the E+F+H training mode with Hessian loss ``loss`` ("full" or "hvp")."""
+    return "E+F+H (full)" if loss == "full" else f"E+F+H (HVP, k={probes})"
+
+
+def modes(p: Params) -> list[str]:
+    """Training modes of a run: E, E+F and one E+F+H per Hessian loss; the first E+F+H is judged."""
+    return [E_ONLY, E_AND_F] + [efh_mode(loss, p.hessian_probes) for loss in p.hessian_losses]
+
+
+def judged_mode(p: Params) -> str:
+    """The E+F+H mode that the claims compare with E+F."""
+    return efh_mode(p.hessian_losses[0], p.hessian_probes)
+
+
+# -- reference data -------------------------------------------------------------------------------
+def _bare(atoms) -> Any:
+    from ase import Atoms
+
+    return Atoms(atoms.numbers, positions=atoms.positions)
+
+
+def _reference_reaction(out: Path, *, name: str, n_images: int, amplitudes_A: list[float],
+                        samples_per_amplitude: int, seed: int) -> None:
+    calc = xtb_calculator()
+    r = load_reaction(name)
+    cp = locate_critical_points(r.atoms("reactant"), r.atoms("guess"), r.atoms("product"), calc,
+                                lambda a: finite_difference_hessian(a, calc), n_images=n_images)
+    critical = []
+    for kind in CP_KINDS:
+        frame = label(_bare(getattr(cp, kind)), calc, hessian=True)
+        frame.info.update(reaction=name, kind=kind, amplitude_A=0.0)
+        critical.append(frame)
+    path = []
+    for i, img in enumerate(cp.images[1:-1], start=1):
+        frame = label(_bare(img), calc, hessian=True)
+        frame.info.update(reaction=name, kind="path", image=i)
+        path.append(frame)
+    displaced = []
+    for j, frame in enumerate(critical):
+        hessian = np.reshape(frame.info[keys.REF_hessian], (3 * len(frame), 3 * len(frame)))
+        for a, amp in enumerate(amplitudes_A):
+            for conf in displace_along_modes(_bare(frame), hessian, amp, samples_per_amplitude,
+                                             seed=seed * 1000 + 10 * j + a):
+                got = label(conf, calc, hessian=True)
+                got.info.update(reaction=name, kind="displaced", source=frame.info["kind"], amplitude_A=amp)
+                displaced.append(got)
+    everything = critical + path + displaced
+    checks = [hessian_checks(np.reshape(f.info[keys.REF_hessian], (3 * len(f), 3 * len(f)))) for f in everything]
+    summary = {"name": name, "description": r.description, "barrier_eV": cp.barrier_eV,
+               "reaction_energy_eV": cp.energies["product"] - cp.energies["reactant"],
+               "ts_imaginary": cp.ts_imaginary, "connects": cp.connects, "converged": cp.converged,
+               "wavenumbers_cm": {k: v.tolist() for k, v in cp.wavenumbers.items()},
+               "path_energies_eV": (cp.image_energies - cp.energies["reactant"]).tolist(),
+               "max_asymmetry_eV_A2": max(f.info[HESSIAN_ASYMMETRY] for f in everything),
+               "max_translation_sum_eV_A2": max(c["translation"] for c in checks),
+               "max_element_eV_A2": max(c["scale"] for c in checks)}
+    Dataset(critical).write(out / CRITICAL)
+    Dataset(path).write(out / PATH)
+    Dataset(displaced).write(out / DISPLACED)
+    (out / SUMMARY).write_text(json.dumps(summary, indent=1))
+
+
+def _reaction_entry(cache: Cache, args: dict) -> str:
+    return str(cache.get(_reference_reaction, args, lambda o: _reference_reaction(o, **args)))
+
+
+@dataclasses.dataclass
+class ReferenceData:
+    """Reference critical points (training data), NEB images and displaced geometries (test data) of every
+    reaction, with one summary per reaction (barrier, frequencies, checks)."""
+
+    critical: Dataset
+    path: Dataset
+    displaced: Dataset
+    summaries: dict[str, dict]
+
+    def reactions(self, names: list[str]) -> Dataset:
+        """The critical points of the reactions ``names``."""
+        return Dataset([a for a in self.critical if a.info["reaction"] in names])
+
+    @property
+    def test(self) -> Dataset:
+        """Every geometry the models never see: NEB images and normal-mode displacements."""
+        return self.path + self.displaced
+
+
+def reference_data(p: Params, cache: Cache, progress: bool = True) -> ReferenceData:
+    """GFN2-xTB critical points, paths and test geometries of ``p.reactions`` (reactions run in parallel)."""
+    from tqdm.auto import tqdm
+
+    shipped = reaction_names()
+    args = [dict(name=n, n_images=p.n_images, amplitudes_A=list(p.amplitudes_A),
+                 samples_per_amplitude=p.samples_per_amplitude, seed=p.seed + shipped.index(n)) for n in p.reactions]
+    workers = min(default_workers(), len(args))
+    entries = list(tqdm(map_in_workers(_reaction_entry, [cache] * len(args), args, workers=workers),
+                        total=len(args), desc="reactions (critical points, Hessians)", disable=not progress,
+                        leave=False))
+    parts = {k: Dataset() for k in (CRITICAL, PATH, DISPLACED)}
+    summaries = {}
+    for name, entry in zip(p.reactions, map(Path, entries)):
+        for k in parts:
+            parts[k] = parts[k] + Dataset.read(entry / k, require=[keys.REF_energy, keys.REF_forces, keys.REF_hessian])
+        summaries[name] = json.loads((entry / SUMMARY).read_text())
+    return ReferenceData(parts[CRITICAL], parts[PATH], parts[DISPLACED], summaries)
+
+
+def reference_table(ref: ReferenceData) -> pd.DataFrame:
+    """One row per reaction: barrier, reaction energy, saddle checks and Hessian consistency."""
+    rows = []
+    for name, s in ref.summaries.items():
+        rows.append({"reaction": name, "description": s["description"], "barrier (eV)": s["barrier_eV"],
+                     "reaction energy (eV)": s["reaction_energy_eV"],
+                     "imaginary mode (cm⁻¹)": min(s["wavenumbers_cm"]["ts"]),
+                     "imaginary modes at saddle": s["ts_imaginary"], "connects reactant and product": s["connects"],
+                     "max |H - Hᵀ| before symmetrisation (eV/Å²)": s["max_asymmetry_eV_A2"],
+                     "max translational row sum (eV/Å²)": s["max_translation_sum_eV_A2"]})
+    return pd.DataFrame(rows)
+
+
+# -- models ---------------------------------------------------------------------------------------
+def targets_for(mode: str, p: Params) -> tuple[Targets, str]:
+    """Loss weights and Hessian-loss kind of a training mode."""
+    if mode == E_ONLY:
+        return Targets(p.energy_weight), "full"
+    if mode == E_AND_F:
+        return Targets(p.energy_weight, p.force_weight), "full"
+    for loss in ("full", "hvp"):
+        if mode == efh_mode(loss, p.hessian_probes):
+            return Targets(p.energy_weight, p.force_weight, p.hessian_weight), loss
+    raise ValueError(f"unknown training mode {mode!r}; allowed: {', '.join(modes(p))}")
+
+
+def model_config(p: Params, hessian_loss: str, max_epochs: int | None = None, progress: bool = False
+                 ) -> SchNetConfig:
+    """SchNet settings of the study (float64, since Hessians differentiate the forces once more)."""
+    train = TrainConfig(max_epochs=max_epochs or p.max_epochs, batch_size=p.batch_size,
+                        learning_rate=p.learning_rate, seed=p.seed, progress=progress, hessian_loss=hessian_loss,
+                        hessian_probes=p.hessian_probes, patience=10 ** 9, lr_patience=50)
+    return SchNetConfig(size=p.model_size, cutoff_A=p.cutoff_A, dtype="float64", device=p.device, train=train)
+
+
+def _train(out: Path, train: Dataset, config: SchNetConfig, targets: Targets) -> None:
+    model = SchNetPotential(config, name="schnet")
+    report = model.fit(train, targets=targets)
+    model.save(out / "model")
+    (out / "report.json").write_text(json.dumps({"epochs": report.epochs, "wall_time_s": report.wall_time_s,
+                                                 "final_loss": report.train_loss[-1]}))
+
+
+def train_model(p: Params, cache: Cache, train: Dataset, mode: str, progress: bool = True
+                ) -> tuple[SchNetPotential, dict[str, Any]]:
+    """SchNet trained on ``train`` in ``mode`` (cached); returns the model and its cache key parameters."""
+    targets, loss = targets_for(mode, p)
+    config = model_config(p, loss, progress=progress)
+    # The device and progress bars do not change the model, so they are not part of its cache key.
+    key_config = dataclasses.replace(config, device="any", train=dataclasses.replace(config.train, progress=False))
+    args = {"data": train.fingerprint(), "targets": dataclasses.asdict(targets),
+            "config": dataclasses.asdict(key_config)}
+    entry = cache.get(_train, args, lambda o: _train(o, train, config, targets))
+    return SchNetPotential.load(entry / "model", device=None if p.device == "auto" else p.device), args
+
+
+def prediction_errors(model: SchNetPotential, frames: Dataset, critical: Dataset) -> pd.DataFrame:
+    """Per test geometry: reaction, kind, amplitude, RMSD to the nearest critical point of its reaction (A),
+    |energy error| (eV), force MAE (eV/A) and Hessian MAE (eV/A^2)."""
+    pred = model.predict(list(frames), hessians=True)
+    forces = pred.split_forces(frames.n_atoms())
+    cps: dict[str, list] = {}
+    for a in critical:
+        cps.setdefault(a.info["reaction"], []).append(a)
+    rows = []
+    for i, a in enumerate(frames):
+        n3 = 3 * len(a)
+        rows.append({"reaction": a.info["reaction"], "kind": a.info["kind"],
+                     "amplitude_A": float(a.info.get("amplitude_A", np.nan)),
+                     "distance_A": min(kabsch_rmsd(a, c) for c in cps[a.info["reaction"]]),
+                     "err_energy": abs(float(pred.energies[i]) - a.info[keys.REF_energy]),
+                     "mae_forces": float(np.mean(np.abs(forces[i] - a.arrays[keys.REF_forces]))),
+                     "mae_hessian": float(np.mean(np.abs(pred.hessians[i] - np.reshape(a.info[keys.REF_hessian],
+                                                                                      (n3, n3)))))})
+    return pd.DataFrame(rows)
+
+
+def main_models(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True
+                ) -> dict[str, tuple[SchNetPotential, dict[str, Any]]]:
+    """One model per training mode, trained on the critical points of every reaction."""
+    train = ref.reactions(list(p.reactions))
+    return {mode: train_model(p, cache, train, mode, progress) for mode in modes(p)}
+
+
+def test_errors(models: Mapping[str, tuple[SchNetPotential, dict]], ref: ReferenceData) -> pd.DataFrame:
+    """:func:`prediction_errors` of every model on every test geometry, with a ``mode`` column."""
+    return pd.concat([prediction_errors(m, ref.test, ref.critical).assign(mode=mode)
+                      for mode, (m, _) in models.items()], ignore_index=True)
+
+
+# -- critical points on the models ----------------------------------------------------------------
+def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactions: list[str], n_images: int,
+                  steps: int) -> None:
+    calc = model.calculator()
+    found = {}
+    for name in reactions:
+        cps = {a.info["kind"]: a for a in ref.critical if a.info["reaction"] == name}
+        try:
+            cp = locate_critical_points(_bare(cps["reactant"]), load_reaction(name).atoms("guess"),
+                                        _bare(cps["product"]), calc,
+                                        lambda a: model.predict([a], hessians=True).hessians[0],
+                                        n_images=n_images, max_steps=steps)
+        except (RuntimeError, ValueError, np.linalg.LinAlgError) as err:   # a model whose surface breaks apart
+            found[name] = {"failed": f"{type(err).__name__}: {err}"}
+            continue
+        found[name] = {"barrier_eV": cp.barrier_eV, "ts_imaginary": cp.ts_imaginary, "connects": cp.connects,
+                       "converged": cp.converged, "ts_rmsd_A": kabsch_rmsd(cp.ts, cps["ts"]),
+                       "wavenumbers_cm": {k: v.tolist() for k, v in cp.wavenumbers.items()},
+                       "path_energies_eV": (cp.image_energies - cp.energies["reactant"]).tolist()}
+    (out / "searches.json").write_text(json.dumps(found, indent=1))
+
+
+def model_searches(p: Params, cache: Cache, model: SchNetPotential, model_key: Mapping[str, Any],
+                   ref: ReferenceData) -> dict[str, dict]:
+    """Minima, NEB path, saddle search and frequencies of every reaction on ``model`` (cached), started from the
+    reference minima and the same rough saddle guess as the reference."""
+    args = {"model": dict(model_key), "reference": ref.critical.fingerprint(), "reactions": list(p.reactions),
+            "n_images": p.n_images, "steps": p.search_steps}
+    entry = cache.get(_model_search, args, lambda o: _model_search(o, model, ref, list(p.reactions), p.n_images,
+                                                                   p.search_steps))
+    return json.loads((entry / "searches.json").read_text())
+
+
+def search_table(ref: ReferenceData, searches: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
+    """Per (mode, reaction): barrier vs reference (eV), saddle RMSD to the reference saddle (A), imaginary
+    modes, connection, whether the saddle is confirmed, and the frequency MAE (cm^-1) at minima and saddle."""
+    rows = []
+    for mode, by_reaction in searches.items():
+        for name, s in by_reaction.items():
+            r = ref.summaries[name]
+            row = {"mode": mode, "reaction": name, "barrier_ref_eV": r["barrier_eV"]}
+            if "failed" in s:
+                rows.append({**row, "barrier_eV": np.nan, "barrier_error_eV": np.nan, "ts_rmsd_A": np.nan,
+                             "ts_imaginary": -1, "connects": False, "ts_confirmed": False,
+                             "freq_mae_minima_cm": np.nan, "freq_mae_ts_cm": np.nan, "note": s["failed"]})
+                continue
+            w, wr = s["wavenumbers_cm"], r["wavenumbers_cm"]
+            rows.append({**row, "barrier_eV": s["barrier_eV"], "barrier_error_eV": abs(s["barrier_eV"] - r["barrier_eV"]),
+                         "ts_rmsd_A": s["ts_rmsd_A"], "ts_imaginary": s["ts_imaginary"],
+                         "connects": bool(s["connects"]),
+                         "ts_confirmed": s["ts_imaginary"] == 1 and s["connects"] is not False,
+                         "freq_mae_minima_cm": np.mean([frequency_mae(wr[k], w[k]) for k in ("reactant", "product")]),
+                         "freq_mae_ts_cm": frequency_mae(wr["ts"], w["ts"]), "note": ""})
+    return pd.DataFrame(rows)
+
+
+# -- learning curve and cost ----------------------------------------------------------------------
+def learning_curve(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
+    """Mean test errors of E+F and the judged E+F+H mode trained on the critical points of the first n
+    reactions, n in ``curve_sizes``, always tested on the NEB images and displacements of every reaction."""
+    rows = []
+    for n in p.curve_sizes:
+        train = ref.reactions(list(p.reactions[:n]))
+        for mode in (E_AND_F, judged_mode(p)):
+            model, _ = train_model(p, cache, train, mode, progress)
+            err = prediction_errors(model, ref.test, ref.critical)
+            rows.append({"n_reactions": n, "n_structures": len(train), "mode": mode,
+                         **err[list(METRICS)].mean().to_dict()})
+    return pd.DataFrame(rows)
+
+
+def _epoch_costs(out: Path, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]]) -> None:
+    times = {}
+    for name, (config, targets) in runs.items():
+        report = SchNetPotential(config).fit(train, targets=targets)
+        times[name] = report.wall_time_s / report.epochs
+    (out / "costs.json").write_text(json.dumps(times, indent=1))
+
+
+def epoch_costs(p: Params, cache: Cache, train: Dataset) -> pd.DataFrame:
+    """Seconds per training epoch of E+F, E+F+H (full) and E+F+H (HVP) for each k in ``cost_probes``,
+    measured one after the other in one process on ``train``; with the ratio to E+F."""
+    runs = {E_AND_F: (model_config(p, "full", p.cost_epochs), Targets(p.energy_weight, p.force_weight))}
+    h = Targets(p.energy_weight, p.force_weight, p.hessian_weight)
+    runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs), h)
+    for k in p.cost_probes:
+        config = model_config(p, "hvp", p.cost_epochs)
+        runs[efh_mode("hvp", k)] = (dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                                          hessian_probes=k)), h)
+    args = {"data": train.fingerprint(), "runs": {k: [dataclasses.asdict(c), dataclasses.asdict(t)]
+                                                  for k, (c, t) in runs.items()}}
+    entry = cache.get(_epoch_costs, args, lambda o: _epoch_costs(o, train, runs))
+    times = json.loads((entry / "costs.json").read_text())
+    return pd.DataFrame([{"mode": k, "seconds_per_epoch": v, "ratio_to_E+F": v / times[E_AND_F]}
+                         for k, v in times.items()])

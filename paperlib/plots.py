@@ -88,3 +88,75 @@ def learning_curves(curves: pd.DataFrame, x: str, metrics: Mapping[str, str], hu
     np.atleast_1d(axes)[-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def binned_errors(errors: pd.DataFrame, x: str, metrics: Mapping[str, str], hue: str, xlabel: str, bins: int = 6):
+    """Mean of each metric ({column: axis label}) in ``bins`` quantile bins of ``x``, one line per ``hue``
+    value (log y): how errors grow with, e.g., the distance from the training geometries."""
+    data = errors.copy()
+    data["_bin"] = pd.qcut(data[x], q=bins, duplicates="drop")
+    centres = data.groupby("_bin", observed=True)[x].median()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6))
+    for ax, (col, label) in zip(np.atleast_1d(axes), metrics.items()):
+        agg = data.groupby([hue, "_bin"], observed=True)[col].mean().reset_index()
+        agg[x] = agg["_bin"].map(centres).astype(float)
+        sns.lineplot(data=agg, x=x, y=col, hue=hue, marker="o", ax=ax, legend=ax is np.atleast_1d(axes)[-1])
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+    fig.tight_layout()
+    return fig
+
+
+def energy_profiles(profiles: Mapping[str, Mapping[str, Sequence[float]]], reference: str = "reference",
+                    ylabel: str = "E - E(reactant) (eV)", ncols: int = 4):
+    """Small multiples of energy profiles along reaction paths: {panel: {source: energies of the images}},
+    images placed evenly from 0 (reactant) to 1 (product); the reference in black."""
+    n = len(profiles)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False)
+    sources = list(dict.fromkeys(s for by in profiles.values() for s in by if s != reference))
+    colours = dict(zip(sources, sns.color_palette(PALETTE, max(1, len(sources)))))
+    for ax, (panel, by_source) in zip(axes.ravel(), profiles.items()):
+        for source, energies in by_source.items():
+            s = np.linspace(0, 1, len(energies))
+            if source == reference:
+                ax.plot(s, energies, color="black", lw=2.2, marker="o", ms=3, label=source, zorder=5)
+            else:
+                ax.plot(s, energies, color=colours[source], lw=1.2, marker=".", label=source)
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("path coordinate")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def stick_spectra(table: pd.DataFrame, reference: str = "reference", ncols: int = 3):
+    """Stick spectra from a long table (system, source, wavenumber_cm): one panel per system, one row of
+    sticks per source, the reference on top; imaginary modes at negative wavenumbers."""
+    systems = list(dict.fromkeys(table["system"]))
+    sources = [reference] + [s for s in dict.fromkeys(table["source"]) if s != reference]
+    colours = dict(zip(sources, ["black", *sns.color_palette(PALETTE, max(1, len(sources) - 1))]))
+    ncols = min(ncols, len(systems))
+    nrows = -(-len(systems) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 0.5 * len(sources) * nrows + 1.2 * nrows),
+                             squeeze=False)
+    for ax, system in zip(axes.ravel(), systems):
+        for level, source in enumerate(sources):
+            w = table[(table.system == system) & (table.source == source)]["wavenumber_cm"].to_numpy()
+            y = len(sources) - 1 - level
+            ax.vlines(w, y, y + 0.8, color=colours[source], lw=1.6)
+        ax.axvline(0, color="grey", lw=0.6, ls=":")
+        ax.set_yticks(np.arange(len(sources)) + 0.4, sources[::-1], fontsize=7)
+        ax.set_title(system, fontsize=9)
+        ax.set_xlabel("wavenumber (cm⁻¹)")
+    for ax in axes.ravel()[len(systems):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -9,6 +9,7 @@ script calling these functions needs the usual ``if __name__ == "__main__":`` gu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -86,19 +87,40 @@ def _label_chunk(structures: list[Atoms], settings: XTBSettings, hessian: bool) 
     return [label(a, calc, hessian=hessian) for a in structures]
 
 
-def single_threaded() -> None:
-    """Worker-process initialiser: one OpenMP thread per process (set before tblite loads)."""
-    os.environ["OMP_NUM_THREADS"] = "1"
+THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def single_threaded_children() -> Iterator[None]:
+    """Within the block, processes started by this one run one OpenMP/BLAS thread each.
+
+    The variables must be in a child's environment when it starts: a spawned worker imports the parent's
+    main module (and with it torch, whose OpenMP runtime reads them once) before any initialiser runs.
+    Two workers with two spinning OpenMP threads each on two cores ran tblite six times slower.
+    """
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def map_in_workers(fn: Callable, *iterables, workers: int) -> Iterator:
     """``fn`` over the zipped ``iterables``, results in order: in this process when ``workers <= 1``, else
-    in ``workers`` spawned processes running tblite single-threaded."""
+    in ``workers`` spawned processes running single-threaded (see :func:`single_threaded_children`)."""
     if workers <= 1:
         yield from map(fn, *iterables)
         return
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=single_threaded) as ex:
-        yield from ex.map(fn, *iterables)
+    with single_threaded_children():
+        ex = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        results = ex.map(fn, *iterables)   # submits everything, which starts the workers
+    with ex:
+        yield from results
 
 
 def label_all(structures: Sequence[Atoms], settings: XTBSettings = XTBSettings(), *, hessian: bool = False,

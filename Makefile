@@ -28,6 +28,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/training_throughput.py
 	$(PY) bench/reference_md.py
+	$(PY) bench/hessian_losses.py
 
 clean:
 	rm -rf _build book/studies book/claims.md results

@@ -3,7 +3,7 @@ import pytest
 from paperlib.params import PROFILES, ParameterError, parse_override, resolve, schema
 
 
-@pytest.mark.parametrize("study", ["nacl_selection", "gradients"])
+@pytest.mark.parametrize("study", ["nacl_selection", "gradients", "hessian_training"])
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_validates(profile, study):
     p = resolve(study, profile)
@@ -55,3 +55,21 @@ def test_parse_override_reads_yaml():
     assert parse_override("device=cpu") == ("device", "cpu")
     with pytest.raises(ParameterError, match="key=value"):
         parse_override("n_train")
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"reactions": ["hcn_hnc", "hcn"]}, "parameter 'reactions'"),
+    ({"reactions": ["hcn_hnc", "hcn_hnc"]}, "each reaction at most once"),
+    ({"reactions": ["hcn_hnc"]}, "parameter 'reactions'"),
+    ({"n_images": 6}, "odd"),
+    ({"curve_sizes": [1, 3]}, "at most len(reactions) = 2"),
+    ({"curve_sizes": [2, 1]}, "increasing"),
+    ({"hessian_losses": ["exact"]}, "parameter 'hessian_losses'"),
+    ({"hessian_losses": ["hvp", "hvp"]}, "each loss at most once"),
+    ({"amplitudes_A": [0.0]}, "parameter 'amplitudes_A'"),
+    ({"hessian_probes": 0}, "parameter 'hessian_probes'"),
+])
+def test_hessian_study_rejects_bad_values(overrides, fragment):
+    with pytest.raises(ParameterError) as err:
+        resolve("hessian_training", "smoke", overrides)
+    assert fragment in str(err.value)

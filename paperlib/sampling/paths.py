@@ -23,6 +23,8 @@ from paperlib.sampling.normal_modes import normal_modes
 REACTIONS_FILE = Path(__file__).parent / "data" / "reactions.yaml"
 HessianFn = Callable[[Atoms], np.ndarray]
 """Maps a structure (with its calculator attached or not) to its Hessian, eV/A^2, [3n, 3n]."""
+Evaluator = Callable[[Sequence[Atoms]], tuple[np.ndarray, list[np.ndarray]]]
+"""Energies (eV, [k]) and forces (eV/A, k arrays [n, 3]) of k structures in one call, e.g. one model batch."""
 
 IMAGINARY_TOL_CM = 50.0
 """Imaginary wavenumbers smaller than this (cm^-1) are numerical noise of a flat mode, not a saddle direction."""
@@ -103,24 +105,57 @@ def minimise(atoms: Atoms, calc: Calculator, *, fmax_eV_A: float, steps: int) ->
     return work, converged
 
 
-def climbing_image_neb(images: Sequence[Atoms], calc: Calculator, *, fmax_eV_A: float, steps: int
+def calculator_evaluator(calc: Calculator) -> Evaluator:
+    """An :data:`Evaluator` that runs ``calc`` on one structure after the other."""
+
+    def evaluate(structures: Sequence[Atoms]) -> tuple[np.ndarray, list[np.ndarray]]:
+        energies, forces = [], []
+        for a in structures:
+            work = a.copy()
+            work.calc = calc
+            energies.append(float(work.get_potential_energy()))
+            forces.append(np.array(work.get_forces(), dtype=float))
+        return np.array(energies), forces
+
+    return evaluate
+
+
+def _batched_neb(images: list[Atoms], evaluate: Evaluator, **kwargs):
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.mep import NEB
+
+    def attach(structures: Sequence[Atoms]) -> None:
+        energies, forces = evaluate(structures)
+        for a, e, f in zip(structures, energies, forces):
+            a.calc = SinglePointCalculator(a, energy=float(e), forces=f)
+
+    class BatchedNEB(NEB):
+        """All moving images evaluated by one call of ``evaluate`` per optimiser step."""
+
+        def get_forces(self):
+            attach(self.images[1:-1])
+            return super().get_forces()
+
+    attach([images[0], images[-1]])   # fixed end points: evaluated once
+    return BatchedNEB(images, **kwargs)
+
+
+def climbing_image_neb(images: Sequence[Atoms], evaluate: Evaluator, *, fmax_eV_A: float, steps: int
                        ) -> tuple[list[Atoms], np.ndarray, bool]:
-    """Climbing-image NEB (improved tangent, FIRE) with fixed end points, all images on one ``calc``.
+    """Climbing-image NEB (improved tangent, FIRE) with fixed end points; ``evaluate`` computes all moving
+    images of a step in one call (see :func:`calculator_evaluator`).
 
     Returns the relaxed images (no calculator), their energies (eV) and whether ``fmax_eV_A`` was reached.
     """
-    from ase.mep import NEB
     from ase.optimize import FIRE
 
     work = [a.copy() for a in images]
-    for a in work:
-        a.calc = calc
-    neb = NEB(work, climb=True, method="improvedtangent", allow_shared_calculator=True)
+    neb = _batched_neb(work, evaluate, climb=True, method="improvedtangent")
     converged = bool(FIRE(neb, logfile=None).run(fmax=fmax_eV_A, steps=steps))
-    energies = np.array([float(calc.get_potential_energy(a)) for a in work])
+    energies, _ = evaluate(work)
     for a in work:
         a.calc = None
-    return work, energies, converged
+    return work, np.asarray(energies, dtype=float), converged
 
 
 def refine_saddle(atoms: Atoms, calc: Calculator, hessian_fn: HessianFn, *, fmax_eV_A: float,
@@ -226,8 +261,10 @@ class CriticalPoints:
 def locate_critical_points(reactant: Atoms, guess: Atoms, product: Atoms, calc: Calculator,
                            hessian_fn: HessianFn, *, n_images: int = 9, min_fmax_eV_A: float = 1e-3,
                            neb_fmax_eV_A: float = 0.05, ts_fmax_eV_A: float = 1e-3, max_steps: int = 500,
-                           check_connection: bool = True) -> CriticalPoints:
+                           check_connection: bool = True, evaluate: Evaluator | None = None) -> CriticalPoints:
     """Minima, NEB path and saddle point of one reaction on ``calc`` (see the module docstring).
+
+    ``evaluate`` lets the NEB compute its images together (default: ``calc`` one image after the other).
 
     Optimisers stop after ``max_steps``; what they reached is kept and ``converged`` says which finished.
     Raises nothing for an unconverged search, so that a poor model's failure is a measurement.
@@ -236,7 +273,8 @@ def locate_critical_points(reactant: Atoms, guess: Atoms, product: Atoms, calc: 
     p, p_ok = minimise(product, calc, fmax_eV_A=min_fmax_eV_A, steps=max_steps)
     g = guess.copy()
     g.positions = guess.positions - guess.positions.mean(0) + 0.5 * (r.positions.mean(0) + p.positions.mean(0))
-    images, image_energies, neb_ok = climbing_image_neb(initial_path(r, g, p, n_images), calc,
+    images, image_energies, neb_ok = climbing_image_neb(initial_path(r, g, p, n_images),
+                                                        evaluate or calculator_evaluator(calc),
                                                         fmax_eV_A=neb_fmax_eV_A, steps=max_steps)
     climbing = images[int(np.argmax(image_energies[1:-1])) + 1]
     ts, ts_ok = refine_saddle(climbing, calc, hessian_fn, fmax_eV_A=ts_fmax_eV_A, steps=max_steps)

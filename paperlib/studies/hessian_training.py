@@ -238,6 +238,11 @@ def test_errors(models: Mapping[str, tuple[SchNetPotential, dict]], ref: Referen
 
 
 # -- critical points on the models ----------------------------------------------------------------
+def _batch(model: SchNetPotential, structures) -> tuple[np.ndarray, list[np.ndarray]]:
+    pred = model.predict(list(structures))
+    return pred.energies, pred.split_forces([len(a) for a in structures])
+
+
 def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactions: list[str], n_images: int,
                   steps: int) -> None:
     calc = model.calculator()
@@ -248,7 +253,7 @@ def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactio
             cp = locate_critical_points(_bare(cps["reactant"]), load_reaction(name).atoms("guess"),
                                         _bare(cps["product"]), calc,
                                         lambda a: model.predict([a], hessians=True).hessians[0],
-                                        n_images=n_images, max_steps=steps)
+                                        n_images=n_images, max_steps=steps, evaluate=lambda imgs: _batch(model, imgs))
         except (RuntimeError, ValueError, np.linalg.LinAlgError) as err:   # a model whose surface breaks apart
             found[name] = {"failed": f"{type(err).__name__}: {err}"}
             continue

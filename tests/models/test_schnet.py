@@ -46,11 +46,6 @@ def test_training_reduces_force_error(nacl_frames):
     assert after < 0.8 * before
 
 
-def test_rejects_hessian_targets(nacl_frames):
-    with pytest.raises(ValueError, match="Hessian"):
-        SchNetPotential(SchNetConfig(device="cpu")).fit(nacl_frames, targets=Targets(1, 1, 1))
-
-
 class TestSchNetPotential(PotentialMixin):
     fd_tolerance = 1e-6
 

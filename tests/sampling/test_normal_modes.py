@@ -40,3 +40,24 @@ def test_samples_follow_the_harmonic_boltzmann_distribution(water):
     # no rigid rotation or translation: the centre of mass does not move
     com = np.array([s.get_center_of_mass() for s in samples[:50]])
     np.testing.assert_allclose(com, np.tile(atoms.get_center_of_mass(), (50, 1)), atol=1e-5)
+
+
+def test_displacements_have_the_requested_rms_and_no_rigid_motion():
+    from paperlib.reference.hessian import finite_difference_hessian
+    from paperlib.reference.xtb import relax, xtb_calculator
+    from paperlib.sampling.normal_modes import displace_along_modes
+    from paperlib.sampling.paths import kabsch_rmsd, load_reaction
+
+    start = relax(load_reaction("formic_acid_rotamer").atoms("reactant"))
+    hessian = finite_difference_hessian(start, xtb_calculator())
+    confs = displace_along_modes(start, hessian, 0.02, 4, seed=1)
+    assert len(confs) == 4
+    masses = start.get_masses()
+    for c in confs:
+        d = c.positions - start.positions
+        assert np.sqrt(np.mean(np.sum(d ** 2, axis=1))) == pytest.approx(0.02, rel=1e-10)
+        assert np.linalg.norm(masses @ d) / masses.sum() < 1e-10       # centre of mass does not move
+        assert kabsch_rmsd(c, start) == pytest.approx(0.02, rel=0.05)  # nothing to remove by alignment
+    assert not np.allclose(confs[0].positions, confs[1].positions)
+    with pytest.raises(ValueError, match="rms_A"):
+        displace_along_modes(start, hessian, 0.0, 1, seed=0)

@@ -62,8 +62,8 @@ def displace_along_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, rms_A: float, 
     """``n`` copies of ``atoms`` displaced along a random combination of its vibrational normal modes
     (Gaussian weights), scaled so that the root-mean-square atomic displacement is ``rms_A``.
 
-    Rigid translations and rotations are excluded, so ``rms_A`` is also (to first order) the aligned RMSD
-    from ``atoms``."""
+    Rigid translations and rotations are excluded (in the mass-weighted sense of the normal modes), so the
+    aligned RMSD from ``atoms`` is at most ``rms_A``."""
     if rms_A <= 0 or n < 1:
         raise ValueError(f"displace_along_modes: rms_A must be > 0 and n >= 1; got {rms_A}, {n}")
     _, modes = normal_modes(atoms, hessian_eV_A2)

@@ -16,7 +16,7 @@ from paperlib.models.base import Targets
 from paperlib.models.schnet import SchNetPotential, collate
 from paperlib.params import resolve
 from paperlib.studies import hessian_training as study
-from paperlib.training import N_ATOMS, POSITIONS, REF_HESSIAN, TrainConfig, hessian_loss, weighted_loss
+from paperlib.training import N_ATOMS, POSITIONS, REF_HESSIAN, TrainConfig, weighted_loss
 
 EPOCHS = 20
 

@@ -94,11 +94,17 @@ def initial_path(reactant: Atoms, guess: Atoms, product: Atoms, n_images: int) -
     return out
 
 
-def minimise(atoms: Atoms, calc: Calculator, *, fmax_eV_A: float, steps: int) -> tuple[Atoms, bool]:
-    """A copy of ``atoms`` minimised with BFGS on ``calc`` and whether it reached ``fmax_eV_A``."""
+def minimise(atoms: Atoms, calc: Calculator, *, fmax_eV_A: float, steps: int, rattle_A: float = 1e-3,
+             seed: int = 0) -> tuple[Atoms, bool]:
+    """A copy of ``atoms`` minimised with BFGS on ``calc`` and whether it reached ``fmax_eV_A``.
+
+    The start is displaced by a random ``rattle_A`` (seeded): BFGS keeps any symmetry of its start, so an
+    exactly linear or planar start would stop on a symmetric saddle of a surface whose minimum is bent.
+    """
     from ase.optimize import BFGS
 
     work = atoms.copy()
+    work.positions = atoms.positions + np.random.default_rng(seed).normal(scale=rattle_A, size=atoms.positions.shape)
     work.calc = calc
     converged = bool(BFGS(work, logfile=None).run(fmax=fmax_eV_A, steps=steps))
     work.calc = None

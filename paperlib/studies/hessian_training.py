@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ase import Atoms
 
 from paperlib import keys
 from paperlib.analysis.vibrations import frequency_mae
@@ -56,9 +57,8 @@ def judged_mode(p: Params) -> str:
 
 
 # -- reference data -------------------------------------------------------------------------------
-def _bare(atoms) -> Any:
-    from ase import Atoms
-
+def _bare(atoms: Atoms) -> Atoms:
+    """Numbers and positions only: no labels, info or calculator carried over."""
     return Atoms(atoms.numbers, positions=atoms.positions)
 
 

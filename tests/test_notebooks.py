@@ -42,7 +42,8 @@ def test_same_parameters_give_identical_results(executed, study, tmp_path):
 
     Multi-threaded BLAS may sum in a different order between runs, which moves the last digits of
     regularised kernel solves (observed: 1e-10 relative); anything beyond 1e-8 is a real difference.
-    Claims decided by wall-clock timings keep their verdict but not their measured text."""
+    Claims decided by wall-clock timings are left out: at the smoke profile an epoch lasts milliseconds, and
+    the load of the machine can move a timing ratio across its rule."""
     os.environ["PAPERLIB_CACHE"] = str(tmp_path / "cache")
     run_study(study, "smoke", output=tmp_path / "nb.ipynb", results_dir=tmp_path / "results", progress=False)
     again = json.loads((tmp_path / "results" / "results.json").read_text())
@@ -50,8 +51,8 @@ def test_same_parameters_give_identical_results(executed, study, tmp_path):
     assert again["figures"].keys() == first["figures"].keys()
     assert again["figures"] == pytest.approx(first["figures"], rel=1e-8, abs=1e-12)
     untimed = [[c for c in r["claims"] if not c["timed"]] for r in (again, first)]
-    assert untimed[0] == untimed[1]
-    assert [c["verdict"] for c in again["claims"]] == [c["verdict"] for c in first["claims"]]
+    assert untimed[0] and untimed[0] == untimed[1]
+    assert [c["key"] for c in again["claims"]] == [c["key"] for c in first["claims"]]
 
 
 def test_bad_parameter_fails_before_execution(tmp_path):

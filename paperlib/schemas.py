@@ -197,3 +197,57 @@ HESSIAN_TRAINING = register(Schema(
     ),
     checks=(_hessian_checks,),
 ))
+
+FLEXIBLE_MODELS = ("sgdml", "schnet_small", "schnet_medium", "gap", "bpnn")
+
+
+def _flexible_checks(v: Mapping[str, Any]) -> str | None:
+    if v["local_model"] not in v["models"]:
+        return (f"parameter 'local_model': got {v['local_model']!r}; allowed: one of models {v['models']}, since its "
+                "global counterpart is compared")
+    if v["scan_points"] % 2 == 0:
+        return f"parameter 'scan_points': got {v['scan_points']}; allowed: an odd number (the inversion scan meets in the middle)"
+    if len(set(v["curve_sizes"])) != len(v["curve_sizes"]):
+        return f"parameter 'curve_sizes': got {v['curve_sizes']}; allowed: distinct sizes"
+    return None
+
+
+FLEXIBLE_PES = register(Schema(
+    study="flexible_pes",
+    title="ML force fields on the flexible azobenzene surface (Vassilev-Galindo et al.)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device for the networks", choices=DEVICES),
+        Param("scan_points", "int", "images per relaxed scan, both minima included (odd)", low=5, high=61),
+        Param("assisted_angle_deg", "float", "CNN angle half way along the inversion-assisted rotation scan, degrees",
+              low=125.0, high=175.0),
+        Param("md_frames", "int", "300 K frames per minimum", low=0, high=100000),
+        Param("hot_frames", "int", "hot-MD frames per minimum", low=0, high=100000),
+        Param("hot_K", "float", "temperature of the hot MD, K", low=300.0, high=3000.0),
+        Param("path_frames", "int", "frames per cold run from each interior scan image", low=0, high=10000),
+        Param("path_K", "float", "temperature of the runs from scan images, K", low=1.0, high=1000.0),
+        Param("md_stride", "int", "MD steps between frames (half of it for the runs from scan images)", low=1,
+              high=10000),
+        Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
+        Param("planar_deg", "float", "region rule: torsions within this of 0 or 180 degrees are near-planar",
+              low=1.0, high=89.0),
+        Param("wide_angle_deg", "float", "region rule: a CNN angle at or above this is widened, degrees", low=91.0,
+              high=179.0),
+        Param("n_test", "int", "random test frames", low=10),
+        Param("n_valid", "int", "random validation frames (early stopping, sGDML length scale)", low=2),
+        Param("curve_sizes", "list[int]", "training sizes of the learning curves (nested random sets)", low=5),
+        Param("models", "list[str]", "models trained at every size", choices=FLEXIBLE_MODELS, min_len=1),
+        Param("local_model", "str", "algorithm of the local-vs-global comparison (at the largest size)",
+              choices=FLEXIBLE_MODELS),
+        Param("max_epochs", "int", "epochs of the networks (SchNet, BPNN)", low=1),
+        Param("batch_size", "int", "batch size of the networks, structures", low=1),
+        Param("learning_rate", "float", "Adam learning rate of the networks", low=1e-7, high=1.0),
+        Param("energy_weight", "float", "network loss weight of energies per atom, 1/(eV/atom)^2", low=1e-6,
+              high=1e6),
+        Param("force_weight", "float", "network loss weight of force components, 1/(eV/A)^2", low=1e-6, high=1e6),
+        Param("gap_n_sparse", "int", "GAP sparse points (SOAP, CUR)", low=10, high=100000),
+        Param("sgdml_sigmas", "list[int]", "sGDML kernel length scales tried (chosen on the validation set)", low=1,
+              high=10000),
+    ),
+    checks=(_flexible_checks,),
+))

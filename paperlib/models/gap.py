@@ -56,6 +56,18 @@ def gap_fit_executable() -> str:
     return found
 
 
+def boxed(atoms: Atoms, cutoff_A: float) -> Atoms:
+    """``atoms`` itself when it has a cell; else a copy of a molecule in a non-periodic box that clears the
+    SOAP cutoff (QUIP reads and neighbours every structure through a lattice)."""
+    if atoms.cell.rank == 3:
+        return atoms
+    out = atoms.copy()
+    extent = np.ptp(atoms.positions, axis=0) if len(atoms) else np.zeros(3)
+    out.set_cell(np.diag(extent + 2 * cutoff_A + 1.0))
+    out.pbc = False
+    return out
+
+
 class GAPPotential:
     """A SOAP GAP fitted with ``gap_fit``; implements :class:`~paperlib.models.base.Potential`."""
 
@@ -74,7 +86,7 @@ class GAPPotential:
             raise ValueError("GAPPotential.fit: Hessian targets are not supported by this backend")
         train.require(keys.REF_energy, *([keys.REF_forces] if targets.forces > 0 else []))
         work = Path(tempfile.mkdtemp(prefix="paperlib-gap-"))
-        train.write(work / "train.xyz")
+        Dataset([boxed(a, self.config.cutoff_A) for a in train]).write(work / "train.xyz")
         force_sigma = self.config.sigma_force_eV_A if targets.forces > 0 else 0.0
         args = [gap_fit_executable(), "at_file=train.xyz", "gp_file=gap.xml", f"gap={{{self.config.descriptor()}}}",
                 f"default_sigma={{{self.config.sigma_energy_eV} {force_sigma} 0.0 0.0}}",
@@ -110,7 +122,7 @@ class GAPPotential:
         calc = self._quip()
         energies, forces = [], []
         for atoms in structures:
-            work = atoms.copy()
+            work = boxed(atoms, self.config.cutoff_A).copy()
             work.calc = calc
             energies.append(work.get_potential_energy())
             forces.append(np.array(work.get_forces(), dtype=float))

@@ -1,4 +1,8 @@
-"""Model names -> constructors and loaders, so studies and the CLI can name models as strings."""
+"""Model names -> constructors and loaders, so studies and the CLI can name models as strings.
+
+``local_<kind>`` (e.g. ``local_gap``) names several local models of kind ``<kind>``, one per group of azobenzene
+regions (:class:`~paperlib.models.regional.RegionalPotential`).
+"""
 
 from __future__ import annotations
 
@@ -6,35 +10,70 @@ from pathlib import Path
 
 from paperlib.models.base import Potential
 
-NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19")
+BASE_NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19", "sgdml", "bpnn")
+NAMES: tuple[str, ...] = BASE_NAMES + tuple(f"local_{n}" for n in BASE_NAMES)
+LOCAL_PREFIX = "local_"
+
+
+def _unknown(name: str) -> ValueError:
+    return ValueError(f"unknown model {name!r}; allowed: {', '.join(BASE_NAMES)}, or local_ followed by one of them")
 
 
 def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 100, batch_size: int = 16,
-         learning_rate: float = 5e-4, gap_n_sparse: int = 200, progress: bool = True) -> Potential:
-    """A fresh, untrained model by name (see :data:`NAMES`), with the given training settings."""
+         learning_rate: float = 5e-4, gap_n_sparse: int = 200, gap_config=None, progress: bool = True) -> Potential:
+    """A fresh, untrained model by name (see :data:`NAMES`), with the given training settings.
+
+    ``gap_config`` (a :class:`~paperlib.models.gap.GAPConfig`) replaces the default GAP settings, whose
+    ``n_sparse`` is ``gap_n_sparse``.
+    """
+    settings = dict(seed=seed, device=device, max_epochs=max_epochs, batch_size=batch_size,
+                    learning_rate=learning_rate, gap_n_sparse=gap_n_sparse, gap_config=gap_config, progress=progress)
+    if name.startswith(LOCAL_PREFIX):
+        from paperlib.models.regional import RegionalPotential
+
+        kind = name.removeprefix(LOCAL_PREFIX)
+        if kind not in BASE_NAMES:
+            raise _unknown(name)
+        return RegionalPotential(kind, lambda: make(kind, **settings), name=name)
+    from paperlib.training import TrainConfig
+
+    train = TrainConfig(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
+                        progress=progress)
     if name.startswith("schnet_"):
         from paperlib.models.schnet import SIZES, SchNetConfig, SchNetPotential
-        from paperlib.training import TrainConfig
 
         size = name.removeprefix("schnet_")
         if size not in SIZES:
-            raise ValueError(f"unknown model {name!r}; allowed: {', '.join(NAMES)}")
-        train = TrainConfig(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
-                            progress=progress)
+            raise _unknown(name)
         return SchNetPotential(SchNetConfig(size=size, device=device, train=train), name=name)
     if name == "gap":
         from paperlib.models.gap import GAPConfig, GAPPotential
 
-        return GAPPotential(GAPConfig(n_sparse=gap_n_sparse, seed=seed), name=name)
+        return GAPPotential(gap_config or GAPConfig(n_sparse=gap_n_sparse, seed=seed), name=name)
     if name == "fchl19":
         from paperlib.models.gpr import FCHLConfig, FCHLPotential
 
         return FCHLPotential(FCHLConfig(device="cpu" if device == "auto" else device), name=name)
-    raise ValueError(f"unknown model {name!r}; allowed: {', '.join(NAMES)}")
+    if name == "sgdml":
+        from paperlib.models.sgdml import SGDMLPotential
+
+        return SGDMLPotential(name=name)
+    if name == "bpnn":
+        from paperlib.models.bpnn import BPNNConfig, BPNNPotential
+
+        return BPNNPotential(BPNNConfig(device=device, train=train), name=name)
+    raise _unknown(name)
 
 
 def load(name: str, path: str | Path, device: str | None = None) -> Potential:
     """Load a model of kind ``name`` saved with its ``save`` method."""
+    if name.startswith(LOCAL_PREFIX):
+        from paperlib.models.regional import RegionalPotential
+
+        kind = name.removeprefix(LOCAL_PREFIX)
+        if kind not in BASE_NAMES:
+            raise _unknown(name)
+        return RegionalPotential.load(path, lambda k, p: load(k, p, device), lambda: make(kind))
     if name.startswith("schnet_"):
         from paperlib.models.schnet import SchNetPotential
 
@@ -47,4 +86,12 @@ def load(name: str, path: str | Path, device: str | None = None) -> Potential:
         from paperlib.models.gpr import FCHLPotential
 
         return FCHLPotential.load(path)
-    raise ValueError(f"unknown model {name!r}; allowed: {', '.join(NAMES)}")
+    if name == "sgdml":
+        from paperlib.models.sgdml import SGDMLPotential
+
+        return SGDMLPotential.load(path)
+    if name == "bpnn":
+        from paperlib.models.bpnn import BPNNPotential
+
+        return BPNNPotential.load(path, device=device)
+    raise _unknown(name)

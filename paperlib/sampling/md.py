@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms, units
@@ -232,14 +232,26 @@ def xtb_langevin_trajectories(start: Atoms, settings, *, n_trajectories: int, se
     :class:`~paperlib.reference.xtb.XTBSettings`), seeds ``seed + k``, run in parallel over the cores.
     ``md`` holds the remaining keyword arguments of :func:`langevin_md`. Frames come trajectory by trajectory.
     """
+    runs = [dict(md, seed=seed + k) for k in range(n_trajectories)]
+    return xtb_langevin_runs([start] * n_trajectories, settings, runs, workers=workers, progress=progress)
+
+
+def xtb_langevin_runs(starts: Sequence[Atoms], settings, runs: Sequence[dict], *, workers: int | None = None,
+                      progress: bool = True) -> list[Atoms]:
+    """One GFN2-xTB :func:`langevin_md` run per start structure, run in parallel over the cores; ``runs[k]``
+    holds the keyword arguments (temperature, steps, seed, ...) of run k, whose frames get trajectory id k.
+    Frames come run by run."""
     from paperlib.reference.xtb import default_workers, map_in_workers
 
-    workers = min(workers or default_workers(), n_trajectories)
-    runs = [dict(md, seed=seed + k) for k in range(n_trajectories)]
+    if len(starts) != len(runs):
+        raise ValueError(f"xtb_langevin_runs: {len(starts)} starts but {len(runs)} runs")
+    if not runs:
+        return []
+    workers = min(workers or default_workers(), len(runs))
     frames: list[Atoms] = []
-    with tqdm(total=n_trajectories, desc="reference MD trajectories", disable=not progress, leave=False) as bar:
-        for traj in map_in_workers(_xtb_trajectory, [start] * n_trajectories, [settings] * n_trajectories,
-                                   range(n_trajectories), runs, workers=workers):
+    with tqdm(total=len(runs), desc="reference MD runs", disable=not progress, leave=False) as bar:
+        for traj in map_in_workers(_xtb_trajectory, list(starts), [settings] * len(runs), range(len(runs)),
+                                   list(runs), workers=workers):
             frames += traj
             bar.update(1)
     return frames

@@ -111,6 +111,28 @@ def minimise(atoms: Atoms, calc: Calculator, *, fmax_eV_A: float, steps: int, ra
     return work, converged
 
 
+def stable_minimum(atoms: Atoms, calc: Calculator, hessian_fn: HessianFn, *, fmax_eV_A: float, steps: int,
+                   step_A: float = 0.1, max_escapes: int = 3) -> tuple[Atoms, np.ndarray]:
+    """A true minimum near ``atoms`` and its wavenumbers (cm^-1): :func:`minimise`, then, while the Hessian has
+    an imaginary mode (a symmetric saddle that BFGS stopped on), descend both ways along it and keep the lower
+    end.
+
+    Raises
+    ------
+    RuntimeError
+        When an imaginary mode is left after ``max_escapes`` descents.
+    """
+    current, _ = minimise(atoms, calc, fmax_eV_A=fmax_eV_A, steps=steps)
+    for _ in range(max_escapes + 1):
+        hessian = hessian_fn(current)
+        wavenumbers, _ = normal_modes(current, hessian)
+        if n_imaginary(wavenumbers) == 0:
+            return current, wavenumbers
+        ends = descend_from_saddle(current, hessian, calc, step_A=step_A, fmax_eV_A=fmax_eV_A, steps=steps)
+        current = min(ends, key=lambda end: end[1])[0]
+    raise RuntimeError(f"no minimum without imaginary modes after {max_escapes} descents")
+
+
 def calculator_evaluator(calc: Calculator) -> Evaluator:
     """An :data:`Evaluator` that runs ``calc`` on one structure after the other."""
 

@@ -160,3 +160,34 @@ def stick_spectra(table: pd.DataFrame, reference: str = "reference", ncols: int 
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def heatmaps(table: pd.DataFrame, index: str, columns: str, metrics: Mapping[str, str],
+             column_order: Sequence[str] | None = None, fmt: str = ".3f"):
+    """One annotated heat map per metric ({column: title}) of ``table`` pivoted to ``index`` x ``columns``."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 0.5 * table[index].nunique() + 2.2))
+    for ax, (col, title) in zip(np.atleast_1d(axes), metrics.items()):
+        grid = table.pivot_table(index=index, columns=columns, values=col, aggfunc="mean")
+        if column_order is not None:
+            grid = grid.reindex(columns=[c for c in column_order if c in grid.columns])
+        sns.heatmap(grid, annot=True, fmt=fmt, cmap="rocket_r", cbar=False, ax=ax, annot_kws={"fontsize": 8})
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", rotation=30)
+        for t in ax.get_xticklabels():
+            t.set_horizontalalignment("right")
+    fig.tight_layout()
+    return fig
+
+
+def collective_variable_map(points: pd.DataFrame, x: str, y: str, hue: str, xlabel: str, ylabel: str,
+                            hue_order: Sequence[str] | None = None):
+    """Scatter of sampled frames in a two-dimensional collective-variable space, coloured by ``hue``."""
+    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+    sns.scatterplot(data=points, x=x, y=y, hue=hue, hue_order=hue_order, s=10, linewidth=0, alpha=0.7, ax=ax)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, markerscale=2, loc="best")
+    fig.tight_layout()
+    return fig

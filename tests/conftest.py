@@ -55,3 +55,30 @@ def ethanol_frames() -> Dataset:
     start = relax(rmd17_molecule("ethanol"), XTBSettings())
     return Dataset(langevin_md(start, xtb_calculator(), temperature_K=500.0, timestep_fs=0.5, friction_per_fs=0.01,
                                equil_steps=50, n_frames=30, stride=20, seed=1, progress=False))
+
+
+@pytest.fixture(scope="session")
+def azobenzene_minima() -> dict:
+    """GFN2-xTB minima of cis and trans azobenzene (same atom order, no imaginary mode),
+    ``{"cis": Atoms, "trans": Atoms}``."""
+    from paperlib.reference.hessian import finite_difference_hessian
+    from paperlib.reference.xtb import xtb_calculator
+    from paperlib.sampling.azobenzene import isomer
+    from paperlib.sampling.paths import stable_minimum
+
+    calc = xtb_calculator()
+    return {w: stable_minimum(isomer(w), calc, lambda a: finite_difference_hessian(a, calc), fmax_eV_A=0.01,
+                              steps=1000)[0] for w in ("cis", "trans")}
+
+
+@pytest.fixture(scope="session")
+def azobenzene_frames(azobenzene_minima) -> Dataset:
+    """Thirty GFN2-xTB-labelled azobenzene frames: 15 from 500 K Langevin MD around each minimum."""
+    from paperlib.reference.xtb import xtb_calculator
+    from paperlib.sampling.md import langevin_md
+
+    frames = []
+    for seed, which in enumerate(("cis", "trans")):
+        frames += langevin_md(azobenzene_minima[which], xtb_calculator(), temperature_K=500.0, timestep_fs=0.5,
+                              friction_per_fs=0.02, equil_steps=20, n_frames=15, stride=6, seed=seed, progress=False)
+    return Dataset(frames)

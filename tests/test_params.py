@@ -3,7 +3,7 @@ import pytest
 from paperlib.params import PROFILES, ParameterError, parse_override, resolve, schema
 
 
-@pytest.mark.parametrize("study", ["nacl_selection", "gradients", "hessian_training"])
+@pytest.mark.parametrize("study", ["nacl_selection", "gradients", "hessian_training", "flexible_pes"])
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_validates(profile, study):
     p = resolve(study, profile)
@@ -72,4 +72,19 @@ def test_parse_override_reads_yaml():
 def test_hessian_study_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:
         resolve("hessian_training", "smoke", overrides)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"local_model": "schnet_medium"}, "one of models"),
+    ({"scan_points": 8}, "odd"),
+    ({"curve_sizes": [20, 20]}, "distinct"),
+    ({"models": ["sgdml", "mace"]}, "parameter 'models'"),
+    ({"wide_angle_deg": 185.0}, "parameter 'wide_angle_deg'"),
+    ({"n_test": 0}, "parameter 'n_test'"),
+    ({"sgdml_sigmas": [0]}, "parameter 'sgdml_sigmas'"),
+])
+def test_flexible_pes_rejects_bad_values(overrides, fragment):
+    with pytest.raises(ParameterError) as err:
+        resolve("flexible_pes", "smoke", overrides)
     assert fragment in str(err.value)

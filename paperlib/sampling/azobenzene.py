@@ -163,13 +163,14 @@ class Restrained(Calculator):
 
 def scan_targets(mechanism: str, cis: CollectiveVariables, trans: CollectiveVariables, n_points: int, *,
                  assisted_angle_deg: float = 155.0, linear_deg: float = 176.0
-                 ) -> list[tuple[str, float | None, float | None]]:
-    """Restraint targets ``(start, dihedral_deg, angle_deg)`` of one mechanism's scan, in path order from cis
-    to trans; ``start`` says which minimum the scan point is relaxed from ("cis" or "trans").
+                 ) -> list[tuple[float | None, float | None]]:
+    """Restraint targets ``(torsion_deg, angle_deg)`` (folded torsion, first CNN angle; None = free) of one
+    mechanism's scan, in path order from cis to trans.
 
     - rotation: the CNNC torsion from the cis to the trans value, angles free;
-    - inversion: the first CNN angle opened to ``linear_deg`` in the molecular plane from the cis side, then
-      closed again on the trans side (two half-scans, the second one listed in reverse), torsion free;
+    - inversion: the first CNN angle opened to ``linear_deg`` in the molecular plane with the torsion free,
+      then, with the torsion held at its trans value (which moves the carbon across the N=N axis), closed
+      again to its trans value;
     - inversion-assisted rotation: the torsion as in rotation while the first CNN angle rises to
       ``assisted_angle_deg`` half way.
     """
@@ -180,51 +181,50 @@ def scan_targets(mechanism: str, cis: CollectiveVariables, trans: CollectiveVari
     s = np.linspace(0.0, 1.0, n_points)
     torsions = cis.torsion_deg + (trans.torsion_deg - cis.torsion_deg) * s
     if mechanism == ROTATION:
-        return [("cis", float(t), None) for t in torsions]
+        return [(float(t), None) for t in torsions]
     if mechanism == ASSISTED:
         base = cis.angle1_deg + (trans.angle1_deg - cis.angle1_deg) * s
         bump = (assisted_angle_deg - 0.5 * (cis.angle1_deg + trans.angle1_deg)) * np.sin(np.pi * s)
-        return [("cis", float(t), float(a)) for t, a in zip(torsions, base + bump)]
+        return [(float(t), float(a)) for t, a in zip(torsions, base + bump)]
     half = (n_points + 1) // 2
     up = np.linspace(cis.angle1_deg, linear_deg, half)
     down = np.linspace(linear_deg, trans.angle1_deg, n_points - half + 1)[1:]
-    return [("cis", None, float(a)) for a in up] + [("trans", None, float(a)) for a in down]
+    return [(None, float(a)) for a in up] + [(trans.torsion_deg, float(a)) for a in down]
 
 
 def relaxed_scan(cis: Atoms, trans: Atoms, calc: Calculator, mechanism: str, n_points: int, *,
                  fmax_eV_A: float = 0.05, steps: int = 300, k_eV_rad2: float = 50.0, progress: bool = False,
                  **target_kwargs) -> list[Atoms]:
-    """Relaxed scan of one mechanism from the ``cis`` to the ``trans`` minimum (same atom order).
+    """Relaxed scan of one mechanism from the ``cis`` minimum towards the ``trans`` minimum's collective
+    variables (``trans`` gives the targets only, so every image keeps the atom labels of ``cis``).
 
     Each point is relaxed with BFGS on ``calc`` under the restraints of :func:`scan_targets`, starting from the
-    previous point of its half (the first from the minimum itself); the restraint is then removed. Returns
-    ``n_points`` unlabelled structures in path order, with ``info["mechanism"]`` and ``info["image"]``.
+    previous point; the restraint is then removed. Returns ``n_points`` unlabelled structures in path order,
+    with ``info["mechanism"]`` and ``info["image"]``. The last image is a trans structure, which may be the
+    mirror image of ``trans`` or differ from it by a flip of a phenyl ring.
     """
     from ase.optimize import BFGS
 
     idx = azo_indices(cis)
-    cv = {"cis": collective_variables(cis, idx), "trans": collective_variables(trans, idx)}
-    targets = scan_targets(mechanism, cv["cis"], cv["trans"], n_points, **target_kwargs)
-    # The trans half of an inversion scan is run outward from trans, so its points are relaxed in reverse.
-    order = [i for i, t in enumerate(targets) if t[0] == "cis"]
-    order += [i for i, t in reversed(list(enumerate(targets))) if t[0] == "trans"]
-    previous = {"cis": cis, "trans": trans}
-    out: dict[int, Atoms] = {}
-    for i in tqdm(order, desc=f"scan {mechanism}", disable=not progress, leave=False):
-        start, dihedral, angle = targets[i]
-        work = Atoms(previous[start].numbers, positions=previous[start].positions)
-        if dihedral is not None and cv[start].torsion_deg != dihedral:
-            dihedral = _signed_torsion(work, idx, dihedral)
+    targets = scan_targets(mechanism, collective_variables(cis, idx), collective_variables(trans, idx), n_points,
+                           **target_kwargs)
+    previous, out = cis, []
+    for i, (torsion, angle) in enumerate(tqdm(targets, desc=f"scan {mechanism}", disable=not progress,
+                                              leave=False)):
+        work = Atoms(previous.numbers, positions=previous.positions)
+        dihedral = None if torsion is None else _signed_torsion(work, idx, torsion)
         work.calc = Restrained(calc, idx, dihedral_deg=dihedral, angle_deg=angle, k_eV_rad2=k_eV_rad2)
         BFGS(work, logfile=None, maxstep=0.1).run(fmax=fmax_eV_A, steps=steps)
         work.calc = None
         work.info.update(mechanism=mechanism, image=i)
-        out[i] = previous[start] = work
-    return [out[i] for i in range(len(targets))]
+        out.append(work)
+        previous = work
+    return out
 
 
 def _signed_torsion(atoms: Atoms, idx: Sequence[int], folded_deg: float) -> float:
     """The signed dihedral (ASE's [0, 360) convention) with folded value ``folded_deg`` on the same side as
-    the structure's current dihedral, so that a scan turns one way only."""
+    the structure's current dihedral, so that a scan turns one way only (a nearly linear CNN unit, whose
+    dihedral is ill-defined, may take either side)."""
     d = atoms.get_dihedral(*idx) % 360.0
     return folded_deg if d <= 180.0 else 360.0 - folded_deg

@@ -29,8 +29,8 @@ from paperlib.models.base import Potential, Targets
 from paperlib.params import Params
 from paperlib.reference.hessian import finite_difference_hessian
 from paperlib.reference.xtb import XTBSettings, label, xtb_calculator
-from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, collective_variables,
-                                          isomer, relaxed_scan)
+from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, azo_indices,
+                                          collective_variables, isomer, relaxed_scan)
 from paperlib.sampling.md import xtb_langevin_runs
 from paperlib.sampling.normal_modes import normal_modes
 from paperlib.sampling.paths import n_imaginary, refine_saddle, stable_minimum
@@ -65,9 +65,11 @@ def _reference_paths(out: Path, *, scan_points: int, assisted_angle_deg: float, 
         frame.info.update(kind=which, lowest_wavenumber_cm=float(np.min(wavenumbers)))
         minima[which] = frame
     paths, saddles, summary = [], [], {"minima": {}, "mechanisms": {}}
+    # Saddle searches may break the N=N bond graph, so the CNNC atoms are fixed once from the cis minimum.
+    idx = azo_indices(minima["cis"])
     e_cis = minima["cis"].info[keys.REF_energy]
     for which, m in minima.items():
-        cv = collective_variables(m)
+        cv = collective_variables(m, idx)
         summary["minima"][which] = {"energy_rel_cis_eV": m.info[keys.REF_energy] - e_cis, **dataclasses.asdict(cv)}
     for mechanism in MECHANISMS:
         images = [label(a, calc) for a in relaxed_scan(minima["cis"], minima["trans"], calc, mechanism, scan_points,
@@ -85,7 +87,7 @@ def _reference_paths(out: Path, *, scan_points: int, assisted_angle_deg: float, 
             "saddle_barrier_eV": ts.info[keys.REF_energy] - e_cis, "saddle_converged": converged,
             "saddle_imaginary": n_imaginary(wavenumbers), "saddle_wavenumber_cm": float(np.min(wavenumbers)),
             **{f"saddle_{k}": v for k, v in
-                                             dataclasses.asdict(collective_variables(ts)).items()}}
+                                             dataclasses.asdict(collective_variables(ts, idx)).items()}}
         paths += images
         saddles.append(ts)
     Dataset(list(minima.values())).write(out / MINIMA)
@@ -347,3 +349,18 @@ def region_errors(errors: pd.DataFrame, n_train: int) -> pd.DataFrame:
     out = d.groupby(["model", "region"]).agg(err_energy=("err_energy", "mean"), mae_forces=("mae_forces", "mean"),
                                              frames=("err_energy", "size"))
     return out.reset_index()
+
+
+def cv_table(frames: Dataset, ref: Reference) -> pd.DataFrame:
+    """CNNC torsion, wider CNN angle (degrees) and region of every sampled frame, plus the scan images
+    (region "scan: <mechanism>")."""
+    idx = azo_indices(ref.minima[0])
+    rows = []
+    for a in frames:
+        cv = collective_variables(a, idx)
+        rows.append({"torsion_deg": cv.torsion_deg, "angle_deg": cv.wide_angle_deg, "region": a.info["region"]})
+    for a in ref.paths:
+        cv = collective_variables(a, idx)
+        rows.append({"torsion_deg": cv.torsion_deg, "angle_deg": cv.wide_angle_deg,
+                     "region": f"scan: {a.info['mechanism']}"})
+    return pd.DataFrame(rows)

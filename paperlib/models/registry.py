@@ -20,21 +20,25 @@ def _unknown(name: str) -> ValueError:
 
 
 def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 100, batch_size: int = 16,
-         learning_rate: float = 5e-4, gap_n_sparse: int = 200, gap_config=None, progress: bool = True) -> Potential:
+         learning_rate: float = 5e-4, gap_n_sparse: int = 200, gap_config=None, sgdml_sigmas: tuple[int, ...] | None = None,
+         region_rule=None, progress: bool = True) -> Potential:
     """A fresh, untrained model by name (see :data:`NAMES`), with the given training settings.
 
     ``gap_config`` (a :class:`~paperlib.models.gap.GAPConfig`) replaces the default GAP settings, whose
-    ``n_sparse`` is ``gap_n_sparse``.
+    ``n_sparse`` is ``gap_n_sparse``; ``sgdml_sigmas`` replaces sGDML's length-scale grid; ``region_rule`` (a
+    :class:`~paperlib.sampling.azobenzene.RegionRule`) replaces the default rule of ``local_`` models.
     """
     settings = dict(seed=seed, device=device, max_epochs=max_epochs, batch_size=batch_size,
-                    learning_rate=learning_rate, gap_n_sparse=gap_n_sparse, gap_config=gap_config, progress=progress)
+                    learning_rate=learning_rate, gap_n_sparse=gap_n_sparse, gap_config=gap_config,
+                    sgdml_sigmas=sgdml_sigmas, progress=progress)
     if name.startswith(LOCAL_PREFIX):
         from paperlib.models.regional import RegionalPotential
+        from paperlib.sampling.azobenzene import RegionRule
 
         kind = name.removeprefix(LOCAL_PREFIX)
         if kind not in BASE_NAMES:
             raise _unknown(name)
-        return RegionalPotential(kind, lambda: make(kind, **settings), name=name)
+        return RegionalPotential(kind, lambda: make(kind, **settings), rule=region_rule or RegionRule(), name=name)
     from paperlib.training import TrainConfig
 
     train = TrainConfig(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
@@ -55,9 +59,9 @@ def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 10
 
         return FCHLPotential(FCHLConfig(device="cpu" if device == "auto" else device), name=name)
     if name == "sgdml":
-        from paperlib.models.sgdml import SGDMLPotential
+        from paperlib.models.sgdml import SGDMLConfig, SGDMLPotential
 
-        return SGDMLPotential(name=name)
+        return SGDMLPotential(SGDMLConfig(sigmas=tuple(sgdml_sigmas)) if sgdml_sigmas else SGDMLConfig(), name=name)
     if name == "bpnn":
         from paperlib.models.bpnn import BPNNConfig, BPNNPotential
 

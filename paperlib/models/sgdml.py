@@ -39,8 +39,22 @@ class SGDMLConfig:
             raise ValueError(f"SGDMLConfig.sigmas: got {self.sigmas}; allowed: a non-empty tuple of positive integers")
 
 
+def _import_sgdml() -> None:
+    """Import sgdml, then undo its global side effect: importing it makes every logger created afterwards, by
+    any library, a logger with its own handler on the stderr of that moment."""
+    import sgdml  # noqa: F401
+    import sgdml.predict  # noqa: F401
+    import sgdml.train  # noqa: F401
+
+    logging.setLoggerClass(logging.Logger)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("sgdml"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def _sgdml_dataset(data: Dataset, name: str) -> dict:
     """An sGDML dataset dict (eV and Angstrom) from a labelled data set of one molecule."""
+    _import_sgdml()
     from sgdml.utils import io
 
     numbers = data[0].numbers
@@ -73,6 +87,7 @@ class SGDMLPotential:
         With ``valid``, each ``sigma`` of the config is trained once and the model with the lowest force MAE
         on ``valid`` is kept; without it, the first ``sigma`` is used.
         """
+        _import_sgdml()
         from sgdml.train import GDMLTrain
 
         if targets.hessian > 0 or targets.forces == 0:
@@ -84,7 +99,6 @@ class SGDMLPotential:
             valid.require(keys.REF_forces)
         start = time.perf_counter()
         d_train = _sgdml_dataset(train, self.name)
-        logging.getLogger("sgdml").setLevel(logging.ERROR)
         trainer = GDMLTrain(max_processes=1)
         best, best_err, errors = None, np.inf, []
         perms = None
@@ -106,6 +120,7 @@ class SGDMLPotential:
                          valid_loss=errors, notes=f"force MAE per sigma ({notes}); kept sigma={int(best['sig'])}")
 
     def _set(self, model: dict) -> None:
+        _import_sgdml()
         from sgdml.predict import GDMLPredict
 
         self.model = model

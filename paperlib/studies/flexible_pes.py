@@ -15,7 +15,6 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,14 +120,18 @@ def reference(p: Params, cache: Cache) -> Reference:
 
 def reference_table(ref: Reference, rule: RegionRule) -> pd.DataFrame:
     """One row per mechanism: scan barrier, refined saddle barrier and its checks (eV, degrees, cm^-1), and
-    the region ``rule`` gives the saddle."""
+    the region ``rule`` gives the saddle. The saddle barrier is NaN when the refinement did not end on a
+    first-order saddle (exactly one imaginary mode)."""
     from paperlib.sampling.azobenzene import CollectiveVariables
 
     rows = []
     for mechanism, s in ref.summary["mechanisms"].items():
         cv = CollectiveVariables(s["saddle_torsion_deg"], s["saddle_angle1_deg"], s["saddle_angle2_deg"])
+        first_order = s["saddle_imaginary"] == 1
         rows.append({"mechanism": mechanism, "scan barrier (eV)": s["scan_barrier_eV"],
-                     "saddle barrier (eV)": s["saddle_barrier_eV"], "imaginary modes": s["saddle_imaginary"],
+                     "first-order saddle found": first_order,
+                     "saddle barrier (eV)": s["saddle_barrier_eV"] if first_order else np.nan,
+                     "imaginary modes": s["saddle_imaginary"],
                      "imaginary wavenumber (cm⁻¹)": s["saddle_wavenumber_cm"],
                      "saddle CNNC (°)": s["saddle_torsion_deg"],
                      "saddle CNN (°)": max(s["saddle_angle1_deg"], s["saddle_angle2_deg"]),
@@ -155,7 +158,7 @@ def _sampling(out: Path, minima: Dataset, paths: Dataset, *, md_frames: int, hot
                 sources.append(f"{img.info['mechanism']} image {img.info['image']}")
     for k, run in enumerate(runs):
         run["seed"] = seed * 1000 + k
-    frames = xtb_langevin_runs(starts, XTBSettings(), runs, progress=False)
+    frames = xtb_langevin_runs(starts, XTBSettings(), runs)
     for f in frames:
         f.info["source"] = sources[f.info[keys.TRAJECTORY]]
     Dataset(frames).write(out / FRAMES)
@@ -215,24 +218,15 @@ def model_targets(name: str, p: Params) -> Targets:
 
 
 def make_model(name: str, p: Params, progress: bool = False) -> Potential:
-    """A fresh model by registry name with the study's settings."""
+    """A fresh model by registry name with the study's settings (GAP's SOAP for a small organic molecule:
+    5 A cutoff, n_max 6, l_max 4)."""
     from paperlib.models.gap import GAPConfig
-    from paperlib.models.sgdml import SGDMLConfig, SGDMLPotential
 
-    if name.removeprefix(registry.LOCAL_PREFIX) == "sgdml":
-        config = SGDMLConfig(sigmas=tuple(p.sgdml_sigmas))
-        if name == "sgdml":
-            return SGDMLPotential(config)
-        from paperlib.models.regional import RegionalPotential
-
-        return RegionalPotential("sgdml", lambda: SGDMLPotential(config), rule=region_rule(p), name=name)
     gap = GAPConfig(n_max=6, l_max=4, atom_sigma=0.5, cutoff_A=5.0, cutoff_transition_width_A=1.0,
                     n_sparse=p.gap_n_sparse, sigma_energy_eV=0.004, sigma_force_eV_A=0.03, seed=p.seed)
-    model = registry.make(name, seed=p.seed, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
-                          learning_rate=p.learning_rate, gap_config=gap, progress=progress)
-    if hasattr(model, "rule"):
-        model.rule = region_rule(p)
-    return model
+    return registry.make(name, seed=p.seed, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
+                         learning_rate=p.learning_rate, gap_config=gap, sgdml_sigmas=tuple(p.sgdml_sigmas),
+                         region_rule=region_rule(p), progress=progress)
 
 
 def _train_and_predict(out: Path, name: str, p: Params, train: Dataset, valid: Dataset,

@@ -10,6 +10,7 @@ error on the validation set.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import logging
 import time
@@ -42,10 +43,8 @@ class SGDMLConfig:
 def _import_sgdml() -> None:
     """Import sgdml, then undo its global side effect: importing it makes every logger created afterwards, by
     any library, a logger with its own handler on the stderr of that moment."""
-    import sgdml  # noqa: F401
-    import sgdml.predict  # noqa: F401
-    import sgdml.train  # noqa: F401
-
+    for module in ("sgdml", "sgdml.predict", "sgdml.train"):
+        importlib.import_module(module)
     logging.setLoggerClass(logging.Logger)
     for name in list(logging.root.manager.loggerDict):
         if name.startswith("sgdml"):

@@ -18,6 +18,13 @@ def set_style() -> None:
                   rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
 
 
+def _slant_xticks(ax, degrees: float) -> None:
+    """Rotate the x tick labels and right-align them to their ticks (long category names)."""
+    ax.tick_params(axis="x", rotation=degrees)
+    for t in ax.get_xticklabels():
+        t.set_horizontalalignment("right")
+
+
 def distributions(frames: pd.DataFrame, x_cols: Mapping[str, str], hue: str = "method", title: str = ""):
     """One panel per column of ``frames`` named in ``x_cols`` ({column: axis label}), a density per ``hue``."""
     fig, axes = plt.subplots(1, len(x_cols), figsize=(4.2 * len(x_cols), 3.4))
@@ -40,9 +47,7 @@ def grouped_bars(table: pd.DataFrame, metrics: Mapping[str, str], x: str = "meth
         sns.barplot(data=table, x=x, y=col, hue=hue, order=order, errorbar="se", ax=ax)
         ax.set_ylabel(label)
         ax.set_xlabel("")
-        ax.tick_params(axis="x", rotation=35)
-        for t in ax.get_xticklabels():
-            t.set_horizontalalignment("right")
+        _slant_xticks(ax, 35)
     fig.tight_layout()
     return fig
 
@@ -174,9 +179,7 @@ def heatmaps(table: pd.DataFrame, index: str, columns: str, metrics: Mapping[str
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("")
         ax.set_ylabel("")
-        ax.tick_params(axis="x", rotation=30)
-        for t in ax.get_xticklabels():
-            t.set_horizontalalignment("right")
+        _slant_xticks(ax, 30)
     fig.tight_layout()
     return fig
 

@@ -185,12 +185,18 @@ def heatmaps(table: pd.DataFrame, index: str, columns: str, metrics: Mapping[str
 
 
 def collective_variable_map(points: pd.DataFrame, x: str, y: str, hue: str, xlabel: str, ylabel: str,
-                            hue_order: Sequence[str] | None = None):
-    """Scatter of sampled frames in a two-dimensional collective-variable space, coloured by ``hue``."""
-    fig, ax = plt.subplots(figsize=(6.0, 4.2))
+                            hue_order: Sequence[str] | None = None, paths: pd.DataFrame | None = None,
+                            path_hue: str = "path"):
+    """Scatter of sampled frames in a two-dimensional collective-variable space, coloured by ``hue``; with
+    ``paths`` (same ``x``/``y`` columns, one line per ``path_hue`` value, rows in path order), the paths drawn
+    on top as black lines with distinct markers."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
     sns.scatterplot(data=points, x=x, y=y, hue=hue, hue_order=hue_order, s=10, linewidth=0, alpha=0.7, ax=ax)
+    if paths is not None:
+        for (name, d), marker in zip(paths.groupby(path_hue, sort=False), "osD^v"):
+            ax.plot(d[x], d[y], color="black", lw=1.0, marker=marker, ms=4, mfc="white", label=f"scan: {name}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8, markerscale=2, loc="best")
+    ax.legend(fontsize=7, markerscale=1.5, loc="best")
     fig.tight_layout()
     return fig

@@ -209,6 +209,9 @@ def _flexible_checks(v: Mapping[str, Any]) -> str | None:
         return f"parameter 'scan_points': got {v['scan_points']}; allowed: an odd number (the inversion scan meets in the middle)"
     if len(set(v["curve_sizes"])) != len(v["curve_sizes"]):
         return f"parameter 'curve_sizes': got {v['curve_sizes']}; allowed: distinct sizes"
+    if v["linear_deg"] < v["wide_angle_deg"]:
+        return (f"parameter 'linear_deg': got {v['linear_deg']}; allowed: at least wide_angle_deg "
+                f"({v['wide_angle_deg']})")
     return None
 
 
@@ -233,6 +236,8 @@ FLEXIBLE_PES = register(Schema(
               low=1.0, high=89.0),
         Param("wide_angle_deg", "float", "region rule: a CNN angle at or above this is widened, degrees", low=91.0,
               high=179.0),
+        Param("linear_deg", "float", "region rule: a CNN angle at or above this is inversion whatever the torsion, "
+                                     "degrees", low=91.0, high=180.0),
         Param("n_test", "int", "random test frames", low=10),
         Param("n_valid", "int", "random validation frames (early stopping, sGDML length scale)", low=2),
         Param("curve_sizes", "list[int]", "training sizes of the learning curves (nested random sets)", low=5),

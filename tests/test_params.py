@@ -83,6 +83,7 @@ def test_hessian_study_rejects_bad_values(overrides, fragment):
     ({"wide_angle_deg": 185.0}, "parameter 'wide_angle_deg'"),
     ({"n_test": 0}, "parameter 'n_test'"),
     ({"sgdml_sigmas": [0]}, "parameter 'sgdml_sigmas'"),
+    ({"linear_deg": 130.0}, "at least wide_angle_deg"),
 ])
 def test_flexible_pes_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:

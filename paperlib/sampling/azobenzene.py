@@ -14,6 +14,9 @@ rotation                    between                              < ``wide_angle_
 inversion                   < ``planar_deg`` or > 180 - it       >= ``wide_angle_deg``
 inversion-assisted rotation between                              >= ``wide_angle_deg``
 ==========================  ===================================  ================================
+
+A CNN angle of at least ``linear_deg`` counts as inversion whatever the torsion, which is ill-defined when
+C-N=N is nearly linear.
 """
 
 from __future__ import annotations
@@ -99,15 +102,21 @@ class RegionRule:
 
     planar_deg: float = 45.0
     wide_angle_deg: float = 140.0
+    linear_deg: float = 170.0
 
     def __post_init__(self):
         if not 0.0 < self.planar_deg < 90.0:
             raise ValueError(f"planar_deg: got {self.planar_deg}; allowed: 0 < value < 90")
         if not 90.0 < self.wide_angle_deg < 180.0:
             raise ValueError(f"wide_angle_deg: got {self.wide_angle_deg}; allowed: 90 < value < 180")
+        if not self.wide_angle_deg <= self.linear_deg <= 180.0:
+            raise ValueError(f"linear_deg: got {self.linear_deg}; allowed: wide_angle_deg ({self.wide_angle_deg}) "
+                             "<= value <= 180")
 
     def region(self, cv: CollectiveVariables) -> str:
         """The region (one of :data:`REGIONS`) of a point in collective-variable space."""
+        if cv.wide_angle_deg >= self.linear_deg:
+            return INVERSION  # a nearly linear C-N=N has no meaningful torsion
         planar = cv.torsion_deg < self.planar_deg or cv.torsion_deg > 180.0 - self.planar_deg
         wide = cv.wide_angle_deg >= self.wide_angle_deg
         if planar:

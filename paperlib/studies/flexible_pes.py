@@ -43,7 +43,7 @@ TRANSITION = "transition"
 
 def region_rule(p: Params) -> RegionRule:
     """The study's region rule (thresholds from the parameters)."""
-    return RegionRule(planar_deg=p.planar_deg, wide_angle_deg=p.wide_angle_deg)
+    return RegionRule(planar_deg=p.planar_deg, wide_angle_deg=p.wide_angle_deg, linear_deg=p.linear_deg)
 
 
 def _bare(atoms: Atoms) -> Atoms:
@@ -249,7 +249,7 @@ def train_and_predict(p: Params, cache: Cache, name: str, n: int, splits: Splits
     evaluate = {"test": splits.test, "paths": ref.paths}
     settings = {k: getattr(p, k) for k in ("seed", "max_epochs", "batch_size", "learning_rate", "energy_weight",
                                             "force_weight", "gap_n_sparse", "sgdml_sigmas", "planar_deg",
-                                            "wide_angle_deg")}
+                                            "wide_angle_deg", "linear_deg")}
     args = {"model": name, "settings": settings, "train": train.fingerprint(), "valid": splits.valid.fingerprint(),
             "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
     entry = cache.get(_train_and_predict, args,
@@ -345,16 +345,13 @@ def region_errors(errors: pd.DataFrame, n_train: int) -> pd.DataFrame:
     return out.reset_index()
 
 
-def cv_table(frames: Dataset, ref: Reference) -> pd.DataFrame:
-    """CNNC torsion, wider CNN angle (degrees) and region of every sampled frame, plus the scan images
-    (region "scan: <mechanism>")."""
+def cv_table(structures: Dataset, ref: Reference) -> pd.DataFrame:
+    """CNNC torsion and wider CNN angle (degrees) of every structure, with its ``region`` (sampled frames) or
+    ``mechanism`` and ``image`` (scan images), in the order given."""
     idx = azo_indices(ref.minima[0])
     rows = []
-    for a in frames:
-        cv = collective_variables(a, idx)
-        rows.append({"torsion_deg": cv.torsion_deg, "angle_deg": cv.wide_angle_deg, "region": a.info["region"]})
-    for a in ref.paths:
+    for a in structures:
         cv = collective_variables(a, idx)
         rows.append({"torsion_deg": cv.torsion_deg, "angle_deg": cv.wide_angle_deg,
-                     "region": f"scan: {a.info['mechanism']}"})
+                     **{k: a.info[k] for k in ("region", "mechanism", "image") if k in a.info}})
     return pd.DataFrame(rows)

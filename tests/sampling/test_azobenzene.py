@@ -33,6 +33,7 @@ def azomethane(torsion_deg: float, angle1_deg: float, angle2_deg: float) -> Atom
     (178.0, 118.0, 150.0, INVERSION),
     (95.0, 155.0, 119.0, ASSISTED),
     (120.0, 119.0, 141.0, ASSISTED),
+    (60.0, 174.0, 121.0, INVERSION),
 ])
 def test_region_rule_on_hand_built_geometries(torsion, a1, a2, region):
     atoms = azomethane(torsion, a1, a2)
@@ -56,6 +57,9 @@ def test_thresholds_move_the_boundaries():
         RegionRule(planar_deg=95.0)
     with pytest.raises(ValueError, match="wide_angle_deg"):
         RegionRule(wide_angle_deg=180.0)
+    with pytest.raises(ValueError, match="linear_deg"):
+        RegionRule(wide_angle_deg=150.0, linear_deg=145.0)
+    assert RegionRule(linear_deg=180.0).region(CollectiveVariables(60.0, 175.0, 120.0)) == ASSISTED
 
 
 def test_azo_indices_finds_the_unit_regardless_of_order():

@@ -27,7 +27,7 @@ from paperlib.models import registry
 from paperlib.models.base import Potential, Targets
 from paperlib.params import Params
 from paperlib.reference.hessian import finite_difference_hessian
-from paperlib.reference.xtb import XTBSettings, label, xtb_calculator
+from paperlib.reference.xtb import XTBSettings, default_workers, label, map_in_workers, xtb_calculator
 from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, azo_indices,
                                           collective_variables, isomer, relaxed_scan)
 from paperlib.sampling.md import xtb_langevin_runs
@@ -51,42 +51,55 @@ def _bare(atoms: Atoms) -> Atoms:
 
 
 # -- reference: minima, scans, saddles ------------------------------------------------------------
-def _reference_paths(out: Path, *, scan_points: int, assisted_angle_deg: float, seed: int) -> None:
+def _hessian_fn(calc):
+    return lambda a: finite_difference_hessian(a, calc)
+
+
+def _minimum(which: str, seed: int) -> Atoms:
     calc = xtb_calculator()
+    m, wavenumbers = stable_minimum(isomer(which, seed=seed), calc, _hessian_fn(calc), fmax_eV_A=0.005, steps=2000)
+    frame = label(m, calc)
+    frame.info.update(kind=which, lowest_wavenumber_cm=float(np.min(wavenumbers)))
+    return frame
 
-    def hessian(a: Atoms) -> np.ndarray:
-        return finite_difference_hessian(a, calc)
 
-    minima = {}
-    for which in NEAR_EQUILIBRIUM:
-        m, wavenumbers = stable_minimum(isomer(which, seed=seed), calc, hessian, fmax_eV_A=0.005, steps=2000)
-        frame = label(m, calc)
-        frame.info.update(kind=which, lowest_wavenumber_cm=float(np.min(wavenumbers)))
-        minima[which] = frame
-    paths, saddles, summary = [], [], {"minima": {}, "mechanisms": {}}
+def _mechanism(mechanism: str, cis: Atoms, trans: Atoms, scan_points: int, assisted_angle_deg: float
+               ) -> tuple[list[Atoms], Atoms, bool, np.ndarray]:
+    """Scan images (labelled), the refined saddle (labelled), whether sella converged, and its wavenumbers."""
+    calc = xtb_calculator()
+    images = [label(a, calc) for a in relaxed_scan(cis, trans, calc, mechanism, scan_points,
+                                                    assisted_angle_deg=assisted_angle_deg)]
+    for i, a in enumerate(images):
+        a.info.update(mechanism=mechanism, image=i)
+    top = int(np.argmax([a.info[keys.REF_energy] for a in images]))
+    ts, converged = refine_saddle(_bare(images[top]), calc, _hessian_fn(calc), fmax_eV_A=0.01, steps=300)
+    wavenumbers, _ = normal_modes(ts, finite_difference_hessian(ts, calc))
+    ts = label(ts, calc)
+    ts.info.update(mechanism=mechanism, kind="saddle")
+    return images, ts, converged, wavenumbers
+
+
+def _reference_paths(out: Path, *, scan_points: int, assisted_angle_deg: float, seed: int) -> None:
+    # Single-threaded workers keep tblite's sums in one order, so repeated runs give identical numbers.
+    workers = min(default_workers(), len(MECHANISMS))
+    minima = dict(zip(NEAR_EQUILIBRIUM, map_in_workers(_minimum, NEAR_EQUILIBRIUM, [seed] * 2, workers=workers)))
     # Saddle searches may break the N=N bond graph, so the CNNC atoms are fixed once from the cis minimum.
     idx = azo_indices(minima["cis"])
     e_cis = minima["cis"].info[keys.REF_energy]
-    for which, m in minima.items():
-        cv = collective_variables(m, idx)
-        summary["minima"][which] = {"energy_rel_cis_eV": m.info[keys.REF_energy] - e_cis, **dataclasses.asdict(cv)}
-    for mechanism in MECHANISMS:
-        images = [label(a, calc) for a in relaxed_scan(minima["cis"], minima["trans"], calc, mechanism, scan_points,
-                                                        assisted_angle_deg=assisted_angle_deg)]
-        for i, a in enumerate(images):
-            a.info.update(mechanism=mechanism, image=i)
+    summary = {"minima": {w: {"energy_rel_cis_eV": m.info[keys.REF_energy] - e_cis,
+                              **dataclasses.asdict(collective_variables(m, idx))} for w, m in minima.items()},
+               "mechanisms": {}}
+    n = len(MECHANISMS)
+    paths, saddles = [], []
+    for mechanism, (images, ts, converged, wavenumbers) in zip(MECHANISMS, map_in_workers(
+            _mechanism, MECHANISMS, [minima["cis"]] * n, [minima["trans"]] * n, [scan_points] * n,
+            [assisted_angle_deg] * n, workers=workers)):
         energies = np.array([a.info[keys.REF_energy] for a in images])
-        top = int(np.argmax(energies))
-        ts, converged = refine_saddle(_bare(images[top]), calc, hessian, fmax_eV_A=0.01, steps=300)
-        wavenumbers, _ = normal_modes(ts, hessian(ts))
-        ts = label(ts, calc)
-        ts.info.update(mechanism=mechanism, kind="saddle")
         summary["mechanisms"][mechanism] = {
-            "scan_barrier_eV": float(energies.max() - e_cis), "scan_top_image": top,
+            "scan_barrier_eV": float(energies.max() - e_cis), "scan_top_image": int(np.argmax(energies)),
             "saddle_barrier_eV": ts.info[keys.REF_energy] - e_cis, "saddle_converged": converged,
             "saddle_imaginary": n_imaginary(wavenumbers), "saddle_wavenumber_cm": float(np.min(wavenumbers)),
-            **{f"saddle_{k}": v for k, v in
-                                             dataclasses.asdict(collective_variables(ts, idx)).items()}}
+            **{f"saddle_{k}": v for k, v in dataclasses.asdict(collective_variables(ts, idx)).items()}}
         paths += images
         saddles.append(ts)
     Dataset(list(minima.values())).write(out / MINIMA)

@@ -209,6 +209,11 @@ def _flexible_checks(v: Mapping[str, Any]) -> str | None:
         return f"parameter 'scan_points': got {v['scan_points']}; allowed: an odd number (the inversion scan meets in the middle)"
     if len(set(v["curve_sizes"])) != len(v["curve_sizes"]):
         return f"parameter 'curve_sizes': got {v['curve_sizes']}; allowed: distinct sizes"
+    frames = 2 * (v["md_frames"] + v["hot_frames"]) + 3 * (v["scan_points"] - 2) * v["path_frames"]
+    need = v["n_test"] + v["n_valid"] + max(v["curve_sizes"])
+    if need > frames:
+        return (f"parameter 'curve_sizes': n_test + n_valid + max(curve_sizes) = {need}; allowed: at most the "
+                f"{frames} frames sampled (2 (md_frames + hot_frames) + 3 (scan_points - 2) path_frames)")
     if v["linear_deg"] < v["wide_angle_deg"]:
         return (f"parameter 'linear_deg': got {v['linear_deg']}; allowed: at least wide_angle_deg "
                 f"({v['wide_angle_deg']})")

@@ -84,6 +84,7 @@ def test_hessian_study_rejects_bad_values(overrides, fragment):
     ({"n_test": 0}, "parameter 'n_test'"),
     ({"sgdml_sigmas": [0]}, "parameter 'sgdml_sigmas'"),
     ({"linear_deg": 130.0}, "at least wide_angle_deg"),
+    ({"curve_sizes": [10, 60]}, "at most the 54 frames sampled"),
 ])
 def test_flexible_pes_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:

@@ -132,23 +132,25 @@ def reference(p: Params, cache: Cache) -> Reference:
 
 
 def reference_table(ref: Reference, rule: RegionRule) -> pd.DataFrame:
-    """One row per mechanism: scan barrier, refined saddle barrier and its checks (eV, degrees, cm^-1), and
-    the region ``rule`` gives the saddle. The saddle barrier is NaN when the refinement did not end on a
-    first-order saddle (exactly one imaginary mode)."""
+    """One row per mechanism: scan barrier, and the saddle refined from the scan's highest image with its
+    barrier, imaginary modes, collective variables and the region ``rule`` gives it (eV, degrees, cm^-1).
+
+    "saddle of this mechanism" is true when the refinement ended on a first-order saddle (exactly one
+    imaginary mode) inside the mechanism's own region; otherwise the saddle found belongs to another process.
+    """
     from paperlib.sampling.azobenzene import CollectiveVariables
 
     rows = []
     for mechanism, s in ref.summary["mechanisms"].items():
         cv = CollectiveVariables(s["saddle_torsion_deg"], s["saddle_angle1_deg"], s["saddle_angle2_deg"])
-        first_order = s["saddle_imaginary"] == 1
+        region = rule.region(cv)
         rows.append({"mechanism": mechanism, "scan barrier (eV)": s["scan_barrier_eV"],
-                     "first-order saddle found": first_order,
-                     "saddle barrier (eV)": s["saddle_barrier_eV"] if first_order else np.nan,
-                     "imaginary modes": s["saddle_imaginary"],
+                     "refined saddle barrier (eV)": s["saddle_barrier_eV"], "imaginary modes": s["saddle_imaginary"],
                      "imaginary wavenumber (cm⁻¹)": s["saddle_wavenumber_cm"],
-                     "saddle CNNC (°)": s["saddle_torsion_deg"],
-                     "saddle CNN (°)": max(s["saddle_angle1_deg"], s["saddle_angle2_deg"]),
-                     "saddle region (rule)": rule.region(cv), "sella converged": s["saddle_converged"]})
+                     "saddle CNNC (°)": cv.torsion_deg, "saddle CNN (°)": cv.wide_angle_deg,
+                     "saddle region (rule)": region,
+                     "saddle of this mechanism": s["saddle_imaginary"] == 1 and region == mechanism,
+                     "sella converged": s["saddle_converged"]})
     return pd.DataFrame(rows)
 
 

@@ -142,3 +142,17 @@ def test_split_is_seeded_disjoint_and_checks_its_size():
 def test_every_claim_has_a_rule_and_a_distinct_key():
     assert len({c.key for c in claims.CLAIMS}) == len(claims.CLAIMS) == 4
     assert all(c.rule and not c.timed for c in claims.CLAIMS)
+
+
+def test_reference_table_names_the_saddle_each_refinement_found():
+    def saddle(torsion, angle, imaginary):
+        return {"scan_barrier_eV": 0.8, "saddle_barrier_eV": 0.7, "saddle_imaginary": imaginary,
+                "saddle_wavenumber_cm": -300.0, "saddle_torsion_deg": torsion, "saddle_angle1_deg": angle,
+                "saddle_angle2_deg": 118.0, "saddle_converged": True}
+
+    summary = {"mechanisms": {"rotation": saddle(1.0, 125.0, 1), "inversion": saddle(178.0, 174.0, 1),
+                              "inversion-assisted rotation": saddle(95.0, 150.0, 2)}}
+    table = study.reference_table(study.Reference(Dataset(), Dataset(), Dataset(), summary),
+                                  study.region_rule(resolve("flexible_pes", "smoke"))).set_index("mechanism")
+    assert table["saddle region (rule)"].tolist() == ["cis", "inversion", "inversion-assisted rotation"]
+    assert table["saddle of this mechanism"].tolist() == [False, True, False]

@@ -172,17 +172,38 @@ def pack_box(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: f
     return box
 
 
-def whole_molecules(box: Atoms) -> np.ndarray:
-    """Positions [n, 3] with every molecule of ``box`` made whole: each atom moved by lattice vectors to its
-    minimum-image place relative to the first atom of its molecule (molecules smaller than half the box)."""
+def whole_molecules(box: Atoms, bond_scale: float = 1.2) -> np.ndarray:
+    """Positions [n, 3] with every molecule of ``box`` made whole: starting from each molecule's first atom,
+    every bonded neighbour (closer than ``bond_scale`` times the sum of covalent radii, minimum image) is placed
+    at its minimum-image position relative to the atom it was reached from. Works for molecules longer than
+    half the box, as long as each bond is shorter than half the box."""
+    from collections import deque
+
+    from ase.data import covalent_radii
+    from ase.neighborlist import neighbor_list
+
+    ids = box.arrays[MOL_ID]
+    cutoffs = bond_scale * covalent_radii[box.numbers]
+    i_idx, j_idx, vec = neighbor_list("ijD", box, cutoffs.tolist())
+    neighbours: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for i, j, d in zip(i_idx, j_idx, vec):
+        if ids[i] == ids[j]:
+            neighbours.setdefault(int(i), []).append((int(j), d))
     pos = box.positions.copy()
-    cell = box.cell.array
-    inv = np.linalg.inv(cell)
-    for mol in np.unique(box.arrays[MOL_ID]):
-        idx = np.flatnonzero(box.arrays[MOL_ID] == mol)
-        d = pos[idx] - pos[idx[0]]
-        frac = d @ inv
-        pos[idx] = pos[idx[0]] + (frac - np.round(frac)) @ cell
+    for mol in np.unique(ids):
+        members = np.flatnonzero(ids == mol)
+        seen = {int(members[0])}
+        queue = deque([int(members[0])])
+        while queue:
+            i = queue.popleft()
+            for j, d in neighbours.get(i, []):
+                if j not in seen:
+                    pos[j] = pos[i] + d
+                    seen.add(j)
+                    queue.append(j)
+        if len(seen) != len(members):
+            raise ValueError(f"whole_molecules: molecule {mol} is not bonded together ({len(seen)} of "
+                             f"{len(members)} atoms reached from its first atom)")
     return pos
 
 

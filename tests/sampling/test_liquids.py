@@ -98,3 +98,16 @@ def test_cluster_keeps_whole_molecules_within_the_radius(box, solvents):
     assert len(np.unique(ids)) == int((np.linalg.norm(d, axis=1) <= 5.0).sum())
     with pytest.raises(ValueError, match="centre_molecule"):
         cut_cluster(atoms, centre_molecule=99, radius_A=5.0)
+
+
+def test_whole_molecules_follows_bonds_in_a_box_smaller_than_twice_a_molecule(solvents):
+    emc = solvents["EMC"]
+    atoms = pack_box([emc], [6], SOLVENTS["EMC"].density_g_cm3, seed=0)
+    span = emc.get_all_distances().max()
+    assert span > atoms.cell.lengths()[0] / 2  # the first-atom minimum image would break molecules here
+    whole = atoms.copy()
+    whole.positions = whole_molecules(atoms)
+    whole.pbc = False
+    for mol in range(6):
+        part = whole[atoms.arrays[MOL_ID] == mol]
+        np.testing.assert_allclose(part.get_all_distances(), emc.get_all_distances(), atol=1e-9)

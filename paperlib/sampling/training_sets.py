@@ -1,0 +1,142 @@
+"""Training-set types of the transferability study (Niblett et al., JCTC 2024), as functions returning
+unlabelled configurations, so that any algorithm can be trained on any of them.
+
+- :func:`simple_set`: no ab initio MD: isolated rattled molecules, random dimers, and clusters cut from boxes
+  packed at the experimental density.
+- :func:`corrective_set`: configurations a person would add to fix a model's deficiencies: clusters from
+  compressed and expanded liquid, close-contact dimers, and molecules with one stretched bond.
+
+Every configuration is non-periodic, carries ``arrays["mol_id"]`` and ``info["set_kind"]``, and is
+determined by the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from ase import Atoms
+from scipy.spatial.transform import Rotation
+
+from paperlib.sampling.liquids import MOL_ID, cut_cluster, pack_box
+
+SIMPLE_KINDS = ("monomer", "dimer", "cluster")
+CORRECTIVE_KINDS = ("compressed", "expanded", "close_dimer", "stretched_bond")
+
+
+def _tagged(atoms: Atoms, kind: str, mol_ids: np.ndarray | None = None) -> Atoms:
+    out = Atoms(atoms.numbers, positions=atoms.positions)
+    out.arrays[MOL_ID] = np.zeros(len(atoms), dtype=int) if mol_ids is None else np.asarray(mol_ids)
+    out.info["set_kind"] = kind
+    return out
+
+
+def rattled(molecule: Atoms, amplitude_A: float, rng: np.random.Generator) -> Atoms:
+    """A copy of ``molecule`` with every atom displaced by a Gaussian of standard deviation ``amplitude_A``."""
+    out = molecule.copy()
+    out.positions = molecule.positions + rng.normal(scale=amplitude_A, size=molecule.positions.shape)
+    return out
+
+
+def dimer(a: Atoms, b: Atoms, distance_A: float, rng: np.random.Generator, min_distance_A: float = 1.5,
+          max_tries: int = 200) -> Atoms:
+    """``a`` and ``b`` randomly oriented with their centres of mass ``distance_A`` apart along a random
+    direction; orientations are redrawn until no two atoms of different molecules are closer than
+    ``min_distance_A``.
+
+    Raises
+    ------
+    RuntimeError
+        When no orientation in ``max_tries`` keeps the molecules apart.
+    """
+    pa = a.positions - a.get_center_of_mass()
+    pb0 = b.positions - b.get_center_of_mass()
+    for _ in range(max_tries):
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        pb = Rotation.random(random_state=rng).apply(pb0) + distance_A * direction
+        pa_rot = Rotation.random(random_state=rng).apply(pa)
+        if np.linalg.norm(pa_rot[:, None] - pb[None], axis=-1).min() >= min_distance_A:
+            return Atoms(np.concatenate([a.numbers, b.numbers]), positions=np.vstack([pa_rot, pb]))
+    raise RuntimeError(f"dimer: no orientation at {distance_A} A keeps atoms {min_distance_A} A apart")
+
+
+def stretched_bond(molecule: Atoms, factor: float, rng: np.random.Generator) -> Atoms:
+    """A copy of ``molecule`` with one randomly chosen bond (covalent radii x 1.2) stretched by ``factor``: the
+    smaller fragment on one side of the bond moves along it."""
+    from scipy.sparse.csgraph import connected_components
+
+    from paperlib.sampling.paths import bond_graph
+
+    bonds = sorted(bond_graph(molecule))
+    i, j = bonds[rng.integers(len(bonds))]
+    adjacency = np.zeros((len(molecule), len(molecule)), dtype=bool)
+    for p, q in bonds:
+        if (p, q) != (i, j):
+            adjacency[p, q] = adjacency[q, p] = True
+    _, labels = connected_components(adjacency, directed=False)
+    side_j = labels == labels[j]
+    if labels[i] == labels[j]:   # a ring bond: only atom j moves
+        side_j = np.arange(len(molecule)) == j
+    elif side_j.sum() > (~side_j).sum():
+        i, j, side_j = j, i, ~side_j
+    out = molecule.copy()
+    vec = molecule.positions[j] - molecule.positions[i]
+    out.positions[side_j] += (factor - 1.0) * vec
+    return out
+
+
+def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, n: int, radius_A: float,
+              kind: str, rng: np.random.Generator) -> list[Atoms]:
+    out = []
+    for _ in range(n):
+        box = pack_box(molecules, counts, density_g_cm3, seed=int(rng.integers(2**31)))
+        centre = int(rng.integers(box.arrays[MOL_ID].max() + 1))
+        cluster = cut_cluster(box, centre, radius_A)
+        out.append(_tagged(cluster, kind, cluster.arrays[MOL_ID]))
+    return out
+
+
+def _pairs(molecules: Sequence[Atoms], n: int, distances_A: tuple[float, float], kind: str,
+           rng: np.random.Generator) -> list[Atoms]:
+    out = []
+    for _ in range(n):
+        a, b = (molecules[int(k)] for k in rng.integers(len(molecules), size=2))
+        pair = dimer(a, b, float(rng.uniform(*distances_A)), rng)
+        out.append(_tagged(pair, kind, np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
+    return out
+
+
+def simple_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
+               n_monomers: int, n_dimers: int, n_clusters: int, cluster_radius_A: float, seed: int,
+               rattle_A: float = 0.05, dimer_distance_A: tuple[float, float] = (4.0, 7.0)) -> list[Atoms]:
+    """The 'simple' set: ``n_monomers`` rattled isolated molecules (species in turn), ``n_dimers`` random
+    dimers with centres ``dimer_distance_A`` apart, and ``n_clusters`` clusters of radius ``cluster_radius_A``
+    cut from boxes of ``counts`` molecules packed at ``density_g_cm3``."""
+    rng = np.random.default_rng(seed)
+    names = list(molecules)
+    out = [_tagged(rattled(molecules[names[k % len(names)]], rattle_A, rng), "monomer") for k in range(n_monomers)]
+    out += _pairs([molecules[n] for n in names], n_dimers, dimer_distance_A, "dimer", rng)
+    out += _clusters([molecules[n] for n in names], [counts[n] for n in names], density_g_cm3, n_clusters,
+                     cluster_radius_A, "cluster", rng)
+    return out
+
+
+def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
+                   n_per_kind: int, cluster_radius_A: float, seed: int, density_factors: tuple[float, float] = (1.2, 0.8),
+                   close_distance_A: tuple[float, float] = (2.8, 3.6), stretch: tuple[float, float] = (1.1, 1.35)
+                   ) -> list[Atoms]:
+    """The 'human-designed corrective' set, ``n_per_kind`` of each: clusters from liquid compressed and expanded
+    by ``density_factors``, dimers in close contact (centres ``close_distance_A`` apart), and molecules with one
+    bond stretched by a factor drawn from ``stretch``."""
+    rng = np.random.default_rng(seed)
+    names = list(molecules)
+    mols = [molecules[n] for n in names]
+    cnt = [counts[n] for n in names]
+    out = _clusters(mols, cnt, density_g_cm3 * density_factors[0], n_per_kind, cluster_radius_A, "compressed", rng)
+    out += _clusters(mols, cnt, density_g_cm3 * density_factors[1], n_per_kind, cluster_radius_A, "expanded", rng)
+    out += _pairs(mols, n_per_kind, close_distance_A, "close_dimer", rng)
+    for k in range(n_per_kind):
+        molecule = mols[k % len(mols)]
+        out.append(_tagged(stretched_bond(molecule, float(rng.uniform(*stretch)), rng), "stretched_bond"))
+    return out

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+
+from paperlib.sampling.liquids import MOL_ID, solvent_molecule
+from paperlib.sampling.paths import bond_graph
+from paperlib.sampling.training_sets import (CORRECTIVE_KINDS, SIMPLE_KINDS, corrective_set, dimer, simple_set,
+                                             stretched_bond)
+
+
+@pytest.fixture(scope="module")
+def molecules():
+    return {"EC": solvent_molecule("EC"), "EMC": solvent_molecule("EMC")}
+
+
+COUNTS = {"EC": 4, "EMC": 8}
+
+
+def simple(molecules, seed):
+    return simple_set(molecules, COUNTS, 1.1, n_monomers=3, n_dimers=3, n_clusters=2, cluster_radius_A=4.5,
+                      seed=seed)
+
+
+def corrective(molecules, seed):
+    return corrective_set(molecules, COUNTS, 1.1, n_per_kind=2, cluster_radius_A=4.5, seed=seed)
+
+
+def assert_whole_and_apart(atoms, molecules, min_distance_A):
+    templates = {len(m): bond_graph(m) for m in molecules.values()}
+    ids = atoms.arrays[MOL_ID]
+    for mol in np.unique(ids):
+        part = atoms[ids == mol]
+        assert bond_graph(part) == templates[len(part)]
+    if len(np.unique(ids)) > 1:
+        d = atoms.get_all_distances()
+        assert d[ids[:, None] != ids[None, :]].min() >= min_distance_A
+
+
+@pytest.mark.parametrize("make, kinds", [(simple, SIMPLE_KINDS), (corrective, CORRECTIVE_KINDS)])
+def test_each_set_type_is_deterministic_given_a_seed(molecules, make, kinds):
+    a, b, c = make(molecules, 1), make(molecules, 1), make(molecules, 2)
+    assert [x.info["set_kind"] for x in a] == [x.info["set_kind"] for x in b]
+    assert {x.info["set_kind"] for x in a} == set(kinds)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.positions, y.positions)
+        np.testing.assert_array_equal(x.arrays[MOL_ID], y.arrays[MOL_ID])
+    assert any(len(x) != len(y) or not np.allclose(x.positions, y.positions) for x, y in zip(a, c))
+
+
+def test_simple_set_has_whole_separate_molecules(molecules):
+    for atoms in simple(molecules, 0):
+        assert not atoms.pbc.any()
+        if atoms.info["set_kind"] == "monomer":
+            # Rattled by 0.05 A per component: the RMS displacement from its template is about 0.05 * sqrt(3).
+            template = next(m for m in molecules.values() if len(m) == len(atoms))
+            rms = np.sqrt(np.mean(np.sum((atoms.positions - template.positions) ** 2, axis=1)))
+            assert 0.03 < rms < 0.15 and len(np.unique(atoms.arrays[MOL_ID])) == 1
+        else:
+            assert_whole_and_apart(atoms, molecules, 1.5)
+
+
+def test_corrective_set_kinds(molecules):
+    confs = corrective(molecules, 0)
+    for atoms in confs:
+        kind = atoms.info["set_kind"]
+        if kind in ("compressed", "expanded"):
+            assert_whole_and_apart(atoms, molecules, 1.7)
+        if kind == "close_dimer":
+            ids = atoms.arrays[MOL_ID]
+            coms = [atoms[ids == m].get_center_of_mass() for m in (0, 1)]
+            assert 2.8 <= np.linalg.norm(coms[1] - coms[0]) <= 3.6
+            assert_whole_and_apart(atoms, molecules, 1.5)
+
+
+def test_stretched_bond_lengthens_exactly_one_bond_by_the_factor(molecules):
+    rng = np.random.default_rng(3)
+    emc = molecules["EMC"]
+    out = stretched_bond(emc, 1.3, rng)
+    before, after = emc.get_all_distances(), out.get_all_distances()
+    ratios = sorted(after[i, j] / before[i, j] for i, j in bond_graph(emc))
+    assert ratios[-1] == pytest.approx(1.3, rel=1e-9)
+    assert ratios[-2] == pytest.approx(1.0, abs=1e-9)  # a chain bond: one fragment moved rigidly
+
+
+def test_dimer_places_centres_at_the_distance_and_fails_when_impossible(molecules):
+    rng = np.random.default_rng(0)
+    pair = dimer(molecules["EC"], molecules["EC"], 5.0, rng)
+    n = len(molecules["EC"])
+    assert np.linalg.norm(pair[n:].get_center_of_mass() - pair[:n].get_center_of_mass()) == pytest.approx(5.0)
+    with pytest.raises(RuntimeError, match="no orientation"):
+        dimer(molecules["EC"], molecules["EC"], 0.5, rng, max_tries=20)

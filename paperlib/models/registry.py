@@ -10,7 +10,8 @@ from pathlib import Path
 
 from paperlib.models.base import Potential
 
-BASE_NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19", "sgdml", "bpnn")
+BASE_NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19", "sgdml", "bpnn",
+                               "mace", "deepmd")
 NAMES: tuple[str, ...] = BASE_NAMES + tuple(f"local_{n}" for n in BASE_NAMES)
 LOCAL_PREFIX = "local_"
 
@@ -66,6 +67,16 @@ def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 10
         from paperlib.models.bpnn import BPNNConfig, BPNNPotential
 
         return BPNNPotential(BPNNConfig(device=device, train=train), name=name)
+    if name == "mace":
+        from paperlib.models.mace import MACEConfig, MACEPotential
+        from paperlib.training import resolve_device
+
+        return MACEPotential(MACEConfig(max_epochs=max_epochs, batch_size=batch_size, seed=seed,
+                                        device=resolve_device(device).type), name=name)
+    if name == "deepmd":
+        from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
+
+        return DeepMDPotential(DeepMDConfig(batch_size=batch_size, seed=seed), name=name)
     raise _unknown(name)
 
 
@@ -98,4 +109,12 @@ def load(name: str, path: str | Path, device: str | None = None) -> Potential:
         from paperlib.models.bpnn import BPNNPotential
 
         return BPNNPotential.load(path, device=device)
+    if name == "mace":
+        from paperlib.models.mace import MACEPotential
+
+        return MACEPotential.load(path)
+    if name == "deepmd":
+        from paperlib.models.deepmd import DeepMDPotential
+
+        return DeepMDPotential.load(path)
     raise _unknown(name)

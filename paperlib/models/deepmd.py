@@ -13,10 +13,8 @@ import dataclasses
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,8 @@ from ase.data import chemical_symbols
 
 from paperlib import keys
 from paperlib.data.dataset import Dataset
-from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+from paperlib.models.base import FitReport, Targets
+from paperlib.models.external import ExternalPotential, find_executable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,24 +96,15 @@ def write_deepmd_systems(data: Dataset, root: str | Path, type_map: list[str]) -
     return systems
 
 
-def _dp() -> str:
-    local = Path(sys.executable).parent / "dp"
-    found = str(local) if local.exists() else shutil.which("dp")
-    if not found:
-        raise FileNotFoundError("dp not found: install deepmd-kit[cpu]")
-    return found
+class DeepMDPotential(ExternalPotential):
+    """A Deep Potential trained and frozen by DeePMD-kit and evaluated by its calculator; implements
+    :class:`~paperlib.models.base.Potential`."""
 
-
-class DeepMDPotential:
-    """A Deep Potential trained and frozen by DeePMD-kit; implements :class:`~paperlib.models.base.Potential`."""
-
+    config_type = DeepMDConfig
     name = "deepmd"
 
     def __init__(self, config: DeepMDConfig = DeepMDConfig(), name: str = "deepmd"):
-        self.config = config
-        self.name = name
-        self._dir: Path | None = None
-        self._calc = None
+        super().__init__(config, name)
         self.type_map: list[str] = []
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(1.0, 1.0)
@@ -132,7 +122,7 @@ class DeepMDPotential:
         (work / "input.json").write_text(json.dumps(self.config.input_json(self.type_map, systems), indent=1))
         start = time.perf_counter()
         for args in (["train", "input.json"], ["freeze", "-o", "graph.pb"]):
-            proc = subprocess.run([_dp(), "--tf", *args], cwd=work, capture_output=True, text=True)
+            proc = subprocess.run([find_executable("dp", "deepmd-kit[cpu]"), "--tf", *args], cwd=work, capture_output=True, text=True)
             if proc.returncode != 0:
                 raise RuntimeError(f"dp {args[0]} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
                                    f"{proc.stderr[-2000:]}")
@@ -145,54 +135,16 @@ class DeepMDPotential:
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=self.config.steps)
 
     def _adopt(self, directory: Path) -> None:
-        self._dir = directory
-        self._calc = None
-        self.type_map = json.loads((directory / "input.json").read_text())["model"]["type_map"]
+        super()._adopt(directory)
+        self.type_map = json.loads((Path(directory) / "input.json").read_text())["model"]["type_map"]
 
-    def _deepmd(self):
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: not fitted or loaded")
-        if self._calc is None:
-            from deepmd.calculator import DP
+    def _make_calculator(self, directory: Path):
+        from deepmd.calculator import DP
 
-            self._calc = DP(model=str(self._dir / "graph.pb"))
-        return self._calc
+        return DP(model=str(directory / "graph.pb"))
 
-    def predict(self, structures: Sequence[Atoms]) -> Predictions:
-        """Energies (eV) and forces (eV/A) from DeePMD-kit's calculator; ``structures`` are not modified."""
-        calc = self._deepmd()
-        energies, forces = [], []
-        for atoms in structures:
-            unknown = sorted(set(atoms.get_chemical_symbols()) - set(self.type_map))
-            if unknown:
-                raise ValueError(f"{self.name}: elements {unknown} were not in the training data ({self.type_map})")
-            work = atoms.copy()
-            work.calc = calc
-            energies.append(work.get_potential_energy())
-            forces.append(np.array(work.get_forces(), dtype=float))
-        return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
-
-    def calculator(self) -> PotentialCalculator:
-        """ASE calculator (energy, forces) backed by this model."""
-        return PotentialCalculator(self)
-
-    def save(self, path: str | Path) -> None:
-        """Copy the frozen graph, its input and learning curve, plus ``config.json``, into ``path``."""
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: nothing to save, the model is not fitted")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for f in self._dir.iterdir():
-            shutil.copy2(f, path / f.name)
-        (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
-
-    @classmethod
-    def load(cls, path: str | Path) -> DeepMDPotential:
-        """Read a model written by :meth:`save`."""
-        path = Path(path)
-        raw = json.loads((path / "config.json").read_text())
-        name = raw.pop("name")
-        config = DeepMDConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
-        model = cls(config, name=name)
-        model._adopt(path)
-        return model
+    def _prepare(self, atoms: Atoms) -> Atoms:
+        unknown = sorted(set(atoms.get_chemical_symbols()) - set(self.type_map))
+        if unknown:
+            raise ValueError(f"{self.name}: elements {unknown} were not in the training data ({self.type_map})")
+        return atoms.copy()

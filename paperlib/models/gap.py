@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +13,8 @@ from ase import Atoms
 
 from paperlib import keys
 from paperlib.data.dataset import Dataset
-from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+from paperlib.models.base import FitReport, Targets
+from paperlib.models.external import ExternalPotential, find_executable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +46,7 @@ class GAPConfig:
 
 def gap_fit_executable() -> str:
     """Path of quippy's ``gap_fit`` (next to the running Python, else on ``PATH``)."""
-    local = Path(sys.executable).parent / "gap_fit"
-    found = str(local) if local.exists() else shutil.which("gap_fit")
-    if not found:
-        raise FileNotFoundError("gap_fit not found: install quippy-ase")
-    return found
+    return find_executable("gap_fit", "quippy-ase")
 
 
 def boxed(atoms: Atoms, cutoff_A: float) -> Atoms:
@@ -68,16 +61,15 @@ def boxed(atoms: Atoms, cutoff_A: float) -> Atoms:
     return out
 
 
-class GAPPotential:
-    """A SOAP GAP fitted with ``gap_fit``; implements :class:`~paperlib.models.base.Potential`."""
+class GAPPotential(ExternalPotential):
+    """A SOAP GAP fitted with ``gap_fit`` and evaluated by quippy; implements
+    :class:`~paperlib.models.base.Potential`."""
 
+    config_type = GAPConfig
     name = "gap"
 
     def __init__(self, config: GAPConfig = GAPConfig(), name: str = "gap"):
-        self.config = config
-        self.name = name
-        self._dir: Path | None = None
-        self._calc = None
+        super().__init__(config, name)
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(1.0, 1.0)
             ) -> FitReport:
@@ -104,50 +96,10 @@ class GAPPotential:
         self._adopt(work)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=1)
 
-    def _adopt(self, directory: Path) -> None:
-        self._dir = directory
-        self._calc = None
+    def _make_calculator(self, directory: Path):
+        from quippy.potential import Potential as QuipPotential
 
-    def _quip(self):
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: not fitted or loaded")
-        if self._calc is None:
-            from quippy.potential import Potential as QuipPotential
+        return QuipPotential(param_filename=str(directory / "gap.xml"))
 
-            self._calc = QuipPotential(param_filename=str(self._dir / "gap.xml"))
-        return self._calc
-
-    def predict(self, structures: Sequence[Atoms]) -> Predictions:
-        """Energies (eV) and forces (eV/A) from quippy; ``structures`` are not modified."""
-        calc = self._quip()
-        energies, forces = [], []
-        for atoms in structures:
-            work = boxed(atoms, self.config.cutoff_A).copy()
-            work.calc = calc
-            energies.append(work.get_potential_energy())
-            forces.append(np.array(work.get_forces(), dtype=float))
-        return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
-
-    def calculator(self) -> PotentialCalculator:
-        """ASE calculator (energy, forces) backed by this model."""
-        return PotentialCalculator(self)
-
-    def save(self, path: str | Path) -> None:
-        """Copy the GAP XML and its sparse-point files, plus ``config.json``, into the directory ``path``."""
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: nothing to save, the model is not fitted")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for f in self._dir.glob("gap.xml*"):
-            shutil.copy2(f, path / f.name)
-        (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
-
-    @classmethod
-    def load(cls, path: str | Path) -> GAPPotential:
-        """Read a model written by :meth:`save`."""
-        path = Path(path)
-        raw = json.loads((path / "config.json").read_text())
-        name = raw.pop("name")
-        model = cls(GAPConfig(**raw), name=name)
-        model._adopt(path)
-        return model
+    def _prepare(self, atoms: Atoms) -> Atoms:
+        return boxed(atoms, self.config.cutoff_A).copy()

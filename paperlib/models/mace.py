@@ -8,21 +8,16 @@ ASE calculator in float64.
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
-from ase import Atoms
 
 from paperlib import keys
 from paperlib.data.dataset import Dataset
-from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+from paperlib.models.base import FitReport, Targets
+from paperlib.models.external import ExternalPotential, find_executable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,24 +44,15 @@ class MACEConfig:
             raise ValueError(f"MACEConfig.valid_fraction: got {self.valid_fraction}; allowed: 0 < value < 1")
 
 
-def _executable() -> str:
-    local = Path(sys.executable).parent / "mace_run_train"
-    found = str(local) if local.exists() else shutil.which("mace_run_train")
-    if not found:
-        raise FileNotFoundError("mace_run_train not found: install mace-torch")
-    return found
+class MACEPotential(ExternalPotential):
+    """A MACE model trained by ``mace_run_train`` and evaluated by mace-torch's calculator; implements
+    :class:`~paperlib.models.base.Potential`."""
 
-
-class MACEPotential:
-    """A MACE model trained by ``mace_run_train``; implements :class:`~paperlib.models.base.Potential`."""
-
+    config_type = MACEConfig
     name = "mace"
 
     def __init__(self, config: MACEConfig = MACEConfig(), name: str = "mace"):
-        self.config = config
-        self.name = name
-        self._dir: Path | None = None
-        self._calc = None
+        super().__init__(config, name)
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(1.0, 100.0)
             ) -> FitReport:
@@ -78,7 +64,7 @@ class MACEPotential:
         c = self.config
         work = Path(tempfile.mkdtemp(prefix="paperlib-mace-"))
         train.write(work / "train.xyz")
-        args = [_executable(), "--name", "model", "--train_file", "train.xyz",
+        args = [find_executable("mace_run_train", "mace-torch"), "--name", "model", "--train_file", "train.xyz",
                 "--energy_key", keys.REF_energy, "--forces_key", keys.REF_forces, "--model", "MACE",
                 "--hidden_irreps", c.hidden_irreps, "--r_max", str(c.r_max_A),
                 "--num_interactions", str(c.num_interactions), "--max_L", str(c.max_L),
@@ -107,51 +93,8 @@ class MACEPotential:
         self._adopt(final)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=c.max_epochs)
 
-    def _adopt(self, directory: Path) -> None:
-        self._dir = directory
-        self._calc = None
+    def _make_calculator(self, directory: Path):
+        from mace.calculators import MACECalculator
 
-    def _mace(self):
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: not fitted or loaded")
-        if self._calc is None:
-            from mace.calculators import MACECalculator
-
-            self._calc = MACECalculator(model_paths=str(self._dir / "model.model"), device=self.config.device,
-                                        default_dtype="float64")
-        return self._calc
-
-    def predict(self, structures: Sequence[Atoms]) -> Predictions:
-        """Energies (eV) and forces (eV/A) from mace-torch's calculator; ``structures`` are not modified."""
-        calc = self._mace()
-        energies, forces = [], []
-        for atoms in structures:
-            work = atoms.copy()
-            work.calc = calc
-            energies.append(work.get_potential_energy())
-            forces.append(np.array(work.get_forces(), dtype=float))
-        return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
-
-    def calculator(self) -> PotentialCalculator:
-        """ASE calculator (energy, forces) backed by this model."""
-        return PotentialCalculator(self)
-
-    def save(self, path: str | Path) -> None:
-        """Copy ``model.model`` (mace-torch's file) and its training log, plus ``config.json``, into ``path``."""
-        if self._dir is None:
-            raise RuntimeError(f"{self.name}: nothing to save, the model is not fitted")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for f in self._dir.iterdir():
-            shutil.copy2(f, path / f.name)
-        (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
-
-    @classmethod
-    def load(cls, path: str | Path) -> MACEPotential:
-        """Read a model written by :meth:`save`."""
-        path = Path(path)
-        raw = json.loads((path / "config.json").read_text())
-        name = raw.pop("name")
-        model = cls(MACEConfig(**raw), name=name)
-        model._adopt(path)
-        return model
+        return MACECalculator(model_paths=str(directory / "model.model"), device=self.config.device,
+                              default_dtype="float64")

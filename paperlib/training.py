@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from paperlib import keys
+from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, Targets
 
 Batch = dict[str, torch.Tensor]
@@ -59,6 +61,23 @@ class TrainConfig:
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ValueError(f"TrainConfig: max_epochs and batch_size must be >= 1; got {self.max_epochs}, "
                              f"{self.batch_size}")
+
+
+def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:
+    """Per-element reference energies (least squares of E on composition, eV) and the energy scale.
+
+    The scale is the larger of the RMS of the training forces (eV/A, when present) and the standard deviation
+    of the per-atom residual energy, so that the network's output is of order one; the second matters for
+    data at stationary points, where all forces vanish.
+    """
+    elements = sorted({int(z) for a in train for z in a.numbers})
+    counts = np.array([[np.sum(a.numbers == z) for z in elements] for a in train], dtype=float)
+    energies = train.energies()
+    coef, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    scale = float(np.std((energies - counts @ coef) / counts.sum(1)))
+    if all(keys.REF_forces in a.arrays for a in train):
+        scale = max(scale, float(np.sqrt(np.mean(train.forces() ** 2))))
+    return dict(zip(elements, coef.tolist())), max(scale, 1e-3)
 
 
 def resolve_device(device: str) -> torch.device:

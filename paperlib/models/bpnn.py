@@ -22,7 +22,7 @@ from ase import Atoms
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import N_ATOMS, TrainConfig, fit_torch, resolve_device
+from paperlib.training import N_ATOMS, TrainConfig, fit_energy_reference, fit_torch, resolve_device
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 
@@ -127,8 +127,6 @@ class BPNNPotential:
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(0.01, 0.99)
             ) -> FitReport:
         """Train on ``train``; with ``valid``, keep the best-validation weights and stop early."""
-        from paperlib.models.schnet import fit_energy_reference
-
         if targets.hessian > 0:
             raise ValueError("BPNNPotential.fit: Hessian targets are not supported by this backend")
         train.require(keys.REF_energy, *([keys.REF_forces] if targets.forces > 0 else []))

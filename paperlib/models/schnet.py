@@ -22,7 +22,8 @@ from paperlib import keys
 from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import REF_HESSIAN, TrainConfig, fit_torch, model_hessians, resolve_device
+from paperlib.training import (REF_HESSIAN, TrainConfig, fit_energy_reference, fit_torch, model_hessians,
+                               resolve_device)
 
 spk = import_schnetpack()
 P = spk.properties
@@ -128,23 +129,6 @@ def build_network(config: SchNetConfig) -> torch.nn.Module:
         output_modules=[spk.atomistic.Atomwise(n_in=size["n_atom_basis"], output_key="energy"),
                         _EnergyScaleShift(), spk.atomistic.Forces(energy_key="energy", force_key="forces")],
         input_dtype_str=config.dtype)
-
-
-def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:
-    """Per-element reference energies (least squares of E on composition, eV) and the energy scale.
-
-    The scale is the larger of the RMS of the training forces (eV/A, when present) and the standard deviation
-    of the per-atom residual energy, so that the network's output is of order one; the second matters for
-    data at stationary points, where all forces vanish.
-    """
-    elements = sorted({int(z) for a in train for z in a.numbers})
-    counts = np.array([[np.sum(a.numbers == z) for z in elements] for a in train], dtype=float)
-    energies = train.energies()
-    coef, *_ = np.linalg.lstsq(counts, energies, rcond=None)
-    scale = float(np.std((energies - counts @ coef) / counts.sum(1)))
-    if all(keys.REF_forces in a.arrays for a in train):
-        scale = max(scale, float(np.sqrt(np.mean(train.forces() ** 2))))
-    return dict(zip(elements, coef.tolist())), max(scale, 1e-3)
 
 
 class SchNetPotential:

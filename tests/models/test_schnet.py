@@ -4,7 +4,8 @@ import torch
 
 from paperlib.compat import ensure_torch_t_co
 from paperlib.models.base import Targets
-from paperlib.models.schnet import SchNetConfig, SchNetPotential, atoms_to_graph, fit_energy_reference
+from paperlib.models.schnet import SchNetConfig, SchNetPotential, atoms_to_graph
+from paperlib.training import fit_energy_reference
 from paperlib.training import TrainConfig
 
 from .mixin import PotentialMixin

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
+from paperlib.sampling.paths import bond_graph
+
 
 @dataclasses.dataclass(frozen=True)
 class StabilityCriteria:
@@ -32,16 +34,6 @@ class StabilityCriteria:
             raise ValueError(f"density_range: got {self.density_range}; allowed: 0 < low < 1 < high")
 
 
-def bond_set(atoms: Atoms, bond_scale: float = 1.2) -> frozenset[tuple[int, int]]:
-    """Pairs ``(i, j)``, i < j, closer than ``bond_scale`` times their summed covalent radii (minimum image
-    in periodic cells)."""
-    from ase.data import covalent_radii
-    from ase.neighborlist import neighbor_list
-
-    i, j = neighbor_list("ij", atoms, (bond_scale * covalent_radii[atoms.numbers]).tolist())
-    return frozenset((int(a), int(b)) for a, b in zip(i, j) if a < b)
-
-
 def frame_failure(frame: Atoms, reference_bonds: frozenset[tuple[int, int]], reference_volume_A3: float | None,
                   criteria: StabilityCriteria = StabilityCriteria()) -> str | None:
     """Why ``frame`` is unphysical compared with the reference bond graph and volume, or ``None``."""
@@ -50,7 +42,7 @@ def frame_failure(frame: Atoms, reference_bonds: frozenset[tuple[int, int]], ref
     d = neighbor_list("d", frame, criteria.min_distance_A)
     if len(d):
         return f"atoms {d.min():.2f} A apart (< {criteria.min_distance_A:g} A)"
-    bonds = bond_set(frame, criteria.bond_scale)
+    bonds = bond_graph(frame, criteria.bond_scale)
     broken, formed = sorted(reference_bonds - bonds), sorted(bonds - reference_bonds)
     if broken:
         return f"bond {broken[0][0]}-{broken[0][1]} broke" + (f" (+{len(broken) - 1} more)" if len(broken) > 1 else "")
@@ -73,7 +65,7 @@ def time_to_failure(frames: Sequence[Atoms], times_fs: Sequence[float],
     if not len(frames):
         return None, None
     first = frames[0]
-    bonds = bond_set(first, criteria.bond_scale)
+    bonds = bond_graph(first, criteria.bond_scale)
     volume = first.get_volume() if first.pbc.all() else None
     for frame, t in zip(frames, times_fs):
         reason = frame_failure(frame, bonds, volume, criteria)

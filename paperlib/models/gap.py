@@ -50,11 +50,11 @@ def gap_fit_executable() -> str:
 
 
 def boxed(atoms: Atoms, cutoff_A: float) -> Atoms:
-    """``atoms`` itself when it has a cell; else a copy of a molecule in a non-periodic box that clears the
+    """A copy of ``atoms``: as it is when it has a cell; else a molecule in a non-periodic box that clears the
     SOAP cutoff (QUIP reads and neighbours every structure through a lattice)."""
-    if atoms.cell.rank == 3:
-        return atoms
     out = atoms.copy()
+    if atoms.cell.rank == 3:
+        return out
     extent = np.ptp(atoms.positions, axis=0) if len(atoms) else np.zeros(3)
     out.set_cell(np.diag(extent + 2 * cutoff_A + 1.0))
     out.pbc = False
@@ -102,4 +102,4 @@ class GAPPotential(ExternalPotential):
         return QuipPotential(param_filename=str(directory / "gap.xml"))
 
     def _prepare(self, atoms: Atoms) -> Atoms:
-        return boxed(atoms, self.config.cutoff_A).copy()
+        return boxed(atoms, self.config.cutoff_A)

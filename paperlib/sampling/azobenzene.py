@@ -31,6 +31,7 @@ from ase.geometry import get_angles_derivatives, get_dihedrals_derivatives
 from tqdm.auto import tqdm
 
 from paperlib.sampling.molecules import from_smiles
+from paperlib.sampling.paths import bond_graph
 
 SMILES = {"cis": "c1ccc(cc1)/N=N\\c1ccccc1", "trans": "c1ccc(cc1)/N=N/c1ccccc1"}
 ROTATION, INVERSION, ASSISTED = "rotation", "inversion", "inversion-assisted rotation"
@@ -46,13 +47,6 @@ def isomer(which: str, seed: int = 0) -> Atoms:
     return from_smiles(SMILES[which], seed=seed)
 
 
-def _bonds(atoms: Atoms, scale: float = 1.2) -> np.ndarray:
-    from ase.data import covalent_radii
-
-    r = covalent_radii[atoms.numbers]
-    return atoms.get_all_distances() < scale * (r[:, None] + r[None, :]) - np.eye(len(atoms))
-
-
 def azo_indices(atoms: Atoms) -> tuple[int, int, int, int]:
     """Indices (C1, N1, N2, C2) of the C-N=N-C unit: the two bonded nitrogens and the carbon bonded to each.
 
@@ -61,7 +55,9 @@ def azo_indices(atoms: Atoms) -> tuple[int, int, int, int]:
     ValueError
         When the structure has no N=N unit with a carbon on each nitrogen.
     """
-    bonded = _bonds(atoms)
+    bonded = np.zeros((len(atoms), len(atoms)), dtype=bool)
+    for i, j in bond_graph(atoms):
+        bonded[i, j] = bonded[j, i] = True
     nitrogens = [i for i in range(len(atoms)) if atoms[i].symbol == "N"]
     for n1 in nitrogens:
         for n2 in nitrogens:

@@ -207,13 +207,13 @@ def n_imaginary(wavenumbers_cm: np.ndarray, tol_cm: float = IMAGINARY_TOL_CM) ->
 
 
 def bond_graph(atoms: Atoms, scale: float = 1.2) -> frozenset[tuple[int, int]]:
-    """Pairs (i < j) closer than ``scale`` times the sum of their covalent radii."""
+    """Pairs (i < j) closer than ``scale`` times the sum of their covalent radii (minimum image in periodic
+    cells)."""
     from ase.data import covalent_radii
+    from ase.neighborlist import neighbor_list
 
-    r = covalent_radii[atoms.numbers]
-    d = atoms.get_all_distances()
-    i, j = np.nonzero(np.triu(d < scale * (r[:, None] + r[None, :]), k=1))
-    return frozenset(zip(i.tolist(), j.tolist()))
+    i, j = neighbor_list("ij", atoms, (scale * covalent_radii[atoms.numbers]).tolist())
+    return frozenset((int(a), int(b)) for a, b in zip(i, j) if a < b)
 
 
 def same_minimum(a: Atoms, energy_a_eV: float, b: Atoms, energy_b_eV: float, energy_tol_eV: float = 5e-3) -> bool:

@@ -165,12 +165,14 @@ def _sampling(out: Path, minima: Dataset, paths: Dataset, *, md_frames: int, hot
                 starts.append(_bare(m))
                 runs.append(dict(md, temperature_K=temperature, equil_steps=20 * stride, n_frames=n))
                 sources.append(f"{m.info['kind']} {temperature:g} K")
+    last_image: dict[str, int] = {}
     for img in paths:
-        if 0 < img.info["image"] < max(a.info["image"] for a in paths if a.info["mechanism"] == img.info["mechanism"]):
-            if path_frames:
-                starts.append(_bare(img))
-                runs.append(dict(md, temperature_K=path_K, equil_steps=0, n_frames=path_frames, stride=max(1, stride // 2)))
-                sources.append(f"{img.info['mechanism']} image {img.info['image']}")
+        last_image[img.info["mechanism"]] = max(last_image.get(img.info["mechanism"], 0), img.info["image"])
+    for img in paths:
+        if path_frames and 0 < img.info["image"] < last_image[img.info["mechanism"]]:
+            starts.append(_bare(img))
+            runs.append(dict(md, temperature_K=path_K, equil_steps=0, n_frames=path_frames, stride=max(1, stride // 2)))
+            sources.append(f"{img.info['mechanism']} image {img.info['image']}")
     for k, run in enumerate(runs):
         run["seed"] = seed * 1000 + k
     frames = xtb_langevin_runs(starts, XTBSettings(), runs)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from paperlib.analysis.stability import StabilityCriteria, bond_set, stable_fraction, time_to_failure
+from paperlib.analysis.stability import StabilityCriteria, stable_fraction, time_to_failure
 from paperlib.sampling.liquids import MOL_ID, pack_box, solvent_molecule, whole_molecules
+from paperlib.sampling.paths import bond_graph
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def test_constructed_failures_are_found_at_the_right_time(box):
     ok = box.copy()
     broken = box.copy()
     c, o = 0, 1   # the first two atoms of molecule 0 are bonded in the SMILES order (C1COC(=O)O1: C-C)
-    assert (c, o) in bond_set(box)
+    assert (c, o) in bond_graph(box)
     broken.positions[o] += 2.5 * (broken.positions[o] - broken.positions[c]) / np.linalg.norm(
         broken.positions[o] - broken.positions[c])
     t, reason = time_to_failure([box, ok, broken, ok], [0.0, 5.0, 10.0, 15.0])

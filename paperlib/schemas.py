@@ -261,3 +261,94 @@ FLEXIBLE_PES = register(Schema(
     ),
     checks=(_flexible_checks,),
 ))
+
+SOLVENT_NAMES = ("EC", "EMC", "PC", "DMC", "VC")
+TRANSFER_ALGORITHMS = ("mace", "deepmd")
+TRANSFER_ORIGINS = ("simple", "corrective", "automatic_mace", "automatic_deepmd")
+
+
+def _transfer_checks(v: Mapping[str, Any]) -> str | None:
+    import re
+
+    for name in ("solvents", "unseen", "algorithms", "origins", "unseen_origins"):
+        if len(set(v[name])) != len(v[name]):
+            return f"parameter {name!r}: got {v[name]}; allowed: no repeats"
+    if len(v["weight_fractions"]) != len(v["solvents"]):
+        return (f"parameter 'weight_fractions': got {v['weight_fractions']}; allowed: one weight per solvent "
+                f"({v['solvents']})")
+    if set(v["unseen"]) & set(v["solvents"]):
+        return f"parameter 'unseen': got {v['unseen']}; allowed: solvents not in the training liquid {v['solvents']}"
+    if "simple" not in v["origins"]:
+        return f"parameter 'origins': got {v['origins']}; allowed: lists containing 'simple' (the first generation)"
+    for origin in v["origins"]:
+        if origin.startswith("automatic_") and origin.removeprefix("automatic_") not in v["algorithms"]:
+            return (f"parameter 'origins': {origin!r} needs {origin.removeprefix('automatic_')!r} in algorithms "
+                    f"{v['algorithms']}")
+    if not set(v["unseen_origins"]) <= set(v["origins"]):
+        return f"parameter 'unseen_origins': got {v['unseen_origins']}; allowed: a subset of origins {v['origins']}"
+    if v["md_sample_every"] > v["md_steps"]:
+        return (f"parameter 'md_sample_every': got {v['md_sample_every']}; allowed: at most md_steps "
+                f"({v['md_steps']})")
+    if not re.fullmatch(r"\s*\d+x\d+[eo](\s*\+\s*\d+x\d+[eo])*\s*", v["mace_hidden_irreps"]):
+        return (f"parameter 'mace_hidden_irreps': got {v['mace_hidden_irreps']!r}; allowed: e3nn irreps such as "
+                "'16x0e + 16x1o'")
+    return None
+
+
+TRANSFERABILITY = register(Schema(
+    study="transferability",
+    title="Transferability of data sets between MLIP algorithms (Niblett et al.)",
+    params=(
+        Param("seed", "int", "master random seed", low=0),
+        Param("device", "str", "torch device of MACE", choices=DEVICES),
+        Param("solvents", "list[str]", "molecules of the training liquid", choices=SOLVENT_NAMES, min_len=1),
+        Param("weight_fractions", "list[float]", "mass fractions of the solvents (normalised)", low=1e-3,
+              high=1e3),
+        Param("unseen", "list[str]", "liquids the models never see, run as MD tests", choices=SOLVENT_NAMES,
+              min_len=0),
+        Param("box_molecules", "int", "molecules per periodic box (MD and the periodic validation set)", low=2,
+              high=2000),
+        Param("cluster_radius_A", "float", "clusters keep whole molecules whose centre lies within this, A",
+              low=2.0, high=15.0),
+        Param("n_monomers", "int", "simple set: rattled isolated molecules", low=0, high=100000),
+        Param("n_dimers", "int", "simple set: random dimers", low=0, high=100000),
+        Param("n_clusters", "int", "simple set: clusters cut from packed boxes", low=1, high=100000),
+        Param("corrective_per_kind", "int", "corrective set: configurations of each of its four kinds", low=1,
+              high=100000),
+        Param("n_automatic", "int", "automatic set: clusters harvested from a first-generation model's MD", low=1,
+              high=100000),
+        Param("n_test", "int", "test clusters of the training liquid and of each unseen liquid", low=2,
+              high=100000),
+        Param("n_periodic", "int", "periodic boxes in the validation set (GFN2-xTB with periodic boundaries)",
+              low=1, high=1000),
+        Param("own_frames", "int", "clusters from each model's own trajectory relabelled by the reference", low=1,
+              high=10000),
+        Param("algorithms", "list[str]", "MLIP algorithms", choices=TRANSFER_ALGORITHMS, min_len=1),
+        Param("origins", "list[str]", "training-set origins (simple, + corrective, + an algorithm's automatic "
+                                      "set)", choices=TRANSFER_ORIGINS, min_len=1),
+        Param("unseen_origins", "list[str]", "origins whose models also run the unseen liquids",
+              choices=TRANSFER_ORIGINS, min_len=0),
+        Param("r_cut_A", "float", "cutoff radius of both algorithms, A", low=2.0, high=12.0),
+        Param("mace_hidden_irreps", "str", "MACE hidden irreps, e.g. '16x0e + 16x1o'"),
+        Param("mace_max_L", "int", "MACE maximum L of the messages", low=0, high=3),
+        Param("mace_correlation", "int", "MACE body order of the product basis", low=1, high=4),
+        Param("mace_epochs", "int", "MACE training epochs", low=1, high=100000),
+        Param("mace_learning_rate", "float", "MACE learning rate", low=1e-6, high=1.0),
+        Param("deepmd_steps", "int", "Deep Potential training steps", low=1, high=10000000),
+        Param("batch_size", "int", "training batch size of both algorithms, structures", low=1, high=1024),
+        Param("energy_weight", "float", "MACE loss weight of energies", low=1e-6, high=1e6),
+        Param("force_weight", "float", "MACE loss weight of forces", low=1e-6, high=1e6),
+        Param("md_temperature_K", "float", "temperature of the model MD, K", low=50.0, high=2000.0),
+        Param("pressure_bar", "float", "pressure of the model MD (isotropic MTK barostat), bar", low=0.0,
+              high=1e5),
+        Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
+        Param("md_steps", "int", "MD steps per run", low=1, high=10000000),
+        Param("md_sample_every", "int", "MD steps between snapshots (and stability checks)", low=1, high=100000),
+        Param("min_distance_A", "float", "stability: closest allowed approach of two atoms, A", low=0.1, high=2.0),
+        Param("max_force_eV_A", "float", "stability: largest allowed force on an atom, eV/A", low=1.0, high=1e4),
+        Param("score_force_scale_eV_A", "float", "own-trajectory force MAE that halves the MD score, eV/A",
+              low=1e-3, high=10.0),
+        Param("foundation_model", "path", "MACE model file evaluated alongside ('' to skip)"),
+    ),
+    checks=(_transfer_checks,),
+))

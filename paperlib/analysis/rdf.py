@@ -9,12 +9,13 @@ from ase import Atoms
 from ase.neighborlist import neighbor_list
 
 
-def partial_rdf(frames: Sequence[Atoms], a: str, b: str, r_max_A: float, n_bins: int = 200
-                ) -> tuple[np.ndarray, np.ndarray]:
+def partial_rdf(frames: Sequence[Atoms], a: str, b: str, r_max_A: float, n_bins: int = 200,
+                exclude_same: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Partial RDF g_ab(r) averaged over ``frames`` (periodic, fixed composition).
 
     Returns bin centres (Angstrom) and g(r), normalised so that an ideal gas gives 1:
-    g_ab(r) = <number of b around an a in the shell> / (rho_b * shell volume).
+    g_ab(r) = <number of b around an a in the shell> / (rho_b * shell volume). With ``exclude_same`` (a
+    per-atom array such as ``"mol_id"``), pairs with equal values are not counted: the intermolecular RDF.
     """
     edges = np.linspace(0.0, r_max_A, n_bins + 1)
     counts = np.zeros(n_bins)
@@ -23,6 +24,8 @@ def partial_rdf(frames: Sequence[Atoms], a: str, b: str, r_max_A: float, n_bins:
         sym = np.array(atoms.get_chemical_symbols())
         i, j, d = neighbor_list("ijd", atoms, r_max_A)
         m = (sym[i] == a) & (sym[j] == b)
+        if exclude_same is not None:
+            m &= atoms.arrays[exclude_same][i] != atoms.arrays[exclude_same][j]
         counts += np.histogram(d[m], bins=edges)[0]
         n_a, n_b = np.sum(sym == a), np.sum(sym == b)
         rho_b = (n_b - (a == b)) / atoms.get_volume()

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -96,6 +97,11 @@ def write_deepmd_systems(data: Dataset, root: str | Path, type_map: list[str]) -
     return systems
 
 
+_TRAIN_AND_FREEZE = ("from deepmd.main import main\n"
+                     "main(['--tf', 'train', 'input.json'])\n"
+                     "main(['--tf', 'freeze', '-o', 'graph.pb'])\n")
+
+
 class DeepMDPotential(ExternalPotential):
     """A Deep Potential trained and frozen by DeePMD-kit and evaluated by its calculator; implements
     :class:`~paperlib.models.base.Potential`."""
@@ -121,11 +127,12 @@ class DeepMDPotential(ExternalPotential):
         systems = write_deepmd_systems(train, work / "data", self.type_map)
         (work / "input.json").write_text(json.dumps(self.config.input_json(self.type_map, systems), indent=1))
         start = time.perf_counter()
-        for args in (["train", "input.json"], ["freeze", "-o", "graph.pb"]):
-            proc = subprocess.run([find_executable("dp", "deepmd-kit[cpu]"), "--tf", *args], cwd=work, capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"dp {args[0]} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
-                                   f"{proc.stderr[-2000:]}")
+        find_executable("dp", "deepmd-kit[cpu]")   # a clear error when DeePMD-kit is missing
+        # `dp train` then `dp freeze` in one process: importing TensorFlow and DeePMD-kit costs ~6 s per process
+        proc = subprocess.run([sys.executable, "-c", _TRAIN_AND_FREEZE], cwd=work, capture_output=True, text=True)
+        if proc.returncode != 0 or not (work / "graph.pb").exists():
+            raise RuntimeError(f"dp train/freeze failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
+                               f"{proc.stderr[-2000:]}")
         final = Path(tempfile.mkdtemp(prefix="paperlib-deepmd-model-"))
         for name in ("graph.pb", "lcurve.out", "input.json"):
             if (work / name).exists():

@@ -18,9 +18,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
 
-from paperlib.models.base import PotentialCalculator, Predictions
+from paperlib.models.base import Predictions
 
 
 def find_executable(name: str, package: str) -> str:
@@ -70,20 +70,24 @@ class ExternalPotential:
             self._calc = self._make_calculator(self._dir)
         return self._calc
 
+    def _evaluated(self, atoms: Atoms) -> Atoms:
+        """The prepared copy of ``atoms`` with the package's calculator attached."""
+        work = self._prepare(atoms)
+        work.calc = self._package_calculator()
+        return work
+
     def predict(self, structures: Sequence[Atoms]) -> Predictions:
         """Energies (eV) and forces (eV/A), one structure after the other through the package's calculator."""
-        calc = self._package_calculator()
         energies, forces = [], []
         for atoms in structures:
-            work = self._prepare(atoms)
-            work.calc = calc
+            work = self._evaluated(atoms)
             energies.append(work.get_potential_energy())
             forces.append(np.array(work.get_forces(), dtype=float))
         return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
 
-    def calculator(self) -> PotentialCalculator:
-        """ASE calculator (energy, forces) backed by this model."""
-        return PotentialCalculator(self)
+    def calculator(self) -> ExternalCalculator:
+        """ASE calculator (energy, forces, and stress of periodic cells) backed by this model."""
+        return ExternalCalculator(self)
 
     def save(self, path: str | Path) -> None:
         """Copy the model directory and write ``config.json`` into the directory ``path``."""
@@ -106,3 +110,25 @@ class ExternalPotential:
                     name=name)
         model._adopt(path)
         return model
+
+
+class ExternalCalculator(Calculator):
+    """ASE calculator of an :class:`ExternalPotential`: energy and forces as ``predict`` gives them, and the
+    package's stress (eV/A^3, Voigt order) for periodic cells, which NPT MD needs."""
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential: ExternalPotential, **kwargs):
+        super().__init__(**kwargs)
+        self.potential = potential
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        work = self.potential._evaluated(self.atoms)
+        energy = float(work.get_potential_energy())
+        self.results = {"energy": energy, "free_energy": energy,
+                        "forces": np.array(work.get_forces(), dtype=float)}
+        if "stress" in properties:
+            if not self.atoms.pbc.all():
+                raise PropertyNotImplementedError(f"{self.potential.name}: stress needs a periodic cell")
+            self.results["stress"] = np.array(work.get_stress(), dtype=float)

@@ -93,6 +93,25 @@ class MACEPotential(ExternalPotential):
         self._adopt(final)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=c.max_epochs)
 
+    @classmethod
+    def from_model_file(cls, path: str | Path, device: str = "cpu", name: str = "foundation") -> MACEPotential:
+        """A ready-to-use model from a mace-torch model file (e.g. a downloaded foundation model); ``fit``
+        would retrain it from scratch, so it is meant for evaluation only.
+
+        Raises
+        ------
+        FileNotFoundError
+            When ``path`` is not a file.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"MACE model file {str(path)!r} does not exist")
+        directory = Path(tempfile.mkdtemp(prefix="paperlib-mace-file-"))
+        (directory / "model.model").symlink_to(path.resolve())
+        model = cls(MACEConfig(device=device), name=name)
+        model._adopt(directory)
+        return model
+
     def _make_calculator(self, directory: Path):
         from mace.calculators import MACECalculator
 

@@ -2,8 +2,8 @@
 
 - :func:`lammps_md`: reference MD of BMHTF NaCl in LAMMPS (Nose-Hoover NPT or NVT), returning labelled
   frames.
-- :func:`ase_md`: Nose-Hoover-chain NVT with any ASE calculator (a trained model), with blow-up detection
-  that stops the run and reports it instead of crashing.
+- :func:`ase_md`: Nose-Hoover-chain NVT, or isotropic MTK NPT, with any ASE calculator (a trained model), with
+  blow-up detection that stops the run and reports it instead of crashing.
 
 Both NVT drivers use Nose-Hoover chains (length 3) with the same damping time, so reference and ML runs
 sample the same ensemble. Stochastic thermostats are avoided on purpose: LAMMPS' ``fix langevin`` adds
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms, units
-from ase.md.nose_hoover_chain import NoseHooverChainNVT
+from ase.md.nose_hoover_chain import IsotropicMTKNPT, NoseHooverChainNVT
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
@@ -29,6 +29,8 @@ from paperlib.units import amu_per_A3_to_g_per_cm3
 
 THERMOSTAT_DAMPING_FS = 100.0
 """Nose-Hoover damping time (fs) shared by reference and ML NVT runs."""
+BAROSTAT_DAMPING_FS = 500.0
+"""MTK barostat damping time (fs) of ML NPT runs: slow enough that a small box does not ring."""
 
 
 def random_salt_box(n_atoms: int, density_g_cm3: float, seed: int, min_distance_A: float = 2.0) -> Atoms:
@@ -142,19 +144,28 @@ def check_sane(atoms: Atoms, min_distance_A: float, max_force_eV_A: float) -> st
 
 def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float, steps: int, sample_every: int,
            seed: int, min_distance_A: float = 1.0, max_force_eV_A: float = 50.0, progress: bool = True,
-           on_sample: Callable[[Atoms], None] | None = None) -> MDResult:
-    """Nose-Hoover-chain NVT MD of ``atoms`` with ``calculator``; frames every ``sample_every`` steps.
+           on_sample: Callable[[Atoms], None] | None = None, pressure_bar: float | None = None,
+           check: Callable[[Atoms], str | None] | None = None) -> MDResult:
+    """Nose-Hoover-chain NVT MD of ``atoms`` with ``calculator`` (isotropic MTK NPT at ``pressure_bar`` when
+    given, for periodic ``atoms``); frames every ``sample_every`` steps.
 
-    The run stops early, without raising, when :func:`check_sane` flags a sampled frame; the reason and
-    the time to failure are reported in the result.
+    The run stops early, without raising, when :func:`check_sane` or ``check`` flags a sampled frame; the
+    reason and the time to failure are reported in the result.
     """
     atoms = atoms.copy()
     atoms.calc = calculator
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
-    dyn = NoseHooverChainNVT(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
-                             tdamp=THERMOSTAT_DAMPING_FS * units.fs)
+    if pressure_bar is None:
+        dyn = NoseHooverChainNVT(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
+                                 tdamp=THERMOSTAT_DAMPING_FS * units.fs)
+    else:
+        if not atoms.pbc.all():
+            raise ValueError("ase_md: pressure_bar needs a periodic cell")
+        dyn = IsotropicMTKNPT(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
+                              pressure_au=pressure_bar * units.bar, tdamp=THERMOSTAT_DAMPING_FS * units.fs,
+                              pdamp=BAROSTAT_DAMPING_FS * units.fs)
     frames: list[Atoms] = []
     result = MDResult(frames, 0, steps)
     bar = tqdm(total=steps, desc=f"MD {temperature_K:g} K", disable=not progress, leave=False)
@@ -169,6 +180,8 @@ def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float
             bar.update(n)
             if result.failure is None:
                 result.failure = check_sane(atoms, min_distance_A, max_force_eV_A)
+            if result.failure is None and check is not None:
+                result.failure = check(atoms)
             if result.failure is not None:
                 result.time_to_failure_fs = result.steps_done * timestep_fs
                 break

@@ -5,6 +5,7 @@ unlabelled configurations, so that any algorithm can be trained on any of them.
   packed at the experimental density.
 - :func:`corrective_set`: configurations a person would add to fix a model's deficiencies: clusters from
   compressed and expanded liquid, close-contact dimers, and molecules with one stretched bond.
+- :func:`automatic_set`: clusters harvested from MD of a first-generation model, by a stated selection rule.
 
 Every configuration is non-periodic, carries ``arrays["mol_id"]`` and ``info["set_kind"]``, and is
 determined by the seed.
@@ -139,4 +140,25 @@ def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], de
     for k in range(n_per_kind):
         molecule = mols[k % len(mols)]
         out.append(_tagged(stretched_bond(molecule, float(rng.uniform(*stretch)), rng), "stretched_bond"))
+    return out
+
+
+def automatic_set(trajectory: Sequence[Atoms], n: int, cluster_radius_A: float, seed: int) -> list[Atoms]:
+    """The 'automatic' set: ``n`` clusters of radius ``cluster_radius_A`` harvested from MD snapshots of a model
+    (periodic boxes carrying ``arrays["mol_id"]``), one per snapshot, around a randomly drawn molecule.
+
+    Selection rule: snapshots evenly spaced in time over the run, always including the last one (the nearest
+    to where a failing run broke down, i.e. where the model went wrong); with fewer snapshots than ``n``,
+    snapshots repeat with other centre molecules.
+    """
+    if not len(trajectory):
+        raise ValueError("automatic_set: the trajectory has no frames")
+    rng = np.random.default_rng(seed)
+    picks = np.round(np.linspace(0, len(trajectory) - 1, n)).astype(int) if n > 1 else np.array([len(trajectory) - 1])
+    out = []
+    for k in picks:
+        box = trajectory[int(k)]
+        centre = int(rng.integers(box.arrays[MOL_ID].max() + 1))
+        cluster = cut_cluster(box, centre, cluster_radius_A)
+        out.append(_tagged(cluster, "automatic", cluster.arrays[MOL_ID]))
     return out

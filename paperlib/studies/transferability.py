@@ -1,0 +1,472 @@
+"""Study 5: transferability of training sets between MLIP algorithms (Niblett, Kourtis, Magdau, Grey & Csanyi,
+JCTC 2024, arXiv 2409.05590), on a liquid carbonate battery-electrolyte solvent.
+
+Stages (each cached by its inputs): GFN2-xTB labels of the training-set types (simple, human-designed
+corrective), of a cluster test set, of small periodic boxes and of clusters of the unseen liquids -> MACE and
+Deep Potential trained on the simple set (first generation) -> NPT MD of the liquid with every model, which
+both scores the model and, for the first generation, supplies the automatic set (clusters harvested from the
+model's own trajectory, relabelled) -> both algorithms trained on simple + corrective and on simple + each
+algorithm's automatic set -> fixed test-set errors, MD stability, density, errors on each model's own
+trajectory, one score, the transfer matrix, and MD of liquids the models never saw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from ase import Atoms
+
+from paperlib import keys
+from paperlib.analysis.metrics import molecular_force_split
+from paperlib.analysis.stability import StabilityCriteria, frame_failure
+from paperlib.cache import Cache
+from paperlib.data.dataset import Dataset
+from paperlib.models.base import Potential, Targets
+from paperlib.params import Params
+from paperlib.reference.xtb import default_workers, label_all
+from paperlib.sampling.liquids import MOL_ID, SOLVENTS, counts_for_weight_fractions, pack_box, solvent_molecule
+from paperlib.sampling.training_sets import automatic_set, corrective_set, simple_set
+
+STUDY = "transferability"
+ALGORITHMS = ("mace", "deepmd")
+ALGORITHM_LABELS = {"mace": "MACE", "deepmd": "Deep Potential"}
+AUTOMATIC = "automatic_"
+ORIGINS = ("simple", "corrective", AUTOMATIC + "mace", AUTOMATIC + "deepmd")
+ORIGIN_LABELS = {"simple": "simple", "corrective": "simple + corrective",
+                 AUTOMATIC + "mace": "simple + automatic (MACE MD)",
+                 AUTOMATIC + "deepmd": "simple + automatic (Deep Potential MD)"}
+TRAINING = "training liquid"
+FOUNDATION = "foundation"
+
+
+# -- composition ----------------------------------------------------------------------------------
+def mixture_density(names: Sequence[str], weights: Sequence[float]) -> float:
+    """Density (g/cm^3) of a mixture by ideal mixing of the experimental densities: 1/rho = sum_i w_i / rho_i."""
+    w = np.asarray(weights, dtype=float) / np.sum(weights)
+    return float(1.0 / np.sum(w / np.array([SOLVENTS[n].density_g_cm3 for n in names])))
+
+
+@dataclasses.dataclass
+class Liquid:
+    """A liquid: molecules by name, molecule counts in a box, and its density (g/cm^3)."""
+
+    name: str
+    molecules: dict[str, Atoms]
+    counts: dict[str, int]
+    density_g_cm3: float
+
+    def box(self, seed: int) -> Atoms:
+        """A periodic box of the liquid packed at its density, with ``arrays["mol_id"]``."""
+        names = list(self.molecules)
+        return pack_box([self.molecules[n] for n in names], [self.counts[n] for n in names], self.density_g_cm3,
+                        seed=seed)
+
+
+def training_liquid(p: Params) -> Liquid:
+    """The liquid the models are trained for: ``solvents`` mixed by ``weight_fractions``, ``box_molecules``
+    molecules per box."""
+    molecules = {n: solvent_molecule(n, seed=p.seed) for n in p.solvents}
+    counts = counts_for_weight_fractions(molecules, dict(zip(p.solvents, p.weight_fractions)), p.box_molecules)
+    name = ":".join(p.solvents)
+    return Liquid(name, molecules, counts, mixture_density(p.solvents, p.weight_fractions))
+
+
+def unseen_liquid(p: Params, name: str) -> Liquid:
+    """One pure solvent the models never saw, ``box_molecules`` molecules per box at its experimental density."""
+    return Liquid(name, {name: solvent_molecule(name, seed=p.seed)}, {name: p.box_molecules},
+                  SOLVENTS[name].density_g_cm3)
+
+
+# -- reference data -------------------------------------------------------------------------------
+def _label(structures: Sequence[Atoms]) -> list[Atoms]:
+    """GFN2-xTB labels in single-threaded worker processes, so that repeated runs give identical numbers."""
+    workers = default_workers()
+    return label_all(structures, workers=workers, chunk=max(1, -(-len(structures) // (4 * workers))),
+                     progress=False)
+
+
+def _reference_sets(out: Path, p: Params) -> None:
+    liquid = training_liquid(p)
+    sets = {
+        "simple": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=p.n_monomers,
+                             n_dimers=p.n_dimers, n_clusters=p.n_clusters, cluster_radius_A=p.cluster_radius_A,
+                             seed=p.seed),
+        "corrective": corrective_set(liquid.molecules, liquid.counts, liquid.density_g_cm3,
+                                     n_per_kind=p.corrective_per_kind, cluster_radius_A=p.cluster_radius_A,
+                                     seed=p.seed + 1),
+        "test": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=0, n_dimers=0,
+                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=p.seed + 2),
+        "periodic": [liquid.box(seed=p.seed + 3 + k) for k in range(p.n_periodic)],
+    }
+    for k, name in enumerate(p.unseen):
+        u = unseen_liquid(p, name)
+        sets[f"test {name}"] = simple_set(u.molecules, u.counts, u.density_g_cm3, n_monomers=0, n_dimers=0,
+                                          n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A,
+                                          seed=p.seed + 10 + k)
+    for a in sets["periodic"]:
+        a.info["set_kind"] = "periodic"
+    names = list(sets)
+    flat = [a for n in names for a in sets[n]]
+    labelled = iter(_label(flat))
+    for n in names:
+        Dataset([next(labelled) for _ in sets[n]]).write(out / f"{n}.xyz")
+
+
+def reference_sets(p: Params, cache: Cache) -> dict[str, Dataset]:
+    """GFN2-xTB-labelled sets: ``simple``, ``corrective``, ``test`` (clusters of the training liquid),
+    ``periodic`` (whole boxes, the small periodic validation set) and ``test <name>`` for every unseen
+    liquid (cached)."""
+    names = ["simple", "corrective", "test", "periodic"] + [f"test {n}" for n in p.unseen]
+    args = {k: getattr(p, k) for k in ("seed", "solvents", "weight_fractions", "box_molecules", "n_monomers",
+                                        "n_dimers", "n_clusters", "corrective_per_kind", "cluster_radius_A",
+                                        "n_test", "n_periodic", "unseen")}
+    entry = cache.get(_reference_sets, args, lambda o: _reference_sets(o, p))
+    return {n: Dataset.read(entry / f"{n}.xyz", [keys.REF_energy, keys.REF_forces]) for n in names}
+
+
+def set_summary(sets: Mapping[str, Dataset]) -> pd.DataFrame:
+    """Per set and configuration kind: configurations, mean atoms, and the energy spread per atom (eV/atom)."""
+    rows = []
+    for name, data in sets.items():
+        for kind in dict.fromkeys(a.info.get("set_kind", "") for a in data):
+            d = [a for a in data if a.info.get("set_kind", "") == kind]
+            e = np.array([a.info[keys.REF_energy] / len(a) for a in d])
+            rows.append({"set": name, "kind": kind, "configurations": len(d),
+                         "mean atoms": float(np.mean([len(a) for a in d])),
+                         "energy spread (eV/atom)": float(e.max() - e.min())})
+    return pd.DataFrame(rows)
+
+
+# -- models ---------------------------------------------------------------------------------------
+def make_model(algorithm: str, p: Params) -> Potential:
+    """A fresh model of ``algorithm`` with the study's settings (shared cutoff ``r_cut_A``)."""
+    if algorithm == "mace":
+        from paperlib.models.mace import MACEConfig, MACEPotential
+        from paperlib.training import resolve_device
+
+        return MACEPotential(MACEConfig(hidden_irreps=p.mace_hidden_irreps, r_max_A=p.r_cut_A,
+                                        max_L=p.mace_max_L, correlation=p.mace_correlation,
+                                        max_epochs=p.mace_epochs, batch_size=p.batch_size,
+                                        learning_rate=p.mace_learning_rate, seed=p.seed,
+                                        device=resolve_device(p.device).type))
+    if algorithm == "deepmd":
+        from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
+
+        return DeepMDPotential(DeepMDConfig(rcut_A=p.r_cut_A, steps=p.deepmd_steps, batch_size=p.batch_size,
+                                            seed=p.seed))
+    raise ValueError(f"algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
+
+
+def load_model(algorithm: str, directory: Path) -> Potential:
+    """A model of ``algorithm`` saved by :func:`fit`."""
+    from paperlib.models import registry
+
+    return registry.load(algorithm, directory)
+
+
+def _predictions(model: Potential, evaluate: Mapping[str, Dataset]) -> dict:
+    out = {}
+    for key, data in evaluate.items():
+        pred = model.predict(list(data))
+        out[key] = {"energies": pred.energies.tolist(), "forces": pred.forces.tolist()}
+    return out
+
+
+def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset]) -> None:
+    model = make_model(algorithm, p)
+    report = model.fit(train, None, targets=Targets(p.energy_weight, p.force_weight))
+    model.save(out / "model")
+    (out / "predictions.json").write_text(json.dumps({"fit_s": report.wall_time_s,
+                                                      "predictions": _predictions(model, evaluate)}))
+
+
+def _model_settings(p: Params) -> dict:
+    return {k: getattr(p, k) for k in ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_correlation",
+                                        "mace_epochs", "mace_learning_rate", "deepmd_steps", "batch_size",
+                                        "energy_weight", "force_weight")}
+
+
+@dataclasses.dataclass
+class Fitted:
+    """A trained model's cache entry: the saved model directory, fit time (s) and test-set predictions."""
+
+    algorithm: str
+    origin: str
+    directory: Path
+    fit_s: float
+    predictions: dict
+    key: dict
+
+    def model(self) -> Potential:
+        """The trained model."""
+        return load_model(self.algorithm, self.directory)
+
+
+def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
+        evaluate: Mapping[str, Dataset]) -> Fitted:
+    """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached)."""
+    key = {"algorithm": algorithm, "settings": _model_settings(p), "train": train.fingerprint(),
+           "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
+    entry = cache.get(_fit, key, lambda o: _fit(o, algorithm, p, train, evaluate))
+    raw = json.loads((entry / "predictions.json").read_text())
+    return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"], key)
+
+
+# -- MD with a model ------------------------------------------------------------------------------
+MD_FRAMES, MD_SUMMARY, OWN = "trajectory.xyz", "md.json", "own.xyz"
+
+
+def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> None:
+    from paperlib.sampling.md import ase_md, density_g_cm3
+    from paperlib.sampling.paths import bond_graph
+
+    start = liquid.box(seed=seed)
+    criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
+    bonds = bond_graph(start, criteria.bond_scale)
+    volume = start.get_volume()
+    res = ase_md(start, model.calculator(), temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs,
+                 steps=p.md_steps, sample_every=p.md_sample_every, seed=seed, min_distance_A=p.min_distance_A,
+                 max_force_eV_A=p.max_force_eV_A, pressure_bar=p.pressure_bar, progress=False,
+                 check=lambda a: frame_failure(a, bonds, volume, criteria))
+    frames = [start] + res.frames
+    times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
+    own = automatic_set(frames, p.own_frames, p.cluster_radius_A, seed=seed + 1)
+    own = _label(own)
+    pred = model.predict(own)
+    (out / MD_SUMMARY).write_text(json.dumps({
+        "duration_fs": p.md_steps * p.timestep_fs, "time_to_failure_fs": res.time_to_failure_fs,
+        "failure": res.failure, "times_fs": times,
+        "density_g_cm3": [density_g_cm3(a) for a in frames],
+        "own": {"energies": pred.energies.tolist(), "forces": pred.forces.tolist()}}))
+    for a in frames:
+        a.calc = None
+        a.arrays.pop("momenta", None)
+    Dataset(frames).write(out / MD_FRAMES)
+    Dataset(own).write(out / OWN)
+
+
+@dataclasses.dataclass
+class MDRun:
+    """A model's NPT run of one liquid: snapshots (periodic, with ``mol_id``), their times and densities,
+    the failure (time and reason, ``None`` when it ran to the end) and the relabelled own-trajectory
+    clusters with the model's predictions on them."""
+
+    algorithm: str
+    origin: str
+    liquid: str
+    frames: Dataset
+    summary: dict
+    own: Dataset
+
+    @property
+    def survived_fraction(self) -> float:
+        """Fraction of the requested duration before failure (1 when the run completed)."""
+        t = self.summary["time_to_failure_fs"]
+        return 1.0 if t is None else min(t, self.summary["duration_fs"]) / self.summary["duration_fs"]
+
+
+def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -> MDRun:
+    """NPT MD of ``liquid`` with the model of ``fitted`` from a box packed with ``seed`` (cached)."""
+    key = {"model": fitted.key, "liquid": liquid.name, "counts": liquid.counts, "density": liquid.density_g_cm3,
+           "seed": seed, **{k: getattr(p, k) for k in ("md_temperature_K", "pressure_bar", "timestep_fs",
+                                                          "md_steps", "md_sample_every", "own_frames",
+                                                          "cluster_radius_A", "min_distance_A",
+                                                          "max_force_eV_A")}}
+    entry = cache.get(_md, key, lambda o: _md(o, fitted.model(), liquid, p, seed))
+    return MDRun(fitted.algorithm, fitted.origin, liquid.name, Dataset.read(entry / MD_FRAMES),
+                 json.loads((entry / MD_SUMMARY).read_text()), Dataset.read(entry / OWN))
+
+
+def _automatic(out: Path, run: MDRun, n: int, radius_A: float, seed: int) -> None:
+    Dataset(_label(automatic_set(list(run.frames), n, radius_A, seed))).write(out / "automatic.xyz")
+
+
+def automatic(p: Params, cache: Cache, run: MDRun) -> Dataset:
+    """The automatic set harvested from a first-generation model's run, relabelled by GFN2-xTB (cached)."""
+    key = {"frames": run.frames.fingerprint(), "n": p.n_automatic, "radius": p.cluster_radius_A, "seed": p.seed}
+    entry = cache.get(_automatic, key, lambda o: _automatic(o, run, p.n_automatic, p.cluster_radius_A,
+                                                            p.seed + 4))
+    return Dataset.read(entry / "automatic.xyz", [keys.REF_energy, keys.REF_forces])
+
+
+# -- the whole grid -------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Results:
+    """Every fitted model, every MD run, the training sets by origin and the evaluation sets."""
+
+    fits: list[Fitted]
+    runs: list[MDRun]
+    training_sets: dict[str, Dataset]
+    evaluate: dict[str, Dataset]
+
+
+def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
+    """The fixed test sets every model is scored on: training-liquid clusters, periodic boxes, unseen liquids."""
+    return {k: v for k, v in sets.items() if k not in ("simple", "corrective")}
+
+
+def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], progress: bool = True) -> Results:
+    """First generation (simple set) of every algorithm and its MD, the automatic sets, then every other
+    origin x algorithm, each with MD of the training liquid; unseen liquids for ``unseen_origins``."""
+    from tqdm.auto import tqdm
+
+    evaluate = evaluation_sets(sets)
+    liquid = training_liquid(p)
+    unseen = [unseen_liquid(p, n) for n in p.unseen]
+    training = {"simple": sets["simple"]}
+    jobs = [(alg, "simple") for alg in p.algorithms]
+    jobs += [(alg, o) for o in p.origins if o != "simple" for alg in p.algorithms]
+    fits, runs = [], []
+    bar = tqdm(total=len(jobs), desc="models (fit + MD)", disable=not progress, leave=False)
+    for alg, origin in jobs:
+        if origin not in training:
+            extra = sets["corrective"] if origin == "corrective" else automatic(
+                p, cache, next(r for r in runs if r.algorithm == origin.removeprefix(AUTOMATIC)
+                               and r.origin == "simple" and r.liquid == liquid.name))
+            training[origin] = sets["simple"] + extra
+        f = fit(p, cache, alg, origin, training[origin], evaluate)
+        fits.append(f)
+        runs.append(md_run(p, cache, f, liquid, seed=p.seed + 100))
+        if origin in p.unseen_origins:
+            runs += [md_run(p, cache, f, u, seed=p.seed + 101 + k) for k, u in enumerate(unseen)]
+        bar.update(1)
+    bar.close()
+    return Results(fits, runs, training, evaluate)
+
+
+# -- analysis -------------------------------------------------------------------------------------
+def error_rows(algorithm: str, origin: str, data: Dataset, pred: Mapping[str, list], set_name: str
+               ) -> dict:
+    """Errors of one model on one set: energy MAE per atom (meV/atom), also after removing the set's mean error
+    (a training liquid of one stoichiometry leaves the per-element energy references undetermined, so
+    molecules of another composition carry an arbitrary offset), force-component MAE (eV/A), and its
+    intra- and inter-molecular parts (:func:`~paperlib.analysis.metrics.molecular_force_split` of model and
+    reference forces alike, so the parts add up to the total force error)."""
+    energies = np.asarray(pred["energies"])
+    forces = np.asarray(pred["forces"])
+    ref_f = data.forces()
+    intra, inter = [], []
+    start = 0
+    for a in data:
+        sl = slice(start, start + len(a))
+        start += len(a)
+        ids = a.arrays[MOL_ID] if MOL_ID in a.arrays else np.zeros(len(a), int)
+        # periodic boxes are split with molecules made whole, so the rigid-body parts are well defined
+        pos = _whole_positions(a)
+        di, de = molecular_force_split(forces[sl] - ref_f[sl], pos, a.get_masses(), ids)
+        intra.append(di)
+        inter.append(de)
+    err = (energies - data.energies()) / data.n_atoms()
+    return {"algorithm": algorithm, "origin": origin, "set": set_name,
+            "energy MAE (meV/atom)": 1000 * float(np.mean(np.abs(err))),
+            "energy MAE, offset removed (meV/atom)": 1000 * float(np.mean(np.abs(err - err.mean()))),
+            "force MAE (eV/Å)": float(np.mean(np.abs(forces - ref_f))),
+            "intra-molecular force MAE (eV/Å)": float(np.mean(np.abs(np.concatenate(intra)))),
+            "inter-molecular force MAE (eV/Å)": float(np.mean(np.abs(np.concatenate(inter))))}
+
+
+def _whole_positions(atoms: Atoms) -> np.ndarray:
+    from paperlib.sampling.liquids import whole_molecules
+
+    return whole_molecules(atoms) if atoms.pbc.any() and MOL_ID in atoms.arrays else atoms.positions
+
+
+def fixed_errors(res: Results) -> pd.DataFrame:
+    """One row per model and fixed evaluation set (see :func:`error_rows`)."""
+    return pd.DataFrame([error_rows(f.algorithm, f.origin, res.evaluate[k], pred, k)
+                         for f in res.fits for k, pred in f.predictions.items()])
+
+
+def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float) -> pd.DataFrame:
+    """One row per MD run: survival, failure, density (mean of the second half of the run, relative to the
+    experimental density ``liquids[name]``), errors on the model's own relabelled snapshots and the score
+    (:func:`score`)."""
+    rows = []
+    for r in runs:
+        dens = np.asarray(r.summary["density_g_cm3"])
+        e = np.asarray(r.summary["own"]["energies"])
+        f = np.asarray(r.summary["own"]["forces"])
+        own_f = float(np.mean(np.abs(f - r.own.forces())))
+        rows.append({"algorithm": r.algorithm, "origin": r.origin, "liquid": r.liquid,
+                     "survived fraction": r.survived_fraction,
+                     "time to failure (fs)": r.summary["time_to_failure_fs"],
+                     "failure": r.summary["failure"] or "",
+                     "density / experiment": float(dens[len(dens) // 2:].mean() / liquids[r.liquid]),
+                     "own-trajectory energy MAE (meV/atom)": 1000 * float(np.mean(
+                         np.abs(e - r.own.energies()) / r.own.n_atoms())),
+                     "own-trajectory force MAE (eV/Å)": own_f,
+                     "score": score(r.survived_fraction, own_f, force_scale_eV_A)})
+    return pd.DataFrame(rows)
+
+
+def score(survived_fraction: float, own_force_mae_eV_A: float, force_scale_eV_A: float) -> float:
+    """The MD score, between 0 and 1: ``survived_fraction / (1 + own_force_mae / force_scale)``.
+
+    A model is only as good as the MD it drives: a run that breaks early scores at most the fraction it
+    survived, however small its test errors; a run that survives is then judged by its force error on the
+    configurations it visited itself (relabelled by the reference), which fixed test sets never probe.
+    ``force_scale_eV_A`` sets the force error that halves the score."""
+    return float(survived_fraction / (1.0 + own_force_mae_eV_A / force_scale_eV_A))
+
+
+def transfer_matrix(table: pd.DataFrame, value: str) -> pd.DataFrame:
+    """Training-set origin x algorithm for one column of :func:`md_table` or :func:`test_errors` (rows in
+    :data:`ORIGINS` order, labelled by :data:`ORIGIN_LABELS`)."""
+    m = table.pivot_table(index="origin", columns="algorithm", values=value, aggfunc="mean")
+    m = m.reindex([o for o in ORIGINS if o in m.index])
+    m.index = [ORIGIN_LABELS[o] for o in m.index]
+    m.columns = [ALGORITHM_LABELS.get(c, c) for c in m.columns]
+    return m
+
+
+def liquid_densities(p: Params) -> dict[str, float]:
+    """Experimental density (g/cm^3) of the training liquid and every unseen liquid, by liquid name."""
+    out = {training_liquid(p).name: training_liquid(p).density_g_cm3}
+    out.update({n: SOLVENTS[n].density_g_cm3 for n in p.unseen})
+    return out
+
+
+def rdf_table(runs: Sequence[MDRun], pair: tuple[str, str], r_max_A: float, n_bins: int = 60) -> pd.DataFrame:
+    """Intermolecular partial RDF of ``pair`` over every run's snapshots: columns algorithm, origin, liquid,
+    r (A), g. Pairs within one molecule are left out, so the curve shows packing, not bonds."""
+    from paperlib.analysis.rdf import partial_rdf
+
+    rows = []
+    for r in runs:
+        if len(r.frames) < 2:
+            continue
+        x, g = partial_rdf(list(r.frames)[1:], *pair, r_max_A, n_bins, exclude_same=MOL_ID)
+        rows += [{"algorithm": r.algorithm, "origin": r.origin, "liquid": r.liquid, "r (Å)": a, "g": b}
+                 for a, b in zip(x, g)]
+    return pd.DataFrame(rows)
+
+
+# -- foundation model -----------------------------------------------------------------------------
+def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset]) -> tuple[Fitted, MDRun] | None:
+    """The MACE model file ``foundation_model`` (when given) evaluated like the trained models: fixed test
+    sets and MD of the training liquid (cached by the file's content)."""
+    if not p.foundation_model:
+        return None
+    import hashlib
+
+    from paperlib.models.mace import MACEPotential
+
+    path = Path(p.foundation_model)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def compute(out: Path) -> None:
+        model = MACEPotential.from_model_file(path, name=FOUNDATION)
+        model.save(out / "model")
+        (out / "predictions.json").write_text(json.dumps({"fit_s": 0.0,
+                                                          "predictions": _predictions(model, evaluate)}))
+
+    key = {"foundation_model": digest, "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
+    entry = cache.get(foundation, key, compute)
+    raw = json.loads((entry / "predictions.json").read_text())
+    fitted = Fitted("mace", FOUNDATION, entry / "model", 0.0, raw["predictions"], key)
+    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=p.seed + 100)

@@ -200,3 +200,18 @@ def collective_variable_map(points: pd.DataFrame, x: str, y: str, hue: str, xlab
     ax.legend(fontsize=7, markerscale=1.5, loc="best")
     fig.tight_layout()
     return fig
+
+
+def traces(table: pd.DataFrame, x: str, y: str, hue: str, col: str | None = None, ylabel: str = ""):
+    """Line plots of ``y`` against ``x``, one line per ``hue`` value, one panel per ``col`` value."""
+    panels = list(dict.fromkeys(table[col])) if col else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.6), sharey=True, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        data = table if panel is None else table[table[col] == panel]
+        sns.lineplot(data=data, x=x, y=y, hue=hue, ax=ax, legend=ax is axes[0][-1], lw=1.2)
+        ax.set_title("" if panel is None else str(panel))
+        ax.set_ylabel(ylabel or y)
+    if axes[0][-1].get_legend() is not None:
+        sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="")
+    fig.tight_layout()
+    return fig

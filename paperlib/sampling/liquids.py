@@ -87,7 +87,7 @@ def _overlaps(trial: np.ndarray, trial_radii: np.ndarray, others: np.ndarray, ot
 
 
 def pack_box(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, *, seed: int,
-             min_distance_A: float = 1.7, vdw_scale: float = 0.75, start_density_fraction: float = 0.3,
+             min_distance_A: float = 1.7, vdw_scale: float = 0.65, start_density_fraction: float = 0.3,
              compression: float = 0.97, max_sweeps: int = 200) -> Atoms:
     """A cubic periodic box of ``counts[i]`` rigid copies of ``molecules[i]`` at ``density_g_cm3``, with no two
     atoms of different molecules closer than ``min_distance_A`` or ``vdw_scale`` times the sum of their van der

@@ -87,11 +87,35 @@ def stretched_bond(molecule: Atoms, factor: float, rng: np.random.Generator) -> 
     return out
 
 
+def scaled_liquid(box: Atoms, density_factor: float) -> Atoms:
+    """``box`` compressed (``density_factor`` > 1) or expanded (< 1): the cell and every molecule's centre of
+    mass scale by ``density_factor ** (-1/3)`` while the molecules stay rigid, so contacts between molecules
+    shorten or lengthen as in a liquid under pressure or tension."""
+    from paperlib.sampling.liquids import whole_molecules
+
+    if not density_factor > 0:
+        raise ValueError(f"density_factor: got {density_factor}; allowed: > 0")
+    scale = density_factor ** (-1.0 / 3.0)
+    pos = whole_molecules(box)
+    ids = box.arrays[MOL_ID]
+    masses = box.get_masses()
+    out = box.copy()
+    for mol in np.unique(ids):
+        sel = ids == mol
+        com = np.average(pos[sel], axis=0, weights=masses[sel])
+        out.positions[sel] = pos[sel] + (scale - 1.0) * com
+    out.set_cell(box.cell.array * scale, scale_atoms=False)
+    out.wrap()
+    return out
+
+
 def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, n: int, radius_A: float,
-              kind: str, rng: np.random.Generator) -> list[Atoms]:
+              kind: str, rng: np.random.Generator, density_factor: float = 1.0) -> list[Atoms]:
     out = []
     for _ in range(n):
         box = pack_box(molecules, counts, density_g_cm3, seed=int(rng.integers(2**31)))
+        if density_factor != 1.0:
+            box = scaled_liquid(box, density_factor)
         centre = int(rng.integers(box.arrays[MOL_ID].max() + 1))
         cluster = cut_cluster(box, centre, radius_A)
         out.append(_tagged(cluster, kind, cluster.arrays[MOL_ID]))
@@ -127,15 +151,15 @@ def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], de
                    n_per_kind: int, cluster_radius_A: float, seed: int, density_factors: tuple[float, float] = (1.2, 0.8),
                    close_distance_A: tuple[float, float] = (2.8, 3.6), stretch: tuple[float, float] = (1.1, 1.35)
                    ) -> list[Atoms]:
-    """The 'human-designed corrective' set, ``n_per_kind`` of each: clusters from liquid compressed and expanded
-    by ``density_factors``, dimers in close contact (centres ``close_distance_A`` apart), and molecules with one
+    """The 'human-designed corrective' set, ``n_per_kind`` of each: clusters from packed liquid compressed and
+    expanded to ``density_factors`` times its density (:func:`scaled_liquid`), dimers in close contact (centres ``close_distance_A`` apart), and molecules with one
     bond stretched by a factor drawn from ``stretch``."""
     rng = np.random.default_rng(seed)
     names = list(molecules)
     mols = [molecules[n] for n in names]
     cnt = [counts[n] for n in names]
-    out = _clusters(mols, cnt, density_g_cm3 * density_factors[0], n_per_kind, cluster_radius_A, "compressed", rng)
-    out += _clusters(mols, cnt, density_g_cm3 * density_factors[1], n_per_kind, cluster_radius_A, "expanded", rng)
+    out = _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "compressed", rng, density_factors[0])
+    out += _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "expanded", rng, density_factors[1])
     out += _pairs(mols, n_per_kind, close_distance_A, "close_dimer", rng)
     for k in range(n_per_kind):
         molecule = mols[k % len(mols)]

@@ -376,10 +376,10 @@ def _whole_positions(atoms: Atoms) -> np.ndarray:
     return whole_molecules(atoms) if atoms.pbc.any() and MOL_ID in atoms.arrays else atoms.positions
 
 
-def fixed_errors(res: Results) -> pd.DataFrame:
+def fixed_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]) -> pd.DataFrame:
     """One row per model and fixed evaluation set (see :func:`error_rows`)."""
-    return pd.DataFrame([error_rows(f.algorithm, f.origin, res.evaluate[k], pred, k)
-                         for f in res.fits for k, pred in f.predictions.items()])
+    return pd.DataFrame([error_rows(f.algorithm, f.origin, evaluate[k], pred, k)
+                         for f in fits for k, pred in f.predictions.items()])
 
 
 def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float) -> pd.DataFrame:
@@ -431,18 +431,32 @@ def liquid_densities(p: Params) -> dict[str, float]:
     return out
 
 
-def rdf_table(runs: Sequence[MDRun], pair: tuple[str, str], r_max_A: float, n_bins: int = 60) -> pd.DataFrame:
-    """Intermolecular partial RDF of ``pair`` over every run's snapshots: columns algorithm, origin, liquid,
-    r (A), g. Pairs within one molecule are left out, so the curve shows packing, not bonds."""
+def rdf_curves(runs: Sequence[MDRun], pairs: Sequence[tuple[str, str]], r_max_A: float, n_bins: int = 60
+               ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Intermolecular partial RDFs of every run's snapshots after the start: ``{"algorithm / origin":
+    {"A-B": (r in A, g)}}``. Pairs within one molecule are left out, so the curves show packing, not bonds;
+    runs that failed before their first snapshot are skipped."""
     from paperlib.analysis.rdf import partial_rdf
 
-    rows = []
+    out = {}
     for r in runs:
         if len(r.frames) < 2:
             continue
-        x, g = partial_rdf(list(r.frames)[1:], *pair, r_max_A, n_bins, exclude_same=MOL_ID)
-        rows += [{"algorithm": r.algorithm, "origin": r.origin, "liquid": r.liquid, "r (Å)": a, "g": b}
-                 for a, b in zip(x, g)]
+        out[f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} / {ORIGIN_LABELS.get(r.origin, r.origin)}"] = {
+            f"{a}-{b}": partial_rdf(list(r.frames)[1:], a, b, r_max_A, n_bins, exclude_same=MOL_ID)
+            for a, b in pairs}
+    return out
+
+
+def density_traces(runs: Sequence[MDRun], liquids: Mapping[str, float]) -> pd.DataFrame:
+    """Density relative to experiment at every snapshot of every run: columns model, liquid, time (fs),
+    density / experiment."""
+    rows = []
+    for r in runs:
+        for t, d in zip(r.summary["times_fs"], r.summary["density_g_cm3"]):
+            rows.append({"model": f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} / "
+                                  f"{ORIGIN_LABELS.get(r.origin, r.origin)}",
+                         "liquid": r.liquid, "time (fs)": t, "density / experiment": d / liquids[r.liquid]})
     return pd.DataFrame(rows)
 
 

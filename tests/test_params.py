@@ -3,7 +3,8 @@ import pytest
 from paperlib.params import PROFILES, ParameterError, parse_override, resolve, schema
 
 
-@pytest.mark.parametrize("study", ["nacl_selection", "gradients", "hessian_training", "flexible_pes"])
+@pytest.mark.parametrize("study", ["nacl_selection", "gradients", "hessian_training", "flexible_pes",
+                                   "transferability"])
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_validates(profile, study):
     p = resolve(study, profile)
@@ -89,4 +90,24 @@ def test_hessian_study_rejects_bad_values(overrides, fragment):
 def test_flexible_pes_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:
         resolve("flexible_pes", "smoke", overrides)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"weight_fractions": [0.3, 0.7]}, "one weight per solvent"),
+    ({"unseen": ["EC", "PC"]}, "not in the training liquid"),
+    ({"solvents": ["EC", "EC"], "weight_fractions": [1, 1]}, "no repeats"),
+    ({"solvents": ["XYZ"]}, "parameter 'solvents'"),
+    ({"origins": ["corrective"]}, "containing 'simple'"),
+    ({"algorithms": ["mace"]}, "'automatic_deepmd' needs 'deepmd'"),
+    ({"unseen_origins": ["automatic_mace"], "origins": ["simple", "corrective"]}, "subset of origins"),
+    ({"md_sample_every": 50}, "at most md_steps"),
+    ({"mace_hidden_irreps": "sixteen scalars"}, "e3nn irreps"),
+    ({"foundation_model": "/no/such/model.model"}, "does not exist"),
+    ({"box_molecules": 1}, "parameter 'box_molecules'"),
+    ({"n_test": -3}, "parameter 'n_test'"),
+])
+def test_transferability_rejects_bad_values(overrides, fragment):
+    with pytest.raises(ParameterError) as err:
+        resolve("transferability", "smoke", overrides)
     assert fragment in str(err.value)

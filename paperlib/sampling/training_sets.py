@@ -1,7 +1,7 @@
 """Training-set types of the transferability study (Niblett et al., JCTC 2024), as functions returning
 unlabelled configurations, so that any algorithm can be trained on any of them.
 
-- :func:`simple_set`: no ab initio MD: isolated rattled molecules, random dimers, and clusters cut from boxes
+- :func:`simple_set`: no ab initio MD: rattled isolated molecules, random dimers, and clusters cut from boxes
   packed at the experimental density.
 - :func:`corrective_set`: configurations a person would add to fix a model's deficiencies: clusters from
   compressed and expanded liquid, close-contact dimers, and molecules with one stretched bond.
@@ -110,7 +110,7 @@ def scaled_liquid(box: Atoms, density_factor: float) -> Atoms:
 
 
 def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, n: int, radius_A: float,
-              kind: str, rng: np.random.Generator, density_factor: float = 1.0) -> list[Atoms]:
+              kind: str, rng: np.random.Generator, rattle_A: float, density_factor: float = 1.0) -> list[Atoms]:
     out = []
     for _ in range(n):
         box = pack_box(molecules, counts, density_g_cm3, seed=int(rng.integers(2**31)))
@@ -118,49 +118,53 @@ def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: 
             box = scaled_liquid(box, density_factor)
         centre = int(rng.integers(box.arrays[MOL_ID].max() + 1))
         cluster = cut_cluster(box, centre, radius_A)
-        out.append(_tagged(cluster, kind, cluster.arrays[MOL_ID]))
+        out.append(_tagged(rattled(cluster, rattle_A, rng), kind, cluster.arrays[MOL_ID]))
     return out
 
 
 def _pairs(molecules: Sequence[Atoms], n: int, distances_A: tuple[float, float], kind: str,
-           rng: np.random.Generator) -> list[Atoms]:
+           rng: np.random.Generator, rattle_A: float) -> list[Atoms]:
     out = []
     for _ in range(n):
         a, b = (molecules[int(k)] for k in rng.integers(len(molecules), size=2))
         pair = dimer(a, b, float(rng.uniform(*distances_A)), rng)
-        out.append(_tagged(pair, kind, np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
+        out.append(_tagged(rattled(pair, rattle_A, rng), kind, np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
     return out
 
 
 def simple_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
                n_monomers: int, n_dimers: int, n_clusters: int, cluster_radius_A: float, seed: int,
                rattle_A: float = 0.05, dimer_distance_A: tuple[float, float] = (4.0, 7.0)) -> list[Atoms]:
-    """The 'simple' set: ``n_monomers`` rattled isolated molecules (species in turn), ``n_dimers`` random
-    dimers with centres ``dimer_distance_A`` apart, and ``n_clusters`` clusters of radius ``cluster_radius_A``
-    cut from boxes of ``counts`` molecules packed at ``density_g_cm3``."""
+    """The 'simple' set: ``n_monomers`` isolated molecules (species in turn), ``n_dimers`` random dimers with
+    centres ``dimer_distance_A`` apart, and ``n_clusters`` clusters of radius ``cluster_radius_A`` cut from
+    boxes of ``counts`` molecules packed at ``density_g_cm3``; every atom rattled by ``rattle_A`` (A, Gaussian),
+    since packed molecules are rigid copies and MD will bend and stretch them."""
     rng = np.random.default_rng(seed)
     names = list(molecules)
     out = [_tagged(rattled(molecules[names[k % len(names)]], rattle_A, rng), "monomer") for k in range(n_monomers)]
-    out += _pairs([molecules[n] for n in names], n_dimers, dimer_distance_A, "dimer", rng)
+    out += _pairs([molecules[n] for n in names], n_dimers, dimer_distance_A, "dimer", rng, rattle_A)
     out += _clusters([molecules[n] for n in names], [counts[n] for n in names], density_g_cm3, n_clusters,
-                     cluster_radius_A, "cluster", rng)
+                     cluster_radius_A, "cluster", rng, rattle_A)
     return out
 
 
 def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
                    n_per_kind: int, cluster_radius_A: float, seed: int, density_factors: tuple[float, float] = (1.2, 0.8),
-                   close_distance_A: tuple[float, float] = (2.8, 3.6), stretch: tuple[float, float] = (1.1, 1.35)
-                   ) -> list[Atoms]:
+                   close_distance_A: tuple[float, float] = (2.8, 3.6), stretch: tuple[float, float] = (1.1, 1.35),
+                   rattle_A: float = 0.05) -> list[Atoms]:
     """The 'human-designed corrective' set, ``n_per_kind`` of each: clusters from packed liquid compressed and
-    expanded to ``density_factors`` times its density (:func:`scaled_liquid`), dimers in close contact (centres ``close_distance_A`` apart), and molecules with one
-    bond stretched by a factor drawn from ``stretch``."""
+    expanded to ``density_factors`` times its density (:func:`scaled_liquid`), dimers in close contact
+    (centres ``close_distance_A`` apart), and molecules with one bond stretched by a factor drawn from
+    ``stretch``; clusters and dimers rattled by ``rattle_A`` (A) as in :func:`simple_set`."""
     rng = np.random.default_rng(seed)
     names = list(molecules)
     mols = [molecules[n] for n in names]
     cnt = [counts[n] for n in names]
-    out = _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "compressed", rng, density_factors[0])
-    out += _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "expanded", rng, density_factors[1])
-    out += _pairs(mols, n_per_kind, close_distance_A, "close_dimer", rng)
+    out = _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "compressed", rng, rattle_A,
+                    density_factors[0])
+    out += _clusters(mols, cnt, density_g_cm3, n_per_kind, cluster_radius_A, "expanded", rng, rattle_A,
+                     density_factors[1])
+    out += _pairs(mols, n_per_kind, close_distance_A, "close_dimer", rng, rattle_A)
     for k in range(n_per_kind):
         molecule = mols[k % len(mols)]
         out.append(_tagged(stretched_bond(molecule, float(rng.uniform(*stretch)), rng), "stretched_bond"))

@@ -235,7 +235,7 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
                  check=lambda a: frame_failure(a, bonds, volume, criteria))
     frames = [start] + res.frames
     times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
-    own = automatic_set(frames, p.own_frames, p.cluster_radius_A, seed=seed + 1)
+    own = automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A, seed=seed + 1)
     own = _label(own)
     pred = model.predict(own)
     (out / MD_SUMMARY).write_text(json.dumps({
@@ -252,9 +252,9 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
 
 @dataclasses.dataclass
 class MDRun:
-    """A model's NPT run of one liquid: snapshots (periodic, with ``mol_id``), their times and densities,
-    the failure (time and reason, ``None`` when it ran to the end) and the relabelled own-trajectory
-    clusters with the model's predictions on them."""
+    """A model's NPT run of one liquid: snapshots (periodic, with ``mol_id``; the packed start first), their
+    times and densities, the failure (time and reason, ``None`` when it ran to the end) and the relabelled
+    own-trajectory clusters (cut from :attr:`model_frames`) with the model's predictions on them."""
 
     algorithm: str
     origin: str
@@ -262,6 +262,12 @@ class MDRun:
     frames: Dataset
     summary: dict
     own: Dataset
+
+    @property
+    def model_frames(self) -> list[Atoms]:
+        """The snapshots the model generated (after the packed start), or the start alone when the run failed
+        before its first snapshot."""
+        return list(self.frames)[1:] or list(self.frames)[:1]
 
     @property
     def survived_fraction(self) -> float:
@@ -283,7 +289,7 @@ def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -
 
 
 def _automatic(out: Path, run: MDRun, n: int, radius_A: float, seed: int) -> None:
-    Dataset(_label(automatic_set(list(run.frames), n, radius_A, seed))).write(out / "automatic.xyz")
+    Dataset(_label(automatic_set(run.model_frames, n, radius_A, seed))).write(out / "automatic.xyz")
 
 
 def automatic(p: Params, cache: Cache, run: MDRun) -> Dataset:

@@ -30,3 +30,19 @@ def test_short_range_detection():
     expected = np.sum(4 * np.pi * r[np.abs(r - 1.2) < 0.1] ** 2 * 0.02 * 5.0) * (r[1] - r[0])
     assert flagged and weight == pytest.approx(expected)
     assert rdf_distance(r, g_ref, g_ref) == 0.0 and rdf_distance(r, bad, g_ref) > 0
+
+
+def test_exclude_same_drops_pairs_within_a_molecule():
+    # Two-atom "molecules" 1.0 A long, far from each other: all pairs at 1.0 A are intramolecular.
+    frames = []
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        centres = rng.uniform(0, 20.0, (10, 3))
+        pos = np.vstack([centres, centres + [1.0, 0.0, 0.0]])
+        a = Atoms(["Na"] * 10 + ["Cl"] * 10, positions=pos, cell=[20.0] * 3, pbc=True)
+        a.arrays["mol_id"] = np.r_[np.arange(10), np.arange(10)]
+        frames.append(a)
+    r, g = partial_rdf(frames, "Na", "Cl", 3.0, n_bins=30)
+    r, g_inter = partial_rdf(frames, "Na", "Cl", 3.0, n_bins=30, exclude_same="mol_id")
+    bond = np.abs(r - 1.0) < 0.06
+    assert g[bond].max() > 10 and g_inter[bond].max() == 0.0

@@ -42,3 +42,43 @@ class TestMACEPotential(PotentialMixin):
     @pytest.fixture
     def structures(self, azobenzene_frames):
         return [a.copy() for a in azobenzene_frames[20:23]]
+
+
+def test_calculator_stress_is_the_strain_derivative_of_the_energy(short_and_long, azobenzene_frames):
+    """A periodic cell small enough that images interact: stress = (1/V) dE/d(strain), central differences."""
+    atoms = azobenzene_frames[20].copy()
+    atoms.set_cell([11.0, 10.0, 9.0])
+    atoms.pbc = True
+    atoms.calc = short_and_long[8].calculator()
+    stress = atoms.get_stress(voigt=False)
+    cell0, h = atoms.cell.array.copy(), 1e-4
+    fd = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            energies = []
+            for sign in (1, -1):
+                strain = np.eye(3)
+                strain[i, j] += sign * h
+                strained = atoms.copy()
+                strained.set_cell(cell0 @ strain, scale_atoms=True)
+                strained.calc = short_and_long[8].calculator()
+                energies.append(strained.get_potential_energy())
+            fd[i, j] = (energies[0] - energies[1]) / (2 * h) / atoms.get_volume()
+    np.testing.assert_allclose(stress, 0.5 * (fd + fd.T), atol=1e-6)
+    assert np.abs(stress).max() > 1e-5   # the images do interact
+    molecule = azobenzene_frames[20].copy()
+    molecule.calc = short_and_long[8].calculator()
+    with pytest.raises(Exception, match="periodic"):
+        molecule.get_stress()
+
+
+def test_a_model_file_evaluates_like_the_model(short_and_long, azobenzene_frames, tmp_path):
+    short_and_long[8].save(tmp_path / "saved")
+    model = MACEPotential.from_model_file(tmp_path / "saved" / "model.model")
+    test = list(azobenzene_frames[20:23])
+    a, b = model.predict(test), short_and_long[8].predict(test)
+    np.testing.assert_allclose(a.energies, b.energies, rtol=1e-12)
+    np.testing.assert_allclose(a.forces, b.forces, rtol=1e-10, atol=1e-12)
+    assert model.name == "foundation"
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        MACEPotential.from_model_file(tmp_path / "missing.model")

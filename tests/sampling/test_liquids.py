@@ -55,6 +55,14 @@ def test_every_solvent_packs_at_its_experimental_density(name):
     atoms = pack_box([molecule], [24], SOLVENTS[name].density_g_cm3, seed=0)
     assert density_g_cm3(atoms) == pytest.approx(SOLVENTS[name].density_g_cm3, rel=1e-9)
     assert intermolecular_min_distance(atoms) >= 1.7
+    # heavy atoms of different molecules keep 0.65 x their van der Waals contact (O...O about 2 A)
+    from ase.data import vdw_radii
+    from ase.neighborlist import neighbor_list
+
+    i, j, d = neighbor_list("ijd", atoms, 4.0)
+    other = atoms.arrays[MOL_ID][i] != atoms.arrays[MOL_ID][j]
+    limit = 0.65 * (vdw_radii[atoms.numbers[i]] + vdw_radii[atoms.numbers[j]])
+    assert np.all(d[other] >= np.maximum(limit[other], 1.7) - 1e-9)
 
 
 def test_packing_is_deterministic_given_a_seed(solvents):

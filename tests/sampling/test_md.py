@@ -56,3 +56,34 @@ def _with_calc(atoms):
     atoms = atoms.copy()
     atoms.calc = BMHTFCalculator()
     return atoms
+
+
+def test_ase_md_npt_follows_the_pressure_and_stops_on_the_check():
+    from ase.build import bulk
+    from ase.calculators.lj import LennardJones
+
+    # An argon-like LJ crystal: at 20 kbar it ends denser than at zero pressure; without a barostat the cell stays.
+    box = bulk("Ar", "fcc", a=5.26, cubic=True).repeat(2)
+    lj = dict(sigma=3.4, epsilon=0.0104, rc=8.0, smooth=True)
+    run = dict(temperature_K=50, timestep_fs=5.0, steps=600, sample_every=100, seed=0, progress=False,
+               min_distance_A=2.0)
+    squeezed = ase_md(box, LennardJones(**lj), pressure_bar=20000.0, **run)
+    free = ase_md(box, LennardJones(**lj), pressure_bar=0.0, **run)
+    fixed = ase_md(box, LennardJones(**lj), **run)
+    assert squeezed.stable and free.stable and fixed.stable
+    assert squeezed.frames[-1].get_volume() < 0.9 * free.frames[-1].get_volume()
+    assert fixed.frames[-1].get_volume() == pytest.approx(box.get_volume(), rel=1e-12)
+
+    samples = []
+
+    def second_sample(atoms):
+        samples.append(atoms.get_volume())
+        return "second sample" if len(samples) == 2 else None
+
+    stopped = ase_md(box, LennardJones(**lj), check=second_sample, **run)
+    assert stopped.failure == "second sample" and stopped.steps_done == 200 and len(stopped.frames) == 1
+    assert stopped.time_to_failure_fs == pytest.approx(1000.0)
+    molecule = box.copy()
+    molecule.pbc = False
+    with pytest.raises(ValueError, match="periodic"):
+        ase_md(molecule, LennardJones(**lj), pressure_bar=1.0, **run)

@@ -3,8 +3,10 @@ import pytest
 
 from paperlib.sampling.liquids import MOL_ID, solvent_molecule
 from paperlib.sampling.paths import bond_graph
-from paperlib.sampling.training_sets import (CORRECTIVE_KINDS, SIMPLE_KINDS, corrective_set, dimer, simple_set,
-                                             stretched_bond)
+from paperlib.sampling.liquids import pack_box
+from paperlib.sampling.md import density_g_cm3
+from paperlib.sampling.training_sets import (CORRECTIVE_KINDS, SIMPLE_KINDS, automatic_set, corrective_set, dimer,
+                                             scaled_liquid, simple_set, stretched_bond)
 
 
 @pytest.fixture(scope="module")
@@ -55,20 +57,22 @@ def test_simple_set_has_whole_separate_molecules(molecules):
             rms = np.sqrt(np.mean(np.sum((atoms.positions - template.positions) ** 2, axis=1)))
             assert 0.03 < rms < 0.15 and len(np.unique(atoms.arrays[MOL_ID])) == 1
         else:
-            assert_whole_and_apart(atoms, molecules, 1.5)
+            assert_whole_and_apart(atoms, molecules, 1.3)   # 1.5 A apart before rattling
 
 
 def test_corrective_set_kinds(molecules):
     confs = corrective(molecules, 0)
     for atoms in confs:
         kind = atoms.info["set_kind"]
-        if kind in ("compressed", "expanded"):
-            assert_whole_and_apart(atoms, molecules, 1.7)
+        if kind == "expanded":
+            assert_whole_and_apart(atoms, molecules, 1.5)   # 1.7 A apart before rattling
+        if kind == "compressed":   # rigid molecules moved closer: contacts below the packing limit, no overlaps
+            assert_whole_and_apart(atoms, molecules, 1.2)
         if kind == "close_dimer":
             ids = atoms.arrays[MOL_ID]
             coms = [atoms[ids == m].get_center_of_mass() for m in (0, 1)]
-            assert 2.8 <= np.linalg.norm(coms[1] - coms[0]) <= 3.6
-            assert_whole_and_apart(atoms, molecules, 1.5)
+            assert 2.7 <= np.linalg.norm(coms[1] - coms[0]) <= 3.7   # 2.8-3.6 A before rattling
+            assert_whole_and_apart(atoms, molecules, 1.3)
 
 
 def test_stretched_bond_lengthens_exactly_one_bond_by_the_factor(molecules):
@@ -88,3 +92,43 @@ def test_dimer_places_centres_at_the_distance_and_fails_when_impossible(molecule
     assert np.linalg.norm(pair[n:].get_center_of_mass() - pair[:n].get_center_of_mass()) == pytest.approx(5.0)
     with pytest.raises(RuntimeError, match="no orientation"):
         dimer(molecules["EC"], molecules["EC"], 0.5, rng, max_tries=20)
+
+
+@pytest.mark.parametrize("factor", [1.2, 0.8])
+def test_scaled_liquid_changes_the_density_and_keeps_molecules_rigid(molecules, factor):
+    box = pack_box([molecules["EC"]], [8], 1.32, seed=4)
+    out = scaled_liquid(box, factor)
+    assert density_g_cm3(out) == pytest.approx(1.32 * factor, rel=1e-9)
+    from paperlib.sampling.liquids import whole_molecules
+
+    before, after = whole_molecules(box), whole_molecules(out)
+    ids = box.arrays[MOL_ID]
+    for mol in np.unique(ids):
+        d0 = np.linalg.norm(before[ids == mol][:, None] - before[ids == mol][None], axis=-1)
+        d1 = np.linalg.norm(after[ids == mol][:, None] - after[ids == mol][None], axis=-1)
+        np.testing.assert_allclose(d1, d0, atol=1e-9)
+    with pytest.raises(ValueError, match="density_factor"):
+        scaled_liquid(box, 0.0)
+
+
+def test_automatic_set_follows_its_selection_rule(molecules):
+    boxes = [pack_box([molecules["EC"]], [8], 1.32, seed=s) for s in range(5)]
+    for k, b in enumerate(boxes):
+        b.info["snapshot"] = k
+    first, again = automatic_set(boxes, 3, 4.5, seed=1), automatic_set(boxes, 3, 4.5, seed=1)
+    assert [a.info["set_kind"] for a in first] == ["automatic"] * 3
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.positions, b.positions)
+    # snapshots 0, 2 and 4: evenly spaced, the last one included; each a cluster of its snapshot
+    from paperlib.sampling.liquids import cut_cluster
+
+    matches = [[k for k, b in enumerate(boxes) for c in range(8)
+                if len(cut_cluster(b, c, 4.5)) == len(atoms)
+                and np.allclose(cut_cluster(b, c, 4.5).positions, atoms.positions)] for atoms in first]
+    assert [m[:1] for m in matches] == [[0], [2], [4]]
+    for atoms in first:
+        assert not atoms.pbc.any()
+        assert_whole_and_apart(atoms, molecules, 1.7)
+    assert automatic_set(boxes, 1, 4.5, seed=0)[0].info["set_kind"] == "automatic"
+    with pytest.raises(ValueError, match="no frames"):
+        automatic_set([], 2, 4.5, seed=0)

@@ -155,8 +155,10 @@ def unseen_table(results: Mapping[str, Any]) -> pd.DataFrame:
 def judge_unseen(results: Mapping[str, Any]) -> tuple[str, str]:
     """Claim 4: stability survives a change of molecular shape but not of functional chemistry."""
     u = unseen_table(results)
+    if u.empty:
+        return C.INCONCLUSIVE, "no MD runs of unseen liquids"
     measured = "mean survived fraction on unseen liquids (models stable on the training liquid): " + "; ".join(
-        f"{r.liquid} ({r.change}) {r._4:.2f} over {r.runs} runs" for r in u.itertuples()) if len(u) else "no runs"
+        f"{r.liquid} ({r.change}) {r._4:.2f} over {r.runs} runs" for r in u.itertuples())
     u = u[u["runs"] > 0]
     shape = u[u["change"] == "shape"]["mean survived fraction"]
     functional = u[u["change"] == "functional"]["mean survived fraction"]

@@ -229,19 +229,25 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
     criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
     bonds = bond_graph(start, criteria.bond_scale)
     volume = start.get_volume()
-    res = ase_md(start, model.calculator(), temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs,
-                 steps=p.md_steps, sample_every=p.md_sample_every, seed=seed, min_distance_A=p.min_distance_A,
-                 max_force_eV_A=p.max_force_eV_A, pressure_bar=p.pressure_bar, progress=False,
-                 check=lambda a: frame_failure(a, bonds, volume, criteria))
+    run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs, sample_every=p.md_sample_every,
+               min_distance_A=p.min_distance_A, max_force_eV_A=p.max_force_eV_A, progress=False)
+    res = ase_md(start, model.calculator(), steps=p.md_steps, seed=seed,
+                 check=lambda a: frame_failure(a, bonds, volume, criteria), **run)
     frames = [start] + res.frames
     times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
-    own = automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A, seed=seed + 1)
-    own = _label(own)
+    # NPT only after a complete NVT run: a freshly packed box is far from equilibrium, and its first
+    # expansion would otherwise pass for a density collapse
+    npt_density, npt_failure = [], None
+    if res.stable and p.npt_steps:
+        npt = ase_md(frames[-1], model.calculator(), steps=p.npt_steps, seed=seed + 2, pressure_bar=p.pressure_bar,
+                     check=lambda a: frame_failure(a, bonds, None, criteria), **run)
+        npt_density, npt_failure = [density_g_cm3(a) for a in npt.frames], npt.failure
+    own = _label(automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A, seed=seed + 1))
     pred = model.predict(own)
     (out / MD_SUMMARY).write_text(json.dumps({
         "duration_fs": p.md_steps * p.timestep_fs, "time_to_failure_fs": res.time_to_failure_fs,
-        "failure": res.failure, "times_fs": times,
-        "density_g_cm3": [density_g_cm3(a) for a in frames],
+        "failure": res.failure, "times_fs": times, "npt_density_g_cm3": npt_density, "npt_failure": npt_failure,
+        "npt_sample_fs": p.md_sample_every * p.timestep_fs,
         "own": {"energies": pred.energies.tolist(), "forces": pred.forces.tolist()}}))
     for a in frames:
         a.calc = None
@@ -252,9 +258,10 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
 
 @dataclasses.dataclass
 class MDRun:
-    """A model's NPT run of one liquid: snapshots (periodic, with ``mol_id``; the packed start first), their
-    times and densities, the failure (time and reason, ``None`` when it ran to the end) and the relabelled
-    own-trajectory clusters (cut from :attr:`model_frames`) with the model's predictions on them."""
+    """A model's MD of one liquid: NVT snapshots (periodic, with ``mol_id``; the packed start first) and their
+    times, the failure (time and reason, ``None`` when it ran to the end), the densities of the NPT
+    continuation of a complete run, and the relabelled own-trajectory clusters (cut from :attr:`model_frames`)
+    with the model's predictions on them."""
 
     algorithm: str
     origin: str
@@ -277,10 +284,11 @@ class MDRun:
 
 
 def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -> MDRun:
-    """NPT MD of ``liquid`` with the model of ``fitted`` from a box packed with ``seed`` (cached)."""
+    """NVT MD of ``liquid`` at its experimental density with the model of ``fitted`` from a box packed with
+    ``seed``, then, when it survived, an NPT continuation at ``pressure_bar`` (cached)."""
     key = {"model": fitted.key, "liquid": liquid.name, "counts": liquid.counts, "density": liquid.density_g_cm3,
            "seed": seed, **{k: getattr(p, k) for k in ("md_temperature_K", "pressure_bar", "timestep_fs",
-                                                          "md_steps", "md_sample_every", "own_frames",
+                                                          "md_steps", "npt_steps", "md_sample_every", "own_frames",
                                                           "cluster_radius_A", "min_distance_A",
                                                           "max_force_eV_A")}}
     entry = cache.get(_md, key, lambda o: _md(o, fitted.model(), liquid, p, seed))
@@ -389,12 +397,12 @@ def fixed_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]) -> pd.
 
 
 def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float) -> pd.DataFrame:
-    """One row per MD run: survival, failure, density (mean of the second half of the run, relative to the
-    experimental density ``liquids[name]``), errors on the model's own relabelled snapshots and the score
-    (:func:`score`)."""
+    """One row per MD run: NVT survival and failure, the NPT density (mean of the second half of the NPT
+    continuation, relative to the experimental density ``liquids[name]``; NaN when the NVT run failed) and
+    any NPT failure, errors on the model's own relabelled snapshots and the score (:func:`score`)."""
     rows = []
     for r in runs:
-        dens = np.asarray(r.summary["density_g_cm3"])
+        dens = np.asarray(r.summary["npt_density_g_cm3"])
         e = np.asarray(r.summary["own"]["energies"])
         f = np.asarray(r.summary["own"]["forces"])
         own_f = float(np.mean(np.abs(f - r.own.forces())))
@@ -402,7 +410,9 @@ def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV
                      "survived fraction": r.survived_fraction,
                      "time to failure (fs)": r.summary["time_to_failure_fs"],
                      "failure": r.summary["failure"] or "",
-                     "density / experiment": float(dens[len(dens) // 2:].mean() / liquids[r.liquid]),
+                     "NPT density / experiment": (float(dens[len(dens) // 2:].mean() / liquids[r.liquid])
+                                                  if len(dens) else np.nan),
+                     "NPT failure": r.summary["npt_failure"] or "",
                      "own-trajectory energy MAE (meV/atom)": 1000 * float(np.mean(
                          np.abs(e - r.own.energies()) / r.own.n_atoms())),
                      "own-trajectory force MAE (eV/Å)": own_f,
@@ -455,15 +465,16 @@ def rdf_curves(runs: Sequence[MDRun], pairs: Sequence[tuple[str, str]], r_max_A:
 
 
 def density_traces(runs: Sequence[MDRun], liquids: Mapping[str, float]) -> pd.DataFrame:
-    """Density relative to experiment at every snapshot of every run: columns model, liquid, time (fs),
-    density / experiment."""
+    """Density relative to experiment at every snapshot of every NPT continuation: columns model, liquid,
+    time (fs, from the start of the NPT run), density / experiment."""
     rows = []
     for r in runs:
-        for t, d in zip(r.summary["times_fs"], r.summary["density_g_cm3"]):
+        step = r.summary["npt_sample_fs"]
+        for k, d in enumerate(r.summary["npt_density_g_cm3"]):
             rows.append({"model": f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} / "
                                   f"{ORIGIN_LABELS.get(r.origin, r.origin)}",
-                         "liquid": r.liquid, "time (fs)": t, "density / experiment": d / liquids[r.liquid]})
-    return pd.DataFrame(rows)
+                         "liquid": r.liquid, "time (fs)": (k + 1) * step, "density / experiment": d / liquids[r.liquid]})
+    return pd.DataFrame(rows, columns=["model", "liquid", "time (fs)", "density / experiment"])
 
 
 # -- foundation model -----------------------------------------------------------------------------

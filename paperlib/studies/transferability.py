@@ -228,11 +228,10 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
     start = liquid.box(seed=seed)
     criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
     bonds = bond_graph(start, criteria.bond_scale)
-    volume = start.get_volume()
     run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs, sample_every=p.md_sample_every,
                min_distance_A=p.min_distance_A, max_force_eV_A=p.max_force_eV_A, progress=False)
     res = ase_md(start, model.calculator(), steps=p.md_steps, seed=seed,
-                 check=lambda a: frame_failure(a, bonds, volume, criteria), **run)
+                 check=lambda a: frame_failure(a, bonds, None, criteria), **run)
     frames = [start] + res.frames
     times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
     # NPT only after a complete NVT run: a freshly packed box is far from equilibrium, and its first
@@ -407,7 +406,7 @@ def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV
         f = np.asarray(r.summary["own"]["forces"])
         own_f = float(np.mean(np.abs(f - r.own.forces())))
         rows.append({"algorithm": r.algorithm, "origin": r.origin, "liquid": r.liquid,
-                     "survived fraction": r.survived_fraction,
+                     "duration (fs)": r.summary["duration_fs"], "survived fraction": r.survived_fraction,
                      "time to failure (fs)": r.summary["time_to_failure_fs"],
                      "failure": r.summary["failure"] or "",
                      "NPT density / experiment": (float(dens[len(dens) // 2:].mean() / liquids[r.liquid])

@@ -429,6 +429,13 @@ def score(survived_fraction: float, own_force_mae_eV_A: float, force_scale_eV_A:
     return float(survived_fraction / (1.0 + own_force_mae_eV_A / force_scale_eV_A))
 
 
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` with its ``origin`` and ``algorithm`` columns in words (:data:`ORIGIN_LABELS`,
+    :data:`ALGORITHM_LABELS`; other values, such as the foundation model's, unchanged)."""
+    return table.assign(origin=table["origin"].map(lambda o: ORIGIN_LABELS.get(o, o)),
+                        algorithm=table["algorithm"].map(lambda a: ALGORITHM_LABELS.get(a, a)))
+
+
 def transfer_matrix(table: pd.DataFrame, value: str) -> pd.DataFrame:
     """Training-set origin x algorithm for one column of :func:`md_table` or :func:`test_errors` (rows in
     :data:`ORIGINS` order, labelled by :data:`ORIGIN_LABELS`)."""

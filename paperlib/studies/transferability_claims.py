@@ -91,9 +91,9 @@ def gains(results: Mapping[str, Any]) -> pd.DataFrame:
 def judge_corrective(results: Mapping[str, Any]) -> tuple[str, str]:
     """Claim 2: corrective configurations transfer between algorithms, automatic ones not necessarily."""
     g = gains(results)
-    measured = "score gain over the simple set (corrective, own automatic, other's automatic): " + "; ".join(
-        f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} {r._3:+.3f}, {r._4:+.3f}, {r._5:+.3f}"
-        for r in g.itertuples())
+    parts = [f"{ALGORITHM_LABELS.get(alg, alg)} {c:+.3f}, {own:+.3f}, {other:+.3f}" for alg, c, own, other in
+             zip(g["algorithm"], g["corrective gain"], g["own automatic gain"], g["other's automatic gain"])]
+    measured = "score gain over the simple set (corrective, own automatic, other's automatic): " + "; ".join(parts)
     cols = ["corrective gain", "other's automatic gain"]
     if g.empty or g[cols].isna().any().any():
         return C.INCONCLUSIVE, measured + " (needs both algorithms with every origin)"
@@ -167,7 +167,8 @@ def judge_unseen(results: Mapping[str, Any]) -> tuple[str, str]:
     if u.empty:
         return C.INCONCLUSIVE, "no MD runs of unseen liquids"
     measured = "mean survived fraction on unseen liquids (models stable on the training liquid): " + "; ".join(
-        f"{r.liquid} ({r.change}) {r._4:.2f} over {r.runs} runs" for r in u.itertuples())
+        f"{r['liquid']} ({r['change']}) {r['mean survived fraction']:.2f} over {r['runs']} runs"
+        for r in u.to_dict("records"))
     u = u[u["runs"] > 0]
     shape = u[u["change"] == "shape"]["mean survived fraction"]
     functional = u[u["change"] == "functional"]["mean survived fraction"]

@@ -1,8 +1,8 @@
 """Claims of the transferability study, their rules, and the figures written to ``results.json``.
 
 ``results`` (what the notebook hands to :func:`paperlib.analysis.claims.judge`) holds the records of
-``errors`` (:func:`~paperlib.studies.transferability.fixed_errors`: one per model and fixed evaluation set) and
-``md`` (:func:`~paperlib.studies.transferability.md_table`: one per MD run), and ``liquid``, the name of the
+``errors`` (:func:`~paperlib.studies.transferability_analysis.fixed_errors`: one per model and fixed evaluation
+set) and ``md`` (:func:`~paperlib.studies.transferability_analysis.md_table`: one per MD run), and ``liquid``, the name of the
 training liquid.
 """
 

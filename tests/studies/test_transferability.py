@@ -1,14 +1,11 @@
 import numpy as np
-import pandas as pd
 import pytest
-from ase import Atoms
 
-from paperlib import keys
 from paperlib.analysis import claims as C
-from paperlib.data.dataset import Dataset
 from paperlib.params import resolve
-from paperlib.sampling.liquids import MOL_ID, SOLVENTS
+from paperlib.sampling.liquids import SOLVENTS
 from paperlib.studies import transferability as study
+from paperlib.studies import transferability_analysis as analysis
 from paperlib.studies import transferability_claims as claims
 
 ALGS = ("mace", "deepmd")
@@ -17,7 +14,7 @@ ALGS = ("mace", "deepmd")
 def md_record(alg, origin, liquid, survived, own_f, duration_fs=10000.0):
     return {"algorithm": alg, "origin": origin, "liquid": liquid, "survived fraction": survived,
             "duration (fs)": duration_fs,
-            "own-trajectory force MAE (eV/Å)": own_f, "score": study.score(survived, own_f, 0.1)}
+            "own-trajectory force MAE (eV/Å)": own_f, "score": analysis.score(survived, own_f, 0.1)}
 
 
 def synthetic(runs: dict, test_f: dict, unseen: dict | None = None) -> dict:
@@ -46,46 +43,6 @@ def test_mixture_density_is_ideal_mixing_of_specific_volumes():
     assert study.mixture_density(["PC"], [1.0]) == pytest.approx(SOLVENTS["PC"].density_g_cm3)
 
 
-def test_score_is_survival_discounted_by_own_trajectory_error():
-    assert study.score(1.0, 0.0, 0.1) == 1.0
-    assert study.score(1.0, 0.1, 0.1) == pytest.approx(0.5)
-    assert study.score(0.25, 0.0, 0.1) == pytest.approx(0.25)
-    assert study.score(1.0, 0.05, 0.1) > study.score(1.0, 0.2, 0.1) > study.score(0.5, 0.2, 0.1)
-
-
-def test_transfer_matrix_is_origin_by_algorithm():
-    table = pd.DataFrame(paper_like()["md"])
-    m = study.transfer_matrix(table[table["liquid"] == "EC"], "survived fraction")
-    assert list(m.index) == [study.ORIGIN_LABELS[o] for o in study.ORIGINS]
-    assert list(m.columns) == ["Deep Potential", "MACE"]
-    assert m.loc["simple", "Deep Potential"] == 0.2 and m.loc["simple + corrective", "MACE"] == 1.0
-
-
-def test_error_rows_split_forces_and_remove_energy_offsets():
-    rng = np.random.default_rng(0)
-    frames = []
-    for n in (6, 8):
-        a = Atoms("CHO" * (n // 3) + "H" * (n % 3), positions=rng.normal(scale=2.0, size=(n, 3)))
-        a.arrays[MOL_ID] = np.arange(n) // 3
-        a.info[keys.REF_energy] = float(rng.normal())
-        a.arrays[keys.REF_forces] = rng.normal(size=(n, 3))
-        frames.append(a)
-    data = Dataset(frames)
-    exact = {"energies": list(data.energies()), "forces": data.forces().tolist()}
-    row = study.error_rows("mace", "simple", data, exact, "test")
-    assert row["energy MAE (meV/atom)"] == 0 and row["force MAE (eV/Å)"] == 0
-    shifted = {"energies": list(data.energies() + 0.5 * data.n_atoms()),
-               "forces": (data.forces() + rng.normal(scale=0.1, size=data.forces().shape)).tolist()}
-    row = study.error_rows("mace", "simple", data, shifted, "test")
-    assert row["energy MAE (meV/atom)"] == pytest.approx(500.0)
-    assert row["energy MAE, offset removed (meV/atom)"] == pytest.approx(0.0, abs=1e-9)
-    err = np.asarray(shifted["forces"]) - data.forces()
-    assert row["force MAE (eV/Å)"] == pytest.approx(np.abs(err).mean())
-    # the parts of a random error: neither vanishes, and each is at most the whole error
-    assert 0 < row["inter-molecular force MAE (eV/Å)"] < row["force MAE (eV/Å)"] * 1.5
-    assert 0 < row["intra-molecular force MAE (eV/Å)"] < row["force MAE (eV/Å)"] * 1.5
-
-
 def test_claims_on_paper_like_results_are_reproduced():
     verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, paper_like(), "default")}
     assert verdicts == {"simple_sets": C.REPRODUCED, "corrective_transfer": C.REPRODUCED,
@@ -98,7 +55,7 @@ def test_claims_on_opposite_results_are_not_reproduced():
             ("mace", "automatic_mace"): (0.5, 0.3), ("deepmd", "automatic_mace"): (1.0, 0.04),
             ("mace", "automatic_deepmd"): (0.9, 0.1), ("deepmd", "automatic_deepmd"): (1.0, 0.04)}
     # test errors rank the models exactly as MD does, and accurate ones survive
-    test_f = {k: 0.3 - 0.25 * study.score(*v, 0.1) for k, v in runs.items()}
+    test_f = {k: 0.3 - 0.25 * analysis.score(*v, 0.1) for k, v in runs.items()}
     unseen = {("deepmd", o, liq): 1.0 for o in ("simple", "corrective") for liq in ("PC", "VC")}
     verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, synthetic(runs, test_f, unseen), "default")}
     assert verdicts == {"simple_sets": C.NOT_REPRODUCED, "corrective_transfer": C.NOT_REPRODUCED,
@@ -141,6 +98,6 @@ def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):
     np.testing.assert_allclose(fitted.predictions["test"]["energies"], model.predict(list(sets["test"])).energies,
                                rtol=1e-12)
     assert run.summary["duration_fs"] == p.md_steps * p.timestep_fs and len(run.own) == p.own_frames
-    errors = study.fixed_errors([fitted], evaluate)
+    errors = analysis.fixed_errors([fitted], evaluate)
     assert set(errors["set"]) == set(evaluate) and (errors["force MAE (eV/Å)"] > 0).all()
     assert study.foundation(resolve("transferability", "smoke"), cache, evaluate) is None

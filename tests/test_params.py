@@ -111,3 +111,14 @@ def test_transferability_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:
         resolve("transferability", "smoke", overrides)
     assert fragment in str(err.value)
+
+
+def test_transferability_schema_names_match_the_study():
+    """The schema spells out names the study defines (schemas.py imports nothing heavy), so they must agree."""
+    from paperlib import schemas
+    from paperlib.sampling.liquids import SOLVENTS
+    from paperlib.studies import transferability
+
+    assert schemas.SOLVENT_NAMES == tuple(SOLVENTS)
+    assert schemas.TRANSFER_ALGORITHMS == transferability.ALGORITHMS
+    assert schemas.TRANSFER_ORIGINS == transferability.ORIGINS

@@ -353,9 +353,8 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], progress: boo
 
 def liquid_densities(p: Params) -> dict[str, float]:
     """Experimental density (g/cm^3) of the training liquid and every unseen liquid, by liquid name."""
-    out = {training_liquid(p).name: training_liquid(p).density_g_cm3}
-    out.update({n: SOLVENTS[n].density_g_cm3 for n in p.unseen})
-    return out
+    liquid = training_liquid(p)
+    return {liquid.name: liquid.density_g_cm3, **{n: SOLVENTS[n].density_g_cm3 for n in p.unseen}}
 
 
 # -- foundation model -----------------------------------------------------------------------------

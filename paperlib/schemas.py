@@ -8,11 +8,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from paperlib.executors import executor_error
 from paperlib.params import Param, Schema, register
 
 SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
 DEVICES = ("auto", "cpu", "cuda")
+EXECUTOR = Param("executor", "str", "where sweep points are computed: 'in-process', 'local:N' (N dask worker "
+                                    "processes) or a dask scheduler address 'tcp://host:port'")
+
+
+def _executor_check(v: Mapping[str, Any]) -> str | None:
+    error = executor_error(v["executor"])
+    return f"parameter 'executor': {error}" if error else None
 
 
 def _nacl_checks(v: Mapping[str, Any]) -> str | None:
@@ -37,6 +45,7 @@ NACL_SELECTION = register(Schema(
     params=(
         Param("seed", "int", "master random seed", low=0),
         Param("device", "str", "torch device for training and ML-driven MD", choices=DEVICES),
+        EXECUTOR,
         Param("n_atoms", "int", "ions per pool/test configuration", low=8, high=4096),
         Param("temperatures_K", "list[float]", "thermostat temperatures of the NPT pool, K", low=100, high=5000),
         Param("pressures_bar", "list[float]", "barostat pressures of the NPT pool, bar", low=0, high=1e6),
@@ -64,7 +73,7 @@ NACL_SELECTION = register(Schema(
         Param("md_timestep_fs", "float", "time step of the RDF MD runs, fs", low=0.1, high=5),
         Param("rdf_every", "int", "MD steps between RDF samples", low=1),
     ),
-    checks=(_nacl_checks,),
+    checks=(_nacl_checks, _executor_check),
 ))
 
 
@@ -103,6 +112,7 @@ GRADIENTS = register(Schema(
     params=(
         Param("seed", "int", "master random seed", low=0),
         Param("device", "str", "torch device for kernels and SchNet", choices=DEVICES),
+        EXECUTOR,
         Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
         Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
         Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),
@@ -137,7 +147,7 @@ GRADIENTS = register(Schema(
               high=0.8),
         Param("qm7b_sizes", "list[int]", "training conformations of the unseen-molecule curves (doubling)", low=2),
     ),
-    checks=(_gradients_checks,),
+    checks=(_gradients_checks, _executor_check),
 ))
 
 

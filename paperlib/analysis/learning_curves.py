@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from paperlib.executors import Executor, InProcessExecutor
+
 
 def doubling_sizes(smallest: int, largest: int) -> list[int]:
     """smallest, 2*smallest, ... up to ``largest`` (included when it is on the series)."""
@@ -33,12 +35,15 @@ def draws(pool_size: int, sizes: Sequence[int], n_draws: int, seed: int) -> dict
 
 
 def learning_curve(subsets: Mapping[tuple[int, int], np.ndarray],
-                   evaluate: Callable[[np.ndarray], Mapping[str, float]], **labels) -> pd.DataFrame:
-    """One row per (size, draw): ``evaluate(indices)`` -> metrics, plus ``labels`` as constant columns."""
-    rows = []
-    for (n, d), idx in sorted(subsets.items()):
-        rows.append({**labels, "n_train": n, "draw": d, **evaluate(idx)})
-    return pd.DataFrame(rows)
+                   evaluate: Callable[[np.ndarray], Mapping[str, float]], executor: Executor | None = None,
+                   progress: bool = False, **labels) -> pd.DataFrame:
+    """One row per (size, draw): ``evaluate(indices)`` -> metrics, plus ``labels`` as constant columns.
+
+    The points are evaluated by ``executor`` (default: in this process, one after the other)."""
+    points = sorted(subsets.items())
+    executor = executor or InProcessExecutor()
+    metrics = executor.map(evaluate, [idx for _, idx in points], desc="learning curve", progress=progress)
+    return pd.DataFrame([{**labels, "n_train": n, "draw": d, **m} for ((n, d), _), m in zip(points, metrics)])
 
 
 def summarise(df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str]) -> pd.DataFrame:

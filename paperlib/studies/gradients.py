@@ -24,6 +24,7 @@ from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
 from paperlib.data.formats import read_rmd17
 from paperlib.data.splits import group_split, random_split
+from paperlib.executors import Executor
 from paperlib.models.base import Targets
 from paperlib.models.gpr import FCHLConfig, FCHLPotential, select_hyperparameters
 from paperlib.params import Params
@@ -172,7 +173,7 @@ def _nn_point(out: Path, *, train: Dataset, test: Dataset, model: str, settings:
 
 
 def _curve(cache: Cache, fn, pool: Dataset, test: Dataset, subsets, key: dict, compute_args: dict,
-           **labels) -> pd.DataFrame:
+           executor: Executor | None, **labels) -> pd.DataFrame:
     pool_fp, test_fp = pool.fingerprint(), test.fingerprint()
 
     def evaluate(idx: np.ndarray) -> dict[str, float]:
@@ -180,32 +181,35 @@ def _curve(cache: Cache, fn, pool: Dataset, test: Dataset, subsets, key: dict, c
         entry = cache.get(fn, args, lambda o: fn(o, train=pool.subset(idx), test=test, **compute_args, **args))
         return json.loads((entry / "point.json").read_text())
 
-    return LC.learning_curve(subsets, evaluate, **labels)
+    return LC.learning_curve(subsets, evaluate, executor, **labels)
 
 
 def kernel_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, hyper: Mapping[str, dict],
-                  sizes: Mapping[str, list[int]], dataset: str) -> pd.DataFrame:
-    """Learning curves of KRR (E) and GPR (E+F): one row per (targets, size, draw) with energy and force MAE."""
+                  sizes: Mapping[str, list[int]], dataset: str, executor: Executor | None = None) -> pd.DataFrame:
+    """Learning curves of KRR (E) and GPR (E+F): one row per (targets, size, draw) with energy and force MAE.
+    The points are computed by ``executor`` (default: in this process)."""
     frames = []
     for targets, with_forces in ((E_ONLY, False), (E_AND_F, True)):
         hp = hyper[targets]
         subsets = LC.draws(len(pool), sizes[targets], p.n_draws, p.seed)
         key = dict(sigma=hp["sigma"], regularisation=hp["regularisation"], with_forces=with_forces,
                    device=_device(p))
-        frames.append(_curve(cache, _kernel_point, pool, test, subsets, key, {}, dataset=dataset,
+        frames.append(_curve(cache, _kernel_point, pool, test, subsets, key, {}, executor, dataset=dataset,
                              family=KERNEL, targets=targets))
     return _with_labels(pd.concat(frames, ignore_index=True), pool)
 
 
-def nn_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, progress: bool = True) -> pd.DataFrame:
-    """Learning curves of the neural network trained on E only and on E+F (same sizes and draws)."""
+def nn_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, progress: bool = True,
+              executor: Executor | None = None) -> pd.DataFrame:
+    """Learning curves of the neural network trained on E only and on E+F (same sizes and draws), the points
+    computed by ``executor`` (default: in this process)."""
     frames = []
     subsets = LC.draws(len(pool), p.nn_sizes, p.nn_draws, p.seed)
     for targets, w in ((E_ONLY, 0.0), (E_AND_F, p.force_weight)):
         settings = dict(seed=p.seed, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
                         learning_rate=p.learning_rate)
         key = dict(model=p.nn_model, settings=settings, force_weight=w)
-        frames.append(_curve(cache, _nn_point, pool, test, subsets, key, {"progress": progress},
+        frames.append(_curve(cache, _nn_point, pool, test, subsets, key, {"progress": progress}, executor,
                              dataset=SINGLE, family=NN, targets=targets))
     return _with_labels(pd.concat(frames, ignore_index=True), pool)
 

@@ -21,6 +21,7 @@ from paperlib.analysis.metrics import energy_errors_per_atom, force_errors
 from paperlib.analysis.rdf import nonphysical_short_range, partial_rdf, rdf_distance
 from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
+from paperlib.executors import Executor, InProcessExecutor
 from paperlib.models import registry
 from paperlib.params import Params
 from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF
@@ -124,25 +125,30 @@ class Trained:
     key: str
 
 
-def trained_model(p: Params, cache: Cache, model: str, train: Dataset, replicate: int,
-                  progress: bool = True) -> Trained:
-    """Train (or load from the cache) ``model`` on ``train``."""
-    args = dict(model=model, settings=train_settings(p, replicate), force_weight=p.force_weight,
-                data=train.fingerprint())
-    entry = cache.get(_train, args, lambda out: _train(out, train=train, progress=progress, **args))
+def _train_entry(cache: Cache, args: dict, train: Dataset, progress: bool) -> Path:
+    return cache.get(_train, args, lambda out: _train(out, train=train, progress=progress, **args))
+
+
+def _load(p: Params, model: str, entry: Path) -> Trained:
     pot = registry.load(model, entry / "model", device=p.device if model != "gap" else None)
     return Trained(pot, json.loads((entry / "fit.json").read_text()), entry.name)
 
 
-def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, progress: bool = True) -> dict:
-    """Every (model, method, replicate) potential, with its fit info."""
-    from tqdm.auto import tqdm
+def _train_args(p: Params, model: str, train: Dataset, replicate: int) -> dict:
+    return dict(model=model, settings=train_settings(p, replicate), force_weight=p.force_weight,
+                data=train.fingerprint())
 
-    out = {}
+
+def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, progress: bool = True,
+              executor: Executor | None = None) -> dict:
+    """Every (model, method, replicate) potential, with its fit info; the trainings run on ``executor``
+    (default: in this process) and the trained models are read back from the cache."""
     jobs = [(mdl, m, r) for mdl in p.models for (m, r) in selections]
-    for mdl, m, r in tqdm(jobs, desc="training", disable=not progress):
-        out[(mdl, m, r)] = trained_model(p, cache, mdl, pool.subset(selections[(m, r)]), r, progress)
-    return out
+    trains = {(m, r): pool.subset(idx) for (m, r), idx in selections.items()}
+    work = [(_train_args(p, mdl, trains[(m, r)], r), trains[(m, r)]) for mdl, m, r in jobs]
+    entries = (executor or InProcessExecutor()).map(lambda w: _train_entry(cache, w[0], w[1], False), work,
+                                                    desc="training", progress=progress)
+    return {job: _load(p, job[0], entry) for job, entry in zip(jobs, entries)}
 
 
 def test_errors(models: Mapping, test: Dataset) -> pd.DataFrame:

@@ -14,6 +14,12 @@ from paperlib.params import Param, Schema, register
 SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
 DEVICES = ("auto", "cpu", "cuda")
+STRATEGIES = ("auto", "ddp", "ddp_notebook", "ddp_spawn", "fsdp")
+"""Lightning distribution strategies of network training (``ddp_notebook`` inside notebooks)."""
+TRAINING_DEVICES = Param("devices", "int", "devices (GPUs) each network trains on; > 1 trains through Lightning",
+                         low=1, high=1024)
+STRATEGY = Param("strategy", "str", "Lightning distribution strategy of network training ('auto': one device "
+                                    "in process; 'ddp_notebook' for several GPUs)", choices=STRATEGIES)
 EXECUTOR = Param("executor", "str", "where sweep points are computed: 'in-process', 'local:N' (N dask worker "
                                     "processes) or a dask scheduler address 'tcp://host:port'")
 
@@ -46,6 +52,8 @@ NACL_SELECTION = register(Schema(
         Param("seed", "int", "master random seed", low=0),
         Param("device", "str", "torch device for training and ML-driven MD", choices=DEVICES),
         EXECUTOR,
+        TRAINING_DEVICES,
+        STRATEGY,
         Param("n_atoms", "int", "ions per pool/test configuration", low=8, high=4096),
         Param("temperatures_K", "list[float]", "thermostat temperatures of the NPT pool, K", low=100, high=5000),
         Param("pressures_bar", "list[float]", "barostat pressures of the NPT pool, bar", low=0, high=1e6),
@@ -113,6 +121,8 @@ GRADIENTS = register(Schema(
         Param("seed", "int", "master random seed", low=0),
         Param("device", "str", "torch device for kernels and SchNet", choices=DEVICES),
         EXECUTOR,
+        TRAINING_DEVICES,
+        STRATEGY,
         Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
         Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
         Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),

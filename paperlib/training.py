@@ -20,6 +20,7 @@ import torch
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, Targets
+from paperlib.schemas import STRATEGIES
 
 Batch = dict[str, torch.Tensor]
 N_ATOMS = "_n_atoms"
@@ -37,7 +38,9 @@ class TrainConfig:
 
     ``max_epochs`` bounds the run; with a validation set, training stops after ``patience`` epochs without
     improvement and the best-validation weights are kept. The learning rate decays by ``lr_decay`` when
-    the monitored loss has not improved for ``lr_patience`` epochs.
+    the monitored loss has not improved for ``lr_patience`` epochs. ``devices`` (> 1) or a ``strategy``
+    other than ``"auto"`` trains through a Lightning ``Trainer`` (:mod:`paperlib.lightning_fit`), e.g. on
+    several GPUs with ``devices=4, strategy="ddp_notebook"``; otherwise the in-memory loop runs.
     """
 
     max_epochs: int = 100
@@ -51,6 +54,8 @@ class TrainConfig:
     progress: bool = True
     hessian_loss: str = "full"
     hessian_probes: int = 4
+    devices: int = 1
+    strategy: str = "auto"
 
     def __post_init__(self):
         if self.hessian_loss not in HESSIAN_LOSSES:
@@ -58,9 +63,18 @@ class TrainConfig:
                              f"{', '.join(HESSIAN_LOSSES)}")
         if self.hessian_probes < 1:
             raise ValueError(f"TrainConfig.hessian_probes: got {self.hessian_probes}; allowed: an integer >= 1")
+        if self.devices < 1:
+            raise ValueError(f"TrainConfig.devices: got {self.devices}; allowed: an integer >= 1")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"TrainConfig.strategy: got {self.strategy!r}; allowed: one of {', '.join(STRATEGIES)}")
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ValueError(f"TrainConfig: max_epochs and batch_size must be >= 1; got {self.max_epochs}, "
                              f"{self.batch_size}")
+
+    @property
+    def uses_lightning(self) -> bool:
+        """Whether training goes through a Lightning ``Trainer`` (several devices or a strategy)."""
+        return self.devices > 1 or self.strategy != "auto"
 
 
 def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:
@@ -189,6 +203,10 @@ def fit_torch(module: torch.nn.Module, forward: Callable[[Batch], Batch], make_b
     valid_batches
         Optional fixed validation batches for early stopping and model selection.
     """
+    if config.uses_lightning:
+        from paperlib.lightning_fit import fit_lightning
+
+        return fit_lightning(module, forward, make_batches, valid_batches, targets, config)
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)

@@ -22,16 +22,17 @@ def _unknown(name: str) -> ValueError:
 
 def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 100, batch_size: int = 16,
          learning_rate: float = 5e-4, gap_n_sparse: int = 200, gap_config=None, sgdml_sigmas: tuple[int, ...] | None = None,
-         region_rule=None, progress: bool = True) -> Potential:
+         region_rule=None, progress: bool = True, devices: int = 1, strategy: str = "auto") -> Potential:
     """A fresh, untrained model by name (see :data:`NAMES`), with the given training settings.
 
     ``gap_config`` (a :class:`~paperlib.models.gap.GAPConfig`) replaces the default GAP settings, whose
     ``n_sparse`` is ``gap_n_sparse``; ``sgdml_sigmas`` replaces sGDML's length-scale grid; ``region_rule`` (a
     :class:`~paperlib.sampling.azobenzene.RegionRule`) replaces the default rule of ``local_`` models.
+    ``devices`` and ``strategy`` go to the networks' :class:`~paperlib.training.TrainConfig` (Lightning).
     """
     settings = dict(seed=seed, device=device, max_epochs=max_epochs, batch_size=batch_size,
                     learning_rate=learning_rate, gap_n_sparse=gap_n_sparse, gap_config=gap_config,
-                    sgdml_sigmas=sgdml_sigmas, progress=progress)
+                    sgdml_sigmas=sgdml_sigmas, progress=progress, devices=devices, strategy=strategy)
     if name.startswith(LOCAL_PREFIX):
         from paperlib.models.regional import RegionalPotential
         from paperlib.sampling.azobenzene import RegionRule
@@ -43,7 +44,7 @@ def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 10
     from paperlib.training import TrainConfig
 
     train = TrainConfig(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
-                        progress=progress)
+                        progress=progress, devices=devices, strategy=strategy)
     if name.startswith("schnet_"):
         from paperlib.models.schnet import SIZES, SchNetConfig, SchNetPotential
 

@@ -207,7 +207,7 @@ def nn_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, progress: b
     subsets = LC.draws(len(pool), p.nn_sizes, p.nn_draws, p.seed)
     for targets, w in ((E_ONLY, 0.0), (E_AND_F, p.force_weight)):
         settings = dict(seed=p.seed, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
-                        learning_rate=p.learning_rate)
+                        learning_rate=p.learning_rate, devices=p.devices, strategy=p.strategy)
         key = dict(model=p.nn_model, settings=settings, force_weight=w)
         frames.append(_curve(cache, _nn_point, pool, test, subsets, key, {"progress": progress}, executor,
                              dataset=SINGLE, family=NN, targets=targets))

@@ -101,7 +101,7 @@ def test_set(p: Params, test_pool: Dataset) -> tuple[Dataset, np.ndarray]:
 def train_settings(p: Params, replicate: int) -> dict[str, Any]:
     """Keyword arguments of :func:`paperlib.models.registry.make` for one replicate."""
     return dict(seed=p.seed + replicate, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
-                learning_rate=p.learning_rate, gap_n_sparse=p.gap_n_sparse)
+                learning_rate=p.learning_rate, gap_n_sparse=p.gap_n_sparse, devices=p.devices, strategy=p.strategy)
 
 
 def _train(out: Path, *, model: str, settings: dict, force_weight: float, data: str, train: Dataset,

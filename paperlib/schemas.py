@@ -111,6 +111,20 @@ def _gradients_checks(v: Mapping[str, Any]) -> str | None:
         return f"parameter 'qm7b_elements': got {v['qm7b_elements']}; allowed: a list including H and C"
     if v["cv_size"] < 2 * v["cv_folds"]:
         return f"parameter 'cv_size': got {v['cv_size']}; allowed: at least 2 * cv_folds ({2 * v['cv_folds']})"
+    return _rmd17_file_error(v["dataset_path"])
+
+
+def _rmd17_file_error(path: str) -> str | None:
+    # The file is read here, before any compute, so that a malformed one fails with the parameter's name.
+    if not path:
+        return None
+    from paperlib.data.dataset import DataFileError
+    from paperlib.data.formats import read_rmd17
+
+    try:
+        read_rmd17(path, max_frames=1)
+    except DataFileError as err:
+        return f"parameter 'dataset_path': {err}; allowed: an rMD17 .npz file"
     return None
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,8 @@ from paperlib.data.dataset import DataFileError, Dataset
 from paperlib.units import ev_to_kcal_per_mol, kcal_per_mol_to_ev
 
 RMD17_KEYS: tuple[str, ...] = ("nuclear_charges", "coords", "energies", "forces")
+RMD17_UNITS: dict[str, str] = {"e_unit": "kcal/mol", "r_unit": "Ang"}
+"""Unit keys some files carry (sGDML writes them); when present they must name rMD17's units."""
 
 
 def read_rmd17(path: str | os.PathLike, max_frames: int | None = None) -> Dataset:
@@ -27,21 +31,30 @@ def read_rmd17(path: str | os.PathLike, max_frames: int | None = None) -> Datase
     Raises
     ------
     DataFileError
-        When the file is missing or not an npz archive, lacks one of :data:`RMD17_KEYS`, or the arrays'
-        shapes disagree.
+        When the file is missing, not an npz archive or truncated, lacks one of :data:`RMD17_KEYS`, declares
+        other units than :data:`RMD17_UNITS`, or the arrays' shapes disagree.
     """
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"rMD17 file {str(path)!r} does not exist")
     try:
         data = np.load(path)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         raise DataFileError(f"rMD17 file {str(path)!r} is not a readable .npz archive ({err})") from err
     with data:
         missing = [k for k in RMD17_KEYS if k not in data.files]
         if missing:
-            raise DataFileError(f"rMD17 file {str(path)!r} lacks {missing}; has {sorted(data.files)}")
-        z, r, e, f = (np.asarray(data[k]) for k in RMD17_KEYS)
+            hint = " (keys E, F, R, z are the sGDML/MD17 format; rMD17 names them as listed)" \
+                if {"E", "F", "R", "z"} <= set(data.files) else ""
+            raise DataFileError(f"rMD17 file {str(path)!r} lacks {missing}; has {sorted(data.files)}{hint}")
+        for key, unit in RMD17_UNITS.items():
+            if key in data.files and str(data[key]) != unit:
+                raise DataFileError(f"rMD17 file {str(path)!r}: {key} is {str(data[key])!r}; rMD17 files are in "
+                                    f"{unit!r}")
+        try:
+            z, r, e, f = (np.asarray(data[k]) for k in RMD17_KEYS)
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
+            raise DataFileError(f"rMD17 file {str(path)!r} is truncated or corrupt ({err})") from err
     n_frames, n_atoms = len(r), len(z)
     if r.shape != (n_frames, n_atoms, 3) or f.shape != r.shape or e.reshape(-1).shape != (n_frames,):
         raise DataFileError(f"rMD17 file {str(path)!r}: shapes disagree (nuclear_charges {z.shape}, coords "

@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book test bench clean
+.PHONY: setup browser book test bench clean
 
 setup: $(STAMP)
 
@@ -17,7 +17,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
+	$(MAKE) browser
 	touch $(STAMP)
+
+# Headless Chromium and its driver (Debian packages) for the test that reads the built book as a reader would.
+browser:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { \
+	  test "$$(id -u)" = 0 || { echo "install Debian's chromium and chromium-driver (root needed)"; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver > /dev/null; }
 
 book: $(STAMP)
 	$(VENV)/bin/paperlib book --profile $(PROFILE)
@@ -29,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/training_throughput.py
 	$(PY) bench/reference_md.py
 	$(PY) bench/hessian_losses.py
+	$(PY) bench/labelling_speedup.py
 
 clean:
 	rm -rf _build book/studies book/claims.md results

@@ -14,7 +14,7 @@ from paperlib import keys
 from paperlib.reference.xtb import XTBSettings, default_workers, label_all, single_threaded_children
 from paperlib.sampling.molecules import rmd17_molecule
 
-N_STRUCTURES = 96
+N_STRUCTURES = 384
 
 
 def structures() -> list:

@@ -15,11 +15,11 @@ SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_at
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
 DEVICES = ("auto", "cpu", "cuda")
 STRATEGIES = ("auto", "ddp", "ddp_notebook", "ddp_spawn", "fsdp")
-"""Lightning distribution strategies of network training (``ddp_notebook`` inside notebooks)."""
+"""Lightning distribution strategies of network training (``ddp_spawn`` inside notebooks)."""
 TRAINING_DEVICES = Param("devices", "int", "devices (GPUs) each network trains on; > 1 trains through Lightning",
                          low=1, high=1024)
 STRATEGY = Param("strategy", "str", "Lightning distribution strategy of network training ('auto': one device "
-                                    "in process; 'ddp_notebook' for several GPUs)", choices=STRATEGIES)
+                                    "in process; 'ddp_spawn' for several GPUs)", choices=STRATEGIES)
 EXECUTOR = Param("executor", "str", "where sweep points are computed: 'in-process', 'local:N' (N dask worker "
                                     "processes) or a dask scheduler address 'tcp://host:port'")
 

@@ -40,7 +40,7 @@ class TrainConfig:
     improvement and the best-validation weights are kept. The learning rate decays by ``lr_decay`` when
     the monitored loss has not improved for ``lr_patience`` epochs. ``devices`` (> 1) or a ``strategy``
     other than ``"auto"`` trains through a Lightning ``Trainer`` (:mod:`paperlib.lightning_fit`), e.g. on
-    several GPUs with ``devices=4, strategy="ddp_notebook"``; otherwise the in-memory loop runs.
+    several GPUs with ``devices=4, strategy="ddp_spawn"``; otherwise the in-memory loop runs.
     """
 
     max_epochs: int = 100

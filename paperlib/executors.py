@@ -41,12 +41,10 @@ class Executor(Protocol):
 
 def executor_error(spec: Any) -> str | None:
     """Why ``spec`` is not an executor specification (None when it is)."""
-    if not isinstance(spec, str):
-        return f"got {spec!r}; allowed: {ALLOWED}"
-    local = _LOCAL.match(spec)
-    if spec == IN_PROCESS or _ADDRESS.match(spec) or (local and int(local.group(1)) >= 1):
-        return None
-    return f"got {spec!r}; allowed: {ALLOWED}"
+    local = _LOCAL.match(spec) if isinstance(spec, str) else None
+    valid = isinstance(spec, str) and (spec == IN_PROCESS or _ADDRESS.match(spec) is not None
+                                       or (local is not None and int(local.group(1)) >= 1))
+    return None if valid else f"got {spec!r}; allowed: {ALLOWED}"
 
 
 class InProcessExecutor:
@@ -77,7 +75,7 @@ class DaskExecutor:
 
         self.cluster = None
         if address is None:
-            # Single-threaded workers: the point functions already use every core BLAS and torch give them.
+            # One thread per worker: N workers already fill N cores, and more threads would oversubscribe them.
             self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                         dashboard_address=None)
             address = self.cluster.scheduler_address

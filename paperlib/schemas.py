@@ -323,6 +323,12 @@ def _transfer_checks(v: Mapping[str, Any]) -> str | None:
     if v["md_sample_every"] > v["md_steps"]:
         return (f"parameter 'md_sample_every': got {v['md_sample_every']}; allowed: at most md_steps "
                 f"({v['md_steps']})")
+    if v["mace_stage_two_epochs"] >= v["mace_epochs"]:
+        return (f"parameter 'mace_stage_two_epochs': got {v['mace_stage_two_epochs']}; allowed: fewer than "
+                f"mace_epochs ({v['mace_epochs']})")
+    if v["deepmd_stop_lr"] > v["deepmd_start_lr"]:
+        return (f"parameter 'deepmd_stop_lr': got {v['deepmd_stop_lr']}; allowed: at most deepmd_start_lr "
+                f"({v['deepmd_start_lr']})")
     if not re.fullmatch(r"\s*\d+x\d+[eo](\s*\+\s*\d+x\d+[eo])*\s*", v["mace_hidden_irreps"]):
         return (f"parameter 'mace_hidden_irreps': got {v['mace_hidden_irreps']!r}; allowed: e3nn irreps such as "
                 "'16x0e + 16x1o'")
@@ -368,7 +374,14 @@ TRANSFERABILITY = register(Schema(
         Param("mace_correlation", "int", "MACE body order of the product basis", low=1, high=4),
         Param("mace_epochs", "int", "MACE training epochs", low=1, high=100000),
         Param("mace_learning_rate", "float", "MACE learning rate", low=1e-6, high=1.0),
+        Param("mace_stage_two_epochs", "int", "MACE's last epochs in its second stage (energy weight 1000)", low=0,
+              high=100000),
+        Param("mace_dtype", "str", "MACE floating-point precision of training and evaluation",
+              choices=("float32", "float64")),
         Param("deepmd_steps", "int", "Deep Potential training steps", low=1, high=10000000),
+        Param("deepmd_start_lr", "float", "Deep Potential learning rate at the first step", low=1e-8, high=1.0),
+        Param("deepmd_stop_lr", "float", "Deep Potential learning rate at the last step (exponential decay)",
+              low=1e-10, high=1.0),
         Param("batch_size", "int", "training batch size of both algorithms, structures", low=1, high=1024),
         Param("energy_weight", "float", "MACE loss weight of energies", low=1e-6, high=1e6),
         Param("force_weight", "float", "MACE loss weight of forces", low=1e-6, high=1e6),

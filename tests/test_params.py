@@ -106,6 +106,9 @@ def test_flexible_pes_rejects_bad_values(overrides, fragment):
     ({"foundation_model": "/no/such/model.model"}, "does not exist"),
     ({"box_molecules": 1}, "parameter 'box_molecules'"),
     ({"n_test": -3}, "parameter 'n_test'"),
+    ({"mace_stage_two_epochs": 2}, "fewer than mace_epochs (2)"),
+    ({"mace_dtype": "float16"}, "parameter 'mace_dtype'"),
+    ({"deepmd_start_lr": 1e-4, "deepmd_stop_lr": 1e-3}, "at most deepmd_start_lr"),
 ])
 def test_transferability_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:

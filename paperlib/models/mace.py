@@ -2,7 +2,7 @@
 
 Training runs mace-torch's own ``mace_run_train`` on extxyz files written from the data set (labels under the
 ``REF_`` keys), so the model is exactly what the MACE authors' pipeline produces; prediction uses mace-torch's
-ASE calculator in float64.
+ASE calculator in the precision the model was trained in (``MACEConfig.dtype``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from paperlib.models.external import ExternalPotential, find_executable
 
 @dataclasses.dataclass(frozen=True)
 class MACEConfig:
-    """Architecture and training settings passed to ``mace_run_train`` (lengths in A)."""
+    """Architecture and training settings passed to ``mace_run_train`` (lengths in A).
+
+    The last ``stage_two_epochs`` epochs run MACE's second stage, which raises the energy weight to
+    ``stage_two_energy_weight`` at learning rate ``stage_two_lr``: with forces weighted 100 times the energies,
+    the first stage leaves a per-atom energy offset that the second removes.
+    """
 
     hidden_irreps: str = "32x0e + 32x1o"
     r_max_A: float = 5.0
@@ -35,11 +40,20 @@ class MACEConfig:
     seed: int = 0
     device: str = "cpu"
     valid_fraction: float = 0.1
+    stage_two_epochs: int = 0
+    stage_two_energy_weight: float = 1000.0
+    stage_two_lr: float = 1e-3
+    dtype: str = "float64"
 
     def __post_init__(self):
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ValueError(f"MACEConfig: max_epochs and batch_size must be >= 1; got {self.max_epochs}, "
                              f"{self.batch_size}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"MACEConfig.dtype: got {self.dtype!r}; allowed: 'float32', 'float64'")
+        if not 0 <= self.stage_two_epochs < self.max_epochs:
+            raise ValueError(f"MACEConfig.stage_two_epochs: got {self.stage_two_epochs}; allowed: 0 <= value < "
+                             f"max_epochs ({self.max_epochs})")
         if not 0 < self.valid_fraction < 1:
             raise ValueError(f"MACEConfig.valid_fraction: got {self.valid_fraction}; allowed: 0 < value < 1")
 
@@ -71,9 +85,13 @@ class MACEPotential(ExternalPotential):
                 "--correlation", str(c.correlation), "--batch_size", str(c.batch_size),
                 "--valid_batch_size", str(c.batch_size), "--max_num_epochs", str(c.max_epochs), "--lr",
                 str(c.learning_rate), "--energy_weight", str(targets.energy), "--forces_weight", str(targets.forces),
-                "--E0s", "average", "--device", c.device, "--default_dtype", "float64", "--seed", str(c.seed),
+                "--E0s", "average", "--device", c.device, "--default_dtype", c.dtype, "--seed", str(c.seed),
                 "--num_workers", "0", "--save_cpu", "--results_dir", "results", "--checkpoints_dir", "checkpoints",
                 "--model_dir", "out", "--log_dir", "logs"]
+        if c.stage_two_epochs:
+            args += ["--stage_two", "--start_stage_two", str(c.max_epochs - c.stage_two_epochs),
+                     "--stage_two_energy_weight", str(c.stage_two_energy_weight),
+                     "--stage_two_forces_weight", str(targets.forces), "--stage_two_lr", str(c.stage_two_lr)]
         if valid is not None and len(valid):
             valid.require(keys.REF_energy, keys.REF_forces)
             valid.write(work / "valid.xyz")
@@ -82,7 +100,7 @@ class MACEPotential(ExternalPotential):
             args += ["--valid_fraction", str(c.valid_fraction)]
         start = time.perf_counter()
         proc = subprocess.run(args, cwd=work, capture_output=True, text=True)
-        model = work / "out" / "model.model"
+        model = work / "out" / ("model_stagetwo.model" if c.stage_two_epochs else "model.model")
         if proc.returncode != 0 or not model.exists():
             raise RuntimeError(f"mace_run_train failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}"
                                f"{proc.stderr[-2000:]}")
@@ -116,4 +134,4 @@ class MACEPotential(ExternalPotential):
         from mace.calculators import MACECalculator
 
         return MACECalculator(model_paths=str(directory / "model.model"), device=self.config.device,
-                              default_dtype="float64")
+                              default_dtype=self.config.dtype)

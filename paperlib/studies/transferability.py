@@ -151,13 +151,14 @@ def make_model(algorithm: str, p: Params) -> Potential:
         return MACEPotential(MACEConfig(hidden_irreps=p.mace_hidden_irreps, r_max_A=p.r_cut_A,
                                         max_L=p.mace_max_L, correlation=p.mace_correlation,
                                         max_epochs=p.mace_epochs, batch_size=p.batch_size,
-                                        learning_rate=p.mace_learning_rate, seed=p.seed,
-                                        device=resolve_device(p.device).type))
+                                        learning_rate=p.mace_learning_rate,
+                                        stage_two_epochs=p.mace_stage_two_epochs, dtype=p.mace_dtype,
+                                        seed=p.seed, device=resolve_device(p.device).type))
     if algorithm == "deepmd":
         from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
 
         return DeepMDPotential(DeepMDConfig(rcut_A=p.r_cut_A, steps=p.deepmd_steps, batch_size=p.batch_size,
-                                            seed=p.seed))
+                                            start_lr=p.deepmd_start_lr, stop_lr=p.deepmd_stop_lr, seed=p.seed))
     raise ValueError(f"algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
 
 
@@ -186,7 +187,8 @@ def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping
 
 def _model_settings(p: Params) -> dict:
     return {k: getattr(p, k) for k in ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_correlation",
-                                        "mace_epochs", "mace_learning_rate", "deepmd_steps", "batch_size",
+                                        "mace_epochs", "mace_learning_rate", "mace_stage_two_epochs", "mace_dtype",
+                                        "deepmd_steps", "deepmd_start_lr", "deepmd_stop_lr", "batch_size",
                                         "energy_weight", "force_weight")}
 
 

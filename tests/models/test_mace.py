@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from paperlib.models.base import Targets
 from paperlib.models.mace import MACEConfig, MACEPotential
@@ -38,9 +39,11 @@ def test_rejects_hessians_and_bad_settings(azobenzene_frames):
 
 def test_stage_two_removes_the_energy_offset(short_and_long, azobenzene_frames):
     """Forces weighted 100x the energies leave a per-atom energy offset after stage one; the second stage (energy
-    weight 1000) must shrink the mean energy error by at least half on held-out frames."""
-    model = MACEPotential(MACEConfig(max_epochs=8, stage_two_epochs=3, **TINY))
+    weight 1000) must shrink the mean energy error by at least half on held-out frames. Trained and evaluated in
+    float32, which the calculator must keep."""
+    model = MACEPotential(MACEConfig(max_epochs=8, stage_two_epochs=3, dtype="float32", **TINY))
     model.fit(azobenzene_frames[:8], azobenzene_frames[16:18], targets=Targets(1.0, 100.0))
+    assert {p.dtype for p in model._package_calculator().models[0].parameters()} == {torch.float32}
     test = azobenzene_frames[20:]
     offset = {name: abs(np.mean(m.predict(list(test)).energies - test.energies()))
               for name, m in (("one stage", short_and_long[8]), ("two stages", model))}

@@ -299,6 +299,7 @@ FLEXIBLE_PES = register(Schema(
 SOLVENT_NAMES = ("EC", "EMC", "PC", "DMC", "VC")
 TRANSFER_ALGORITHMS = ("mace", "deepmd")
 TRANSFER_ORIGINS = ("simple", "corrective", "automatic_mace", "automatic_deepmd")
+MACE_DTYPES = ("float32", "float64")
 
 
 def _transfer_checks(v: Mapping[str, Any]) -> str | None:
@@ -377,7 +378,7 @@ TRANSFERABILITY = register(Schema(
         Param("mace_stage_two_epochs", "int", "MACE's last epochs in its second stage (energy weight 1000)", low=0,
               high=100000),
         Param("mace_dtype", "str", "MACE floating-point precision of training and evaluation",
-              choices=("float32", "float64")),
+              choices=MACE_DTYPES),
         Param("deepmd_steps", "int", "Deep Potential training steps", low=1, high=10000000),
         Param("deepmd_start_lr", "float", "Deep Potential learning rate at the first step", low=1e-8, high=1.0),
         Param("deepmd_stop_lr", "float", "Deep Potential learning rate at the last step (exponential decay)",

@@ -119,9 +119,11 @@ def test_transferability_rejects_bad_values(overrides, fragment):
 def test_transferability_schema_names_match_the_study():
     """The schema spells out names the study defines (schemas.py imports nothing heavy), so they must agree."""
     from paperlib import schemas
+    from paperlib.models import mace
     from paperlib.sampling.liquids import SOLVENTS
     from paperlib.studies import transferability
 
     assert schemas.SOLVENT_NAMES == tuple(SOLVENTS)
     assert schemas.TRANSFER_ALGORITHMS == transferability.ALGORITHMS
+    assert schemas.MACE_DTYPES == mace.DTYPES
     assert schemas.TRANSFER_ORIGINS == transferability.ORIGINS

@@ -20,6 +20,10 @@ from paperlib.models.base import FitReport, Targets
 from paperlib.models.external import ExternalPotential, find_executable
 
 
+DTYPES = ("float32", "float64")
+"""Floating-point precisions ``mace_run_train`` and the calculator accept."""
+
+
 @dataclasses.dataclass(frozen=True)
 class MACEConfig:
     """Architecture and training settings passed to ``mace_run_train`` (lengths in A).
@@ -49,8 +53,8 @@ class MACEConfig:
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ValueError(f"MACEConfig: max_epochs and batch_size must be >= 1; got {self.max_epochs}, "
                              f"{self.batch_size}")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"MACEConfig.dtype: got {self.dtype!r}; allowed: 'float32', 'float64'")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"MACEConfig.dtype: got {self.dtype!r}; allowed: {', '.join(DTYPES)}")
         if not 0 <= self.stage_two_epochs < self.max_epochs:
             raise ValueError(f"MACEConfig.stage_two_epochs: got {self.stage_two_epochs}; allowed: 0 <= value < "
                              f"max_epochs ({self.max_epochs})")

@@ -39,8 +39,10 @@ def accelerator_of(module: torch.nn.Module) -> str:
 
 def trainer_kwargs(module: torch.nn.Module, config) -> dict:
     """The ``Trainer`` arguments that a :class:`~paperlib.training.TrainConfig` sets."""
-    return dict(accelerator=accelerator_of(module), devices=config.devices, strategy=config.strategy,
-                max_epochs=config.max_epochs, deterministic=False, inference_mode=False, logger=False,
+    accelerator = accelerator_of(module)
+    # The same fixed summation order on CPU as the in-memory loop (see paperlib.training.cpu_determinism).
+    return dict(accelerator=accelerator, devices=config.devices, strategy=config.strategy,
+                max_epochs=config.max_epochs, deterministic=accelerator == "cpu", inference_mode=False, logger=False,
                 enable_progress_bar=config.progress, enable_model_summary=False, num_sanity_val_steps=0)
 
 

@@ -22,7 +22,7 @@ from ase import Atoms
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import N_ATOMS, TrainConfig, fit_energy_reference, fit_torch, resolve_device
+from paperlib.training import N_ATOMS, TrainConfig, cpu_determinism, fit_energy_reference, fit_torch, resolve_device
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 
@@ -156,10 +156,11 @@ class BPNNPotential:
         """Energies (eV) and forces (eV/A) as float64 numpy arrays; ``structures`` are not modified."""
         self.net.eval()
         energies, forces = [], []
-        for s in range(0, len(structures), batch_size):
-            out = self._forward(self._batch(structures[s:s + batch_size], False))
-            energies.append(out["energy"].detach().cpu().double().numpy())
-            forces.append(out["forces"].detach().cpu().double().numpy())
+        with cpu_determinism(self.device):
+            for s in range(0, len(structures), batch_size):
+                out = self._forward(self._batch(structures[s:s + batch_size], False))
+                energies.append(out["energy"].detach().cpu().double().numpy())
+                forces.append(out["forces"].detach().cpu().double().numpy())
         if not energies:
             return Predictions(np.zeros(0), np.zeros((0, 3)))
         return Predictions(np.concatenate(energies), np.concatenate(forces))

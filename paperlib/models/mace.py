@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,8 +18,15 @@ from pathlib import Path
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, Targets
-from paperlib.models.external import ExternalPotential, find_executable
+from paperlib.models.external import ExternalPotential
 
+
+_RUN_TRAIN = ("import sys, torch; from mace.cli.run_train import main; "
+              "torch.use_deterministic_algorithms(sys.argv.pop(1) == 'cpu'); sys.argv[0] = 'mace_run_train'; "
+              "sys.exit(main())")
+"""``mace_run_train`` with torch's deterministic mode on CPU (first argument: the device), for the reason
+given in :func:`paperlib.training.cpu_determinism`: MACE's neighbour gathers accumulate their gradients with
+atomic additions on several CPU threads."""
 
 DTYPES = ("float32", "float64")
 """Floating-point precisions ``mace_run_train`` and the calculator accept."""
@@ -82,7 +90,7 @@ class MACEPotential(ExternalPotential):
         c = self.config
         work = Path(tempfile.mkdtemp(prefix="paperlib-mace-"))
         train.write(work / "train.xyz")
-        args = [find_executable("mace_run_train", "mace-torch"), "--name", "model", "--train_file", "train.xyz",
+        args = [sys.executable, "-c", _RUN_TRAIN, c.device, "--name", "model", "--train_file", "train.xyz",
                 "--energy_key", keys.REF_energy, "--forces_key", keys.REF_forces, "--model", "MACE",
                 "--hidden_irreps", c.hidden_irreps, "--r_max", str(c.r_max_A),
                 "--num_interactions", str(c.num_interactions), "--max_L", str(c.max_L),

@@ -22,8 +22,8 @@ from paperlib import keys
 from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import (REF_HESSIAN, TrainConfig, fit_energy_reference, fit_torch, model_hessians,
-                               resolve_device)
+from paperlib.training import (REF_HESSIAN, TrainConfig, cpu_determinism, fit_energy_reference, fit_torch,
+                               model_hessians, resolve_device)
 
 spk = import_schnetpack()
 P = spk.properties
@@ -194,7 +194,7 @@ class SchNetPotential:
         self.net.eval()
         forces_module = self.net.output_modules[-1]
         energies, forces, hess = [], [], []
-        with torch.enable_grad():
+        with torch.enable_grad(), cpu_determinism(self.device):
             for s in range(0, len(structures), batch_size):
                 graphs = [self._graph(a, False) for a in structures[s:s + batch_size]]
                 batch = collate(graphs, self.dtype, self.device)

@@ -19,6 +19,8 @@ from multiprocessing import get_context
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator
+from tblite.ase import TBLite
+from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from paperlib import keys
@@ -46,11 +48,27 @@ class XTBSettings:
             raise ValueError(f"XTBSettings.accuracy: got {self.accuracy}; allowed: 1e-4 to 1e3")
 
 
-def xtb_calculator(settings: XTBSettings = XTBSettings()) -> Calculator:
-    """A fresh tblite ASE calculator with ``settings`` (silent)."""
-    from tblite.ase import TBLite
+_THREADS = ThreadpoolController()
 
-    return TBLite(method=settings.method, accuracy=settings.accuracy, charge=settings.charge,
+
+class OneThreadTBLite(TBLite):
+    """tblite's ASE calculator, computing on one OpenMP thread whatever the process's thread count.
+
+    tblite sums over OpenMP threads in whatever order they finish: on two threads, ten identical runs of ten
+    azobenzene labels gave ten different sets of forces, which MD and network training then amplify. On one
+    thread the labels are the same bit for bit. Cores are used instead by labelling structures in parallel
+    processes (:func:`label_all`). The limit holds only during a calculation, so torch's threads are untouched.
+    """
+
+    def calculate(self, *args, **kwargs):
+        with _THREADS.limit(limits=1, user_api="openmp"):
+            super().calculate(*args, **kwargs)
+
+
+def xtb_calculator(settings: XTBSettings = XTBSettings()) -> Calculator:
+    """A fresh tblite ASE calculator with ``settings`` (silent, one OpenMP thread: see
+    :class:`OneThreadTBLite`)."""
+    return OneThreadTBLite(method=settings.method, accuracy=settings.accuracy, charge=settings.charge,
                   electronic_temperature=settings.electronic_temperature_K,
                   max_iterations=settings.max_iterations, verbosity=0)
 

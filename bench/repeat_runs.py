@@ -51,7 +51,8 @@ def main() -> None:
             diff = sorted(key for key in first["figures"] if res["figures"].get(key) != first["figures"][key])
             print(f"{args.study} run {k + 1}: {time.perf_counter() - t:.0f} s, "
                   f"{'identical' if same else f'differs in {len(diff)} figures, e.g. {diff[:3]}'}", flush=True)
-            shutil.rmtree(root / f"cache{k}") if k else None
+            if k:
+                shutil.rmtree(root / f"cache{k}")
         print(f"{args.study}: {identical}/{args.runs} runs identical to the first "
               f"({len(first['figures'])} figures, {len(first['claims'])} untimed claims)")
 

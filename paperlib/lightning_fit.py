@@ -24,6 +24,7 @@ import pytorch_lightning as pl
 import torch
 
 from paperlib.compat import ensure_torch_t_co
+from paperlib.determinism import cpu_determinism
 from paperlib.models.base import FitReport, Targets
 
 # A spawned process imports this module (for the pickled task) before it unpickles the network inside it, so
@@ -39,10 +40,9 @@ def accelerator_of(module: torch.nn.Module) -> str:
 
 def trainer_kwargs(module: torch.nn.Module, config) -> dict:
     """The ``Trainer`` arguments that a :class:`~paperlib.training.TrainConfig` sets."""
-    accelerator = accelerator_of(module)
-    # The same fixed summation order on CPU as the in-memory loop (see paperlib.training.cpu_determinism).
-    return dict(accelerator=accelerator, devices=config.devices, strategy=config.strategy,
-                max_epochs=config.max_epochs, deterministic=accelerator == "cpu", inference_mode=False, logger=False,
+    # deterministic=None: Lightning leaves torch's flag as fit_lightning sets it (False would switch it off).
+    return dict(accelerator=accelerator_of(module), devices=config.devices, strategy=config.strategy,
+                max_epochs=config.max_epochs, deterministic=None, inference_mode=False, logger=False,
                 enable_progress_bar=config.progress, enable_model_summary=False, num_sanity_val_steps=0)
 
 
@@ -122,8 +122,9 @@ def fit_lightning(module: torch.nn.Module, forward: Callable[[Batch], Batch],
             callbacks.append(pl.callbacks.EarlyStopping(monitor=task.monitor, patience=config.patience, mode="min"))
         trainer = pl.Trainer(default_root_dir=tmp, callbacks=callbacks, **trainer_kwargs(module, config))
         start = time.perf_counter()
-        trainer.fit(task, train_dataloaders=loader(make_batches(np.random.default_rng(config.seed)), True),
-                    val_dataloaders=loader(valid_batches, False) if valid_batches else None)
+        with cpu_determinism(next(module.parameters()).device):
+            trainer.fit(task, train_dataloaders=loader(make_batches(np.random.default_rng(config.seed)), True),
+                        val_dataloaders=loader(valid_batches, False) if valid_batches else None)
         wall = time.perf_counter() - start
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             # Free the rendezvous port, so that the next network of a sweep can start its own group.

@@ -9,17 +9,17 @@ when E[v v^T] = I, so it is an unbiased estimate of the full loss at k backward 
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from paperlib import keys
 from paperlib.data.dataset import Dataset
+from paperlib.determinism import cpu_determinism
 from paperlib.models.base import FitReport, Targets
 from paperlib.schemas import STRATEGIES
 
@@ -102,28 +102,6 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but torch sees no CUDA device; use 'cpu' or 'auto'")
     return torch.device(device)
-
-
-@contextlib.contextmanager
-def cpu_determinism(device: torch.device | str) -> Iterator[None]:
-    """Within the block, torch computes on CPU in a fixed summation order (restored on exit).
-
-    The backward pass of advanced indexing (``x[idx_j]``, schnetpack's and the BPNN's neighbour gathers) is
-    an ``index_put_`` with accumulation, which torch runs on several CPU threads with atomic additions: the
-    order of a sum then depends on thread timing, and the float32 weights of two identical trainings drifted
-    apart by 1e-8, amplified by training to 5e-6 in a test error. torch's deterministic mode accumulates in a
-    sorted, fixed order instead. It stays off on GPUs, where deterministic kernels cost much more and the
-    profile promises no bitwise reproducibility.
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
 
 
 def pad_atoms(x: torch.Tensor, n_atoms: torch.Tensor) -> torch.Tensor:

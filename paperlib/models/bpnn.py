@@ -22,7 +22,8 @@ from ase import Atoms
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import N_ATOMS, TrainConfig, cpu_determinism, fit_energy_reference, fit_torch, resolve_device
+from paperlib.determinism import cpu_determinism
+from paperlib.training import N_ATOMS, TrainConfig, fit_energy_reference, fit_torch, resolve_device
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 

@@ -8,6 +8,7 @@ evaluation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -59,6 +60,10 @@ class ExternalPotential:
     def _make_calculator(self, directory: Path) -> Calculator:
         raise NotImplementedError
 
+    def _computing(self) -> contextlib.AbstractContextManager:
+        """The context every evaluation of the package's calculator runs in (none by default)."""
+        return contextlib.nullcontext()
+
     def _prepare(self, atoms: Atoms) -> Atoms:
         """The structure the package's calculator evaluates (a copy; ``atoms`` itself is never modified)."""
         return atoms.copy()
@@ -79,10 +84,11 @@ class ExternalPotential:
     def predict(self, structures: Sequence[Atoms]) -> Predictions:
         """Energies (eV) and forces (eV/A), one structure after the other through the package's calculator."""
         energies, forces = [], []
-        for atoms in structures:
-            work = self._evaluated(atoms)
-            energies.append(work.get_potential_energy())
-            forces.append(np.array(work.get_forces(), dtype=float))
+        with self._computing():
+            for atoms in structures:
+                work = self._evaluated(atoms)
+                energies.append(work.get_potential_energy())
+                forces.append(np.array(work.get_forces(), dtype=float))
         return Predictions(np.array(energies, dtype=float), np.concatenate(forces) if forces else np.zeros((0, 3)))
 
     def calculator(self) -> ExternalCalculator:
@@ -124,11 +130,12 @@ class ExternalCalculator(Calculator):
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
+        if "stress" in properties and not self.atoms.pbc.all():
+            raise PropertyNotImplementedError(f"{self.potential.name}: stress needs a periodic cell")
         work = self.potential._evaluated(self.atoms)
-        energy = float(work.get_potential_energy())
-        self.results = {"energy": energy, "free_energy": energy,
-                        "forces": np.array(work.get_forces(), dtype=float)}
-        if "stress" in properties:
-            if not self.atoms.pbc.all():
-                raise PropertyNotImplementedError(f"{self.potential.name}: stress needs a periodic cell")
-            self.results["stress"] = np.array(work.get_stress(), dtype=float)
+        with self.potential._computing():
+            energy = float(work.get_potential_energy())
+            self.results = {"energy": energy, "free_energy": energy,
+                            "forces": np.array(work.get_forces(), dtype=float)}
+            if "stress" in properties:
+                self.results["stress"] = np.array(work.get_stress(), dtype=float)

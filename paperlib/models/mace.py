@@ -17,16 +17,16 @@ from pathlib import Path
 
 from paperlib import keys
 from paperlib.data.dataset import Dataset
+from paperlib.determinism import cpu_determinism
 from paperlib.models.base import FitReport, Targets
 from paperlib.models.external import ExternalPotential
 
 
 _RUN_TRAIN = ("import sys, torch; from mace.cli.run_train import main; "
-              "torch.use_deterministic_algorithms(sys.argv.pop(1) == 'cpu'); sys.argv[0] = 'mace_run_train'; "
-              "sys.exit(main())")
-"""``mace_run_train`` with torch's deterministic mode on CPU (first argument: the device), for the reason
-given in :func:`paperlib.training.cpu_determinism`: MACE's neighbour gathers accumulate their gradients with
-atomic additions on several CPU threads."""
+              "torch.use_deterministic_algorithms(sys.argv[sys.argv.index('--device') + 1] == 'cpu'); "
+              "sys.argv[0] = 'mace_run_train'; sys.exit(main())")
+"""``mace_run_train`` in torch's deterministic mode on CPU: in float32, MACE's sender gathers accumulate their
+gradients with atomic additions on several CPU threads (see :func:`paperlib.determinism.cpu_determinism`)."""
 
 DTYPES = ("float32", "float64")
 """Floating-point precisions ``mace_run_train`` and the calculator accept."""
@@ -90,7 +90,7 @@ class MACEPotential(ExternalPotential):
         c = self.config
         work = Path(tempfile.mkdtemp(prefix="paperlib-mace-"))
         train.write(work / "train.xyz")
-        args = [sys.executable, "-c", _RUN_TRAIN, c.device, "--name", "model", "--train_file", "train.xyz",
+        args = [sys.executable, "-c", _RUN_TRAIN, "--name", "model", "--train_file", "train.xyz",
                 "--energy_key", keys.REF_energy, "--forces_key", keys.REF_forces, "--model", "MACE",
                 "--hidden_irreps", c.hidden_irreps, "--r_max", str(c.r_max_A),
                 "--num_interactions", str(c.num_interactions), "--max_L", str(c.max_L),
@@ -141,6 +141,10 @@ class MACEPotential(ExternalPotential):
         model = cls(MACEConfig(device=device), name=name)
         model._adopt(directory)
         return model
+
+    def _computing(self):
+        """Forces are gradients through the same gathers as in training: deterministic mode on CPU too."""
+        return cpu_determinism(self.config.device)
 
     def _make_calculator(self, directory: Path):
         from mace.calculators import MACECalculator

@@ -22,8 +22,9 @@ from paperlib import keys
 from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
-from paperlib.training import (REF_HESSIAN, TrainConfig, cpu_determinism, fit_energy_reference, fit_torch,
-                               model_hessians, resolve_device)
+from paperlib.determinism import cpu_determinism
+from paperlib.training import (REF_HESSIAN, TrainConfig, fit_energy_reference, fit_torch, model_hessians,
+                               resolve_device)
 
 spk = import_schnetpack()
 P = spk.properties

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -48,11 +49,14 @@ class XTBSettings:
             raise ValueError(f"XTBSettings.accuracy: got {self.accuracy}; allowed: 1e-4 to 1e3")
 
 
-_THREADS = ThreadpoolController()
+@functools.cache
+def _thread_pools() -> ThreadpoolController:
+    """The OpenMP and BLAS libraries loaded in this process (found once, after tblite has loaded its own)."""
+    return ThreadpoolController()
 
 
 class OneThreadTBLite(TBLite):
-    """tblite's ASE calculator, computing on one OpenMP thread whatever the process's thread count.
+    """tblite's ASE calculator, computing on one OpenMP (and BLAS) thread whatever the process's thread count.
 
     tblite sums over OpenMP threads in whatever order they finish: on two threads, ten identical runs of ten
     azobenzene labels gave ten different sets of forces, which MD and network training then amplify. On one
@@ -61,16 +65,15 @@ class OneThreadTBLite(TBLite):
     """
 
     def calculate(self, *args, **kwargs):
-        with _THREADS.limit(limits=1, user_api="openmp"):
+        with _thread_pools().limit(limits=1):
             super().calculate(*args, **kwargs)
 
 
 def xtb_calculator(settings: XTBSettings = XTBSettings()) -> Calculator:
-    """A fresh tblite ASE calculator with ``settings`` (silent, one OpenMP thread: see
-    :class:`OneThreadTBLite`)."""
+    """A fresh tblite ASE calculator with ``settings`` (silent, one thread: see :class:`OneThreadTBLite`)."""
     return OneThreadTBLite(method=settings.method, accuracy=settings.accuracy, charge=settings.charge,
-                  electronic_temperature=settings.electronic_temperature_K,
-                  max_iterations=settings.max_iterations, verbosity=0)
+                           electronic_temperature=settings.electronic_temperature_K,
+                           max_iterations=settings.max_iterations, verbosity=0)
 
 
 def label(atoms: Atoms, calc: Calculator, hessian: bool = False, hessian_step_A: float = 5e-3) -> Atoms:

@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/reference_md.py
 	$(PY) bench/hessian_losses.py
 	$(PY) bench/labelling_speedup.py
+	$(PY) bench/determinism_cost.py
 
 clean:
 	rm -rf _build book/studies book/claims.md results

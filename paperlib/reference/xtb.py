@@ -58,8 +58,8 @@ def _thread_pools() -> ThreadpoolController:
 class OneThreadTBLite(TBLite):
     """tblite's ASE calculator, computing on one OpenMP (and BLAS) thread whatever the process's thread count.
 
-    tblite sums over OpenMP threads in whatever order they finish: on two threads, ten identical runs of ten
-    azobenzene labels gave ten different sets of forces, which MD and network training then amplify. On one
+    tblite sums over OpenMP threads in whatever order they finish: on two threads, six identical runs of ten
+    azobenzene labels gave six different sets of forces, which MD and network training then amplify. On one
     thread the labels are the same bit for bit. Cores are used instead by labelling structures in parallel
     processes (:func:`label_all`). The limit holds only during a calculation, so torch's threads are untouched.
     """

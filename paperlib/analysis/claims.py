@@ -1,13 +1,17 @@
-"""Claims: a paper's finding, the rule that decides its verdict, and the verdict computed from results.
+"""Claims: a paper's finding, the experiment's evidence about it, and the verdict that evidence decides.
 
 A study declares its claims (with their rules) before it computes anything; the notebook shows the rules
-first and the verdicts last. Verdicts are one of :data:`VERDICTS`.
+first and the verdicts last. A claim's judge returns :class:`Evidence` (a statistic with its 95 % interval,
+the threshold the paper's claim needs it to exceed, the number of independent units and whether the
+experiment met the budget its rule states for a negative verdict), never a verdict: :func:`verdict_of` is
+the only place a verdict is decided, so no judge can state one its numbers do not support.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -16,31 +20,103 @@ from typing import Any
 
 import pandas as pd
 
+from paperlib.analysis.intervals import Interval
+
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive at this scale"
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+MIN_UNITS = 3
+EVIDENCE_KEYS = ("statistic", "value", "ci_low", "ci_high", "threshold", "n", "method", "powered")
+
+
+def _finite_or_none(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What an experiment measured about a claim, oriented so that larger values support the paper.
+
+    ``statistic`` names the measured quantity in words; ``value`` and ``[ci_low, ci_high]`` are its point
+    estimate and 95 % interval; ``threshold`` is what the paper's claim needs the statistic to exceed;
+    ``n`` counts the independent units behind the interval; ``method`` says how it was computed;
+    ``powered`` says whether the experiment met the budget its rule states for a negative verdict.
+    ``context`` holds further figures shown beside the evidence that do not enter the verdict.
+    """
+
+    statistic: str
+    value: float
+    ci_low: float
+    ci_high: float
+    threshold: float
+    n: int
+    method: str
+    powered: bool
+    context: str = ""
+
+    @classmethod
+    def from_interval(cls, statistic: str, interval: Interval, threshold: float, powered: bool,
+                      context: str = "") -> "Evidence":
+        """Evidence from an :class:`~paperlib.analysis.intervals.Interval`."""
+        return cls(statistic, interval.value, interval.low, interval.high, float(threshold), int(interval.n),
+                   interval.method, bool(powered), context)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form kept in ``results.json`` (exactly :data:`EVIDENCE_KEYS`; non-finite numbers as null)."""
+        return {"statistic": self.statistic, "value": _finite_or_none(self.value),
+                "ci_low": _finite_or_none(self.ci_low), "ci_high": _finite_or_none(self.ci_high),
+                "threshold": float(self.threshold), "n": int(self.n), "method": self.method,
+                "powered": bool(self.powered)}
+
+    def describe(self) -> str:
+        """One line: statistic, value, interval, threshold, n (and the context)."""
+        def f(x):
+            return "undefined" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+        text = (f"{self.statistic} = {f(self.value)} [95 % CI {f(self.ci_low)}, {f(self.ci_high)}]; "
+                f"threshold {f(self.threshold)}; n = {self.n}" + ("" if self.powered else "; not powered"))
+        return text + (f". {self.context}" if self.context else "")
+
+
+def verdict_of(evidence: Evidence | None) -> str:
+    """The verdict the evidence decides (the one rule every claim follows).
+
+    reproduced iff ``ci_low > threshold``; not reproduced iff ``ci_high < threshold`` and ``powered``;
+    otherwise (absent or non-finite evidence, fewer than :data:`MIN_UNITS` units) inconclusive at this scale.
+    """
+    if evidence is None or evidence.n < MIN_UNITS:
+        return INCONCLUSIVE
+    lo, hi, t = evidence.ci_low, evidence.ci_high, evidence.threshold
+    if not all(x is not None and math.isfinite(x) for x in (evidence.value, lo, hi, t)):
+        return INCONCLUSIVE
+    if lo > t:
+        return REPRODUCED
+    if hi < t and evidence.powered:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One finding of a paper and how this compendium judges it.
 
-    ``judge`` maps the study's results to ``(verdict, measured)``: one of :data:`VERDICTS` and a short
-    text with the figures that decided it. ``timed`` marks a claim decided by wall-clock measurements,
-    whose measured text differs between identical runs (its rule should leave a wide margin).
+    ``judge`` maps the study's results to :class:`Evidence` (or ``None`` when the experiment that would
+    measure it was not run). ``rule`` states, before any result exists, the statistic, the threshold and the
+    budget below which a negative is not powered. ``timed`` marks a claim measured in wall-clock time,
+    whose figures differ between identical runs.
     """
 
     key: str
     paper_claim: str
     rule: str
-    judge: Callable[[Mapping[str, Any]], tuple[str, str]]
+    judge: Callable[[Mapping[str, Any]], Evidence | None]
     timed: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    """A judged claim."""
+    """A judged claim: the claim, its evidence (``None`` when absent) and the verdict derived from it."""
 
     key: str
     paper_claim: str
@@ -48,17 +124,46 @@ class Verdict:
     measured: str
     verdict: str
     profile: str
+    evidence: dict[str, Any] | None = None
     timed: bool = False
 
 
+def rule_problems(claim: Mapping[str, Any]) -> list[str]:
+    """Ways in which a ``results.json`` claim entry breaks the evidence rule (empty when it follows it).
+
+    Checks that the entry carries ``evidence`` with exactly :data:`EVIDENCE_KEYS`, that the value lies in its
+    interval, and that the stored verdict is the one :func:`verdict_of` derives from that evidence.
+    """
+    if claim.get("verdict") not in VERDICTS:
+        return [f"unknown verdict {claim.get('verdict')!r}"]
+    if "evidence" not in claim:
+        return ["no 'evidence' field"]
+    ev = claim["evidence"]
+    if ev is None:
+        return [] if claim["verdict"] == INCONCLUSIVE else [f"verdict {claim['verdict']!r} without evidence"]
+    if set(ev) != set(EVIDENCE_KEYS):
+        return [f"evidence keys {sorted(ev)}; expected {sorted(EVIDENCE_KEYS)}"]
+    nan = math.nan
+    restored = Evidence(**{k: (nan if ev[k] is None else ev[k]) for k in EVIDENCE_KEYS})
+    out = []
+    if all(x is not None for x in (ev["value"], ev["ci_low"], ev["ci_high"])) and \
+            not ev["ci_low"] <= ev["value"] <= ev["ci_high"]:
+        out.append(f"value {ev['value']} outside its interval [{ev['ci_low']}, {ev['ci_high']}]")
+    if verdict_of(restored) != claim["verdict"]:
+        out.append(f"verdict {claim['verdict']!r} but the evidence decides {verdict_of(restored)!r}")
+    return out
+
+
 def judge(claims: Sequence[Claim], results: Mapping[str, Any], profile: str) -> list[Verdict]:
-    """Apply every claim's rule to ``results``."""
+    """Apply every claim's judge to ``results`` and derive each verdict from its evidence."""
     out = []
     for c in claims:
-        verdict, measured = c.judge(results)
-        if verdict not in VERDICTS:
-            raise ValueError(f"claim {c.key!r}: rule returned {verdict!r}; allowed: {VERDICTS}")
-        out.append(Verdict(c.key, c.paper_claim, c.rule, measured, verdict, profile, c.timed))
+        ev = c.judge(results)
+        if ev is not None and not isinstance(ev, Evidence):
+            raise TypeError(f"claim {c.key!r}: its judge returned {type(ev).__name__}; allowed: Evidence or None")
+        measured = ev.describe() if ev is not None else "not measured at this profile"
+        out.append(Verdict(c.key, c.paper_claim, c.rule, measured, verdict_of(ev), profile,
+                           ev.as_dict() if ev is not None else None, c.timed))
     return out
 
 
@@ -67,10 +172,22 @@ def rules_table(claims: Sequence[Claim]) -> pd.DataFrame:
     return pd.DataFrame([{"claim": c.key, "paper's claim": c.paper_claim, "verdict rule": c.rule} for c in claims])
 
 
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _evidence_cells(ev: Mapping[str, Any] | None) -> dict[str, str]:
+    if ev is None:
+        return {"value": "-", "95 % interval": "-", "threshold": "-", "n": "-"}
+    return {"value": _num(ev["value"]), "95 % interval": f"[{_num(ev['ci_low'])}, {_num(ev['ci_high'])}]",
+            "threshold": _num(ev["threshold"]), "n": str(ev["n"]) + ("" if ev["powered"] else " (not powered)")}
+
+
 def claims_table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
-    """The claims table: paper's claim, figure measured here, profile, verdict."""
+    """The claims table: paper's claim, what was measured, value, interval, threshold, n, profile, verdict."""
     return pd.DataFrame([{"claim": v.key, "paper's claim": v.paper_claim, "measured here": v.measured,
-                          "profile": v.profile, "verdict": v.verdict} for v in verdicts])
+                          **_evidence_cells(v.evidence), "profile": v.profile, "verdict": v.verdict}
+                         for v in verdicts])
 
 
 def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
@@ -98,8 +215,10 @@ def write_results(path: str | os.PathLike, *, study: str, title: str, profile: s
 def dashboard_markdown(results_files: Sequence[str | os.PathLike]) -> str:
     """A MyST page collecting the claims of every study's ``results.json``."""
     lines = ["# Claims dashboard", "",
-             "Every verdict below is computed by the study's own notebook from the numbers it produced; the rule "
-             "behind each verdict is stated in the chapter before any result is computed.", ""]
+             "Every verdict below is derived by one rule from the evidence the study's own notebook measured: "
+             "reproduced when the 95 % interval of the claim's statistic lies above its threshold, not reproduced "
+             "when it lies below and the experiment met its stated budget, otherwise inconclusive at this scale. "
+             "Each chapter states its statistics and thresholds before any result is computed.", ""]
     if not results_files:
         lines.append("No study has been executed yet: run `make book` or `paperlib run STUDY`.")
     for path in sorted(results_files, key=str):
@@ -107,9 +226,11 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike]) -> str:
         counts = {v: sum(c["verdict"] == v for c in data["claims"]) for v in VERDICTS}
         lines += [f"## {data['title']}", "",
                   f"Profile `{data['profile']}`; " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ".", "",
-                  "| claim | paper's claim | measured here | verdict |", "|---|---|---|---|"]
+                  "| claim | paper's claim | measured here | value | 95 % interval | threshold | n | verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
         for c in data["claims"]:
-            cells = [c["key"], c["paper_claim"], c["measured"], f"**{c['verdict']}**"]
+            ev = _evidence_cells(c.get("evidence"))
+            cells = [c["key"], c["paper_claim"], c["measured"], *ev.values(), f"**{c['verdict']}**"]
             lines.append("| " + " | ".join(str(x).replace("|", "/").replace("\n", " ") for x in cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"

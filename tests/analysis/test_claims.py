@@ -1,63 +1,91 @@
+import itertools
 import json
+import math
 
 import pandas as pd
 import pytest
 
 from paperlib.analysis import claims as C
-from paperlib.studies.nacl_selection import CLAIMS, judge_force_errors, judge_rdf
+from paperlib.analysis.intervals import Interval
 
 
-def errors(rmse: dict, spread: float = 0.001, n: int = 3):
-    rows = []
-    for method, value in rmse.items():
-        for r in range(n):
-            v = value + spread * (r - 1)
-            rows.append({"model": "schnet_small", "method": method, "replicate": r, "force_rmse": v,
-                         "force_max": 10 * v})
-    return {"errors": rows}
+def ev(lo, hi, threshold=1.0, n=5, powered=True, value=None):
+    value = (lo + hi) / 2 if value is None else value
+    return C.Evidence("ratio", value, lo, hi, threshold, n, "test", powered)
 
 
-def test_force_claim_reproduced_not_reproduced_and_inconclusive():
-    good = {"uniform_atomic_energy": 0.10, "uniform_force": 0.11, "uniform_energy": 0.20, "random": 0.21}
-    assert judge_force_errors(errors(good))[0] == C.REPRODUCED
-    reversed_ = {"uniform_atomic_energy": 0.30, "uniform_force": 0.31, "uniform_energy": 0.20, "random": 0.21}
-    assert judge_force_errors(errors(reversed_))[0] == C.NOT_REPRODUCED
-    mixed = {"uniform_atomic_energy": 0.20, "uniform_force": 0.2005, "uniform_energy": 0.2003, "random": 0.21}
-    verdict, measured = judge_force_errors(errors(mixed))
-    assert verdict == C.INCONCLUSIVE and "comparisons favour" in measured
+def test_the_rule():
+    assert C.verdict_of(ev(1.1, 2.0)) == C.REPRODUCED
+    assert C.verdict_of(ev(0.5, 0.9)) == C.NOT_REPRODUCED
+    assert C.verdict_of(ev(0.5, 0.9, powered=False)) == C.INCONCLUSIVE
+    assert C.verdict_of(ev(0.9, 1.1)) == C.INCONCLUSIVE
+    assert C.verdict_of(ev(1.1, 2.0, n=2)) == C.INCONCLUSIVE
+    assert C.verdict_of(ev(math.nan, math.nan, value=1.5)) == C.INCONCLUSIVE
+    assert C.verdict_of(None) == C.INCONCLUSIVE
+    # The boundary belongs to neither decided verdict: the interval must clear the threshold.
+    assert C.verdict_of(ev(1.0, 2.0)) == C.INCONCLUSIVE and C.verdict_of(ev(0.5, 1.0)) == C.INCONCLUSIVE
 
 
-def test_rdf_claim():
-    def md(e_flags, a_flags):
-        rows = [{"method": "uniform_energy", "nonphysical": f} for f in e_flags]
-        rows += [{"method": "uniform_atomic_energy", "nonphysical": f} for f in a_flags]
-        return {"md": rows}
+@pytest.mark.parametrize("lo,hi,n,powered", itertools.product([0.2, 0.99, 1.0, 1.01, 3.0], [0.5, 1.0, 1.02, 4.0],
+                                                              [2, 3, 10], [True, False]))
+def test_no_judge_can_state_a_verdict_its_interval_contradicts(lo, hi, n, powered):
+    """Whatever evidence a judge returns, the stored verdict is the one the rule derives, and the
+    independent checker (``rule_problems``) finds nothing wrong with the entry ``judge`` writes."""
+    if lo > hi:
+        return
+    claim = C.Claim("x", "a claim", "a rule", lambda r: ev(lo, hi, n=n, powered=powered))
+    (v,) = C.judge([claim], {}, "smoke")
+    assert C.rule_problems(json.loads(json.dumps({**v.__dict__}))) == []
+    if v.verdict == C.REPRODUCED:
+        assert lo > 1.0 and n >= 3
+    if v.verdict == C.NOT_REPRODUCED:
+        assert hi < 1.0 and powered and n >= 3
 
-    assert judge_rdf(md([True, False], [False, False]))[0] == C.REPRODUCED
-    assert judge_rdf(md([False, False], [False, False]))[0] == C.NOT_REPRODUCED
-    assert judge_rdf(md([True, True], [True, False]))[0] == C.INCONCLUSIVE
-    assert judge_rdf({"md": []})[0] == C.INCONCLUSIVE
+
+def test_checker_catches_a_verdict_its_evidence_does_not_support():
+    (v,) = C.judge([C.Claim("x", "c", "r", lambda r: ev(0.9, 1.1))], {}, "smoke")
+    entry = {**v.__dict__, "verdict": C.REPRODUCED}
+    assert any("decides" in p for p in C.rule_problems(entry))
+    assert C.rule_problems({**v.__dict__, "evidence": None, "verdict": C.NOT_REPRODUCED})
+    assert C.rule_problems({k: x for k, x in v.__dict__.items() if k != "evidence"}) == ["no 'evidence' field"]
+    outside = {**v.__dict__, "evidence": {**v.evidence, "value": 5.0}}
+    assert any("outside" in p for p in C.rule_problems(outside))
 
 
-def test_results_and_dashboard(tmp_path):
-    verdicts = C.judge(CLAIMS, {**errors({"uniform_atomic_energy": 0.1, "uniform_force": 0.1,
-                                          "uniform_energy": 0.2, "random": 0.2}),
-                                "md": [{"method": "uniform_energy", "nonphysical": True},
-                                       {"method": "uniform_atomic_energy", "nonphysical": False}]}, "smoke")
-    path = tmp_path / "nacl" / "results.json"
-    C.write_results(path, study="nacl", title="NaCl", profile="smoke", params={"n": 1}, figures={"x": 1.5},
+def test_judge_rejects_anything_but_evidence():
+    bad = C.Claim("x", "claim", "rule", lambda r: ("reproduced", "typed by hand"))
+    with pytest.raises(TypeError, match="Evidence or None"):
+        C.judge([bad], {}, "smoke")
+
+
+def test_absent_evidence_is_inconclusive_and_stored_as_null():
+    (v,) = C.judge([C.Claim("x", "c", "r", lambda r: None)], {}, "smoke")
+    assert v.verdict == C.INCONCLUSIVE and v.evidence is None
+
+
+def test_non_finite_bounds_are_stored_as_null():
+    e = C.Evidence.from_interval("s", Interval(1.0, math.nan, math.nan, 1, "t"), 0.0, True)
+    d = e.as_dict()
+    assert set(d) == set(C.EVIDENCE_KEYS) and d["ci_low"] is None and d["ci_high"] is None
+    json.dumps(d, allow_nan=False)
+
+
+def test_results_dashboard_and_table_show_the_evidence(tmp_path):
+    claims = [C.Claim("a", "A holds.", "rule a", lambda r: ev(1.2, 1.6, threshold=1.0, n=4)),
+              C.Claim("b", "B holds.", "rule b", lambda r: None)]
+    verdicts = C.judge(claims, {}, "default")
+    path = tmp_path / "s" / "results.json"
+    C.write_results(path, study="s", title="Study S", profile="default", params={"n": 1}, figures={"x": 1.5},
                     verdicts=verdicts, provenance={"commit": "abc"})
     data = json.loads(path.read_text())
-    assert [c["verdict"] for c in data["claims"]] == [C.REPRODUCED, C.REPRODUCED]
+    assert [c["verdict"] for c in data["claims"]] == [C.REPRODUCED, C.INCONCLUSIVE]
+    assert data["claims"][0]["evidence"]["ci_low"] == 1.2 and data["claims"][1]["evidence"] is None
+    assert all(C.rule_problems(c) == [] for c in data["claims"])
     page = C.dashboard_markdown([path])
-    assert "## NaCl" in page and "2 reproduced, 0 not reproduced" in page
-    assert page.count("**reproduced**") == 2
+    assert "## Study S" in page and "1 reproduced, 0 not reproduced, 1 inconclusive" in page
+    assert "| [1.2, 1.6] | 1 | 4 | **reproduced** |" in page
     table = C.claims_table(verdicts)
-    assert list(table.columns) == ["claim", "paper's claim", "measured here", "profile", "verdict"]
-
-
-def test_rule_must_return_a_known_verdict():
-    bad = C.Claim("x", "claim", "rule", lambda r: ("probably", ""))
-    with pytest.raises(ValueError, match="'probably'"):
-        C.judge([bad], {}, "smoke")
-    assert isinstance(C.rules_table(CLAIMS), pd.DataFrame)
+    assert list(table.columns) == ["claim", "paper's claim", "measured here", "value", "95 % interval", "threshold",
+                                   "n", "profile", "verdict"]
+    assert table.loc[1, "95 % interval"] == "-" and table.loc[1, "verdict"] == C.INCONCLUSIVE
+    assert isinstance(C.rules_table(claims), pd.DataFrame)

@@ -1,8 +1,10 @@
 """Content-addressed on-disk cache for expensive steps (reference labels, MD runs, trained models).
 
 An entry is a directory ``<root>/<function>/<key>/`` holding the files the step wrote plus a
-``MANIFEST.json`` with the SHA-256 of each file. The key hashes the function's qualified name, its source
-code, the package version and the parameters, so a change to any of them computes a new entry.
+``MANIFEST.json`` with the SHA-256 of each file. The key hashes the function's qualified name, the
+parameters, a digest of all paperlib code the step can reach and the versions of the third-party packages
+that code imports (:mod:`paperlib.reach`), so a change to any of them computes a new entry; the manifest
+records the same code digest, modules and package versions, and when the entry was made.
 
 Writes are atomic: the step writes into a temporary directory next to the entry, the manifest is written
 last, and the directory is renamed into place. A killed run leaves at most a ``.tmp-*`` directory, which
@@ -12,17 +14,19 @@ removed and recomputed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import inspect
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import paperlib
+from paperlib.reach import step_fingerprint
 
 MANIFEST = "MANIFEST.json"
 DEFAULT_ROOT = Path(os.environ.get("PAPERLIB_CACHE", Path.home() / ".cache" / "paperlib"))
@@ -42,19 +46,16 @@ def _canonical(obj: Any) -> Any:
 
 
 def function_id(fn: Callable[..., Any]) -> str:
-    """Stable identity of a step function: module, qualified name and a hash of its source."""
-    try:
-        src = inspect.getsource(fn)
-    except (OSError, TypeError):
-        src = ""
-    digest = hashlib.sha256(src.encode()).hexdigest()[:12]
-    return f"{fn.__module__}.{fn.__qualname__}@{digest}"
+    """Identity of a step function: module, qualified name and the digest of the code it can reach."""
+    return f"{fn.__module__}.{fn.__qualname__}@{step_fingerprint(fn)['code']}"
 
 
 def cache_key(fn: Callable[..., Any], params: Mapping[str, Any]) -> str:
-    """Hex key of ``fn`` applied to ``params`` (also depends on paperlib's version)."""
-    payload = json.dumps({"fn": function_id(fn), "version": paperlib.__version__, "params": _canonical(params)},
-                         sort_keys=True, default=str)
+    """Hex key of ``fn`` applied to ``params``: covers the reachable code and the package versions."""
+    fp = step_fingerprint(fn)
+    payload = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "code": fp["code"],
+                          "packages": fp["packages"], "version": paperlib.__version__,
+                          "params": _canonical(params)}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
@@ -117,7 +118,10 @@ class Cache:
         try:
             compute(tmp)
             files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-            meta = {"files": files, "function": function_id(fn), "params": _canonical(params)}
+            fp = step_fingerprint(fn)
+            meta = {"files": files, "function": f"{fn.__module__}.{fn.__qualname__}", "code": fp["code"],
+                    "modules": fp["modules"], "packages": fp["packages"], "params": _canonical(params),
+                    "created": time.time()}
             (tmp / MANIFEST).write_text(json.dumps(meta, indent=1, default=str))
             try:
                 os.rename(tmp, final)
@@ -140,3 +144,51 @@ class Cache:
         for p in stale:
             shutil.rmtree(p, ignore_errors=True)
         return len(stale)
+
+    def entries(self, study: str | None = None) -> list["EntryInfo"]:
+        """Every complete entry (optionally only those of one study's steps), oldest first."""
+        if self.root is None or not self.root.exists():
+            return []
+        out = []
+        for manifest in self.root.glob(f"*/*/{MANIFEST}"):
+            try:
+                meta = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                continue
+            info = EntryInfo.from_manifest(manifest.parent, meta)
+            if study is None or info.study == study:
+                out.append(info)
+        return sorted(out, key=lambda e: e.created)
+
+    def remove(self, entries: list["EntryInfo"]) -> int:
+        """Delete ``entries`` (manifest first, so a half-deleted entry is never valid); returns bytes freed."""
+        freed = 0
+        for e in entries:
+            freed += e.size_bytes
+            (e.path / MANIFEST).unlink(missing_ok=True)
+            shutil.rmtree(e.path, ignore_errors=True)
+        return freed
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryInfo:
+    """One cache entry as ``paperlib cache ls`` shows it."""
+
+    path: Path
+    function: str
+    study: str
+    created: float
+    size_bytes: int
+    packages: dict
+
+    @classmethod
+    def from_manifest(cls, path: Path, meta: Mapping[str, Any]) -> "EntryInfo":
+        """Describe the entry at ``path`` from its manifest ``meta``."""
+        function = str(meta.get("function", "?")).split("@")[0]
+        parts = function.split(".")
+        study = parts[2] if len(parts) > 3 and parts[:2] == ["paperlib", "studies"] else "-"
+        created = meta.get("created")
+        if not isinstance(created, (int, float)):
+            created = (path / MANIFEST).stat().st_mtime
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        return cls(path, function, study, float(created), size, dict(meta.get("packages", {})))

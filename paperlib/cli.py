@@ -1,4 +1,5 @@
-"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib list``, ``paperlib book``."""
+"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib list``, ``paperlib book``,
+``paperlib cache ls|clean``."""
 
 from __future__ import annotations
 
@@ -58,6 +59,39 @@ def _cmd_book(args) -> int:
     return subprocess.call(cmd + (["-W", "-n", "--keep-going"] if args.strict else []))
 
 
+def _cmd_cache(args) -> int:
+    import time
+
+    from paperlib.cache import Cache
+
+    cache = Cache(args.root) if args.root else Cache()
+    entries = cache.entries(args.study)
+    if args.action == "ls":
+        print(f"cache at {cache.root}: {len(entries)} entries, {sum(e.size_bytes for e in entries) / 1e6:.1f} MB")
+        for e in entries:
+            made = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created))
+            print(f"  {made}  {e.size_bytes / 1e6:9.2f} MB  {e.study:<18} {e.function}  {e.path.name}")
+        return 0
+    if args.older_than is not None:
+        cutoff = time.time() - args.older_than * 86400.0
+        entries = [e for e in entries if e.created < cutoff]
+    freed = cache.remove(entries)
+    # Unfinished temporaries belong to no study and carry no date: only a clean of everything takes them.
+    stale = cache.clean_temporaries() if args.study is None and args.older_than is None else 0
+    print(f"removed {len(entries)} entries ({freed / 1e6:.1f} MB) and {stale} unfinished temporaries from {cache.root}")
+    return 0
+
+
+def _days(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--older-than: got {text!r}; allowed: a number of days >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--older-than: got {text!r}; allowed: a number of days >= 0")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``paperlib`` command."""
     parser = argparse.ArgumentParser(prog="paperlib", description=__doc__)
@@ -78,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     p_book.add_argument("--no-execute", action="store_true", help="build from the notebooks already executed")
     p_book.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
     p_book.set_defaults(fn=_cmd_book)
+    p_cache = sub.add_parser("cache", help="list or remove cached steps (reference data, models, MD runs)")
+    p_cache.add_argument("action", choices=("ls", "clean"))
+    p_cache.add_argument("--study", choices=sorted(P.SCHEMAS), help="only the entries of this study's steps")
+    p_cache.add_argument("--older-than", type=_days, metavar="DAYS", help="clean: only entries made before this")
+    p_cache.add_argument("--root", help="cache directory (default $PAPERLIB_CACHE or ~/.cache/paperlib)")
+    p_cache.set_defaults(fn=_cmd_cache)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

@@ -87,3 +87,39 @@ def test_disabled_cache_always_computes(tmp_path):
     for _ in range(2):
         c.get(step, {"value": 1}, lambda out: (calls.append(1), step(out, 1)))
     assert len(calls) == 2
+
+
+def test_cache_ls_and_clean_by_study_and_age(tmp_path, capsys):
+    import time
+
+    from paperlib.cli import main
+    from paperlib.studies import gradients, nacl_selection
+
+    root = tmp_path / "c"
+    cache = Cache(root)
+    old = cache.get(nacl_selection._npt_pool, {"a": 1}, lambda out: _write(out, "x" * 1000))
+    new = cache.get(nacl_selection._train, {"a": 1}, lambda out: _write(out, "y"))
+    other = cache.get(gradients._qm7b, {"a": 1}, lambda out: _write(out, "z"))
+    meta = json.loads((old / MANIFEST).read_text())
+    (old / MANIFEST).write_text(json.dumps({**meta, "created": time.time() - 10 * 86400}))
+
+    assert main(["cache", "ls", "--root", str(root)]) == 0
+    listing = capsys.readouterr().out
+    assert "3 entries" in listing and listing.count("paperlib.studies.nacl_selection.") == 2 and "gradients" in listing
+    assert [e.path for e in Cache(root).entries()] == [old, new, other]
+
+    assert main(["cache", "clean", "--root", str(root), "--study", "nacl_selection", "--older-than", "5"]) == 0
+    assert "removed 1 entries" in capsys.readouterr().out
+    assert not old.exists() and new.exists() and other.exists()
+    assert main(["cache", "clean", "--root", str(root), "--study", "nacl_selection"]) == 0
+    assert not new.exists() and other.exists()
+    assert main(["cache", "clean", "--root", str(root)]) == 0
+    assert Cache(root).entries() == []
+
+
+def test_cache_clean_rejects_a_negative_age(capsys):
+    from paperlib.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["cache", "clean", "--older-than", "-1"])
+    assert "--older-than: got '-1'; allowed: a number of days >= 0" in capsys.readouterr().err

@@ -111,6 +111,8 @@ class Cache:
         if final.exists():
             if self.is_valid(final):
                 self.hits += 1
+                # The manifest's modification time records the last use, for `paperlib cache clean --older-than`.
+                os.utime(final / MANIFEST)
                 return final
             shutil.rmtree(final, ignore_errors=True)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -178,6 +180,7 @@ class EntryInfo:
     function: str
     study: str
     created: float
+    used: float
     size_bytes: int
     packages: dict
 
@@ -191,4 +194,5 @@ class EntryInfo:
         if not isinstance(created, (int, float)):
             created = (path / MANIFEST).stat().st_mtime
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-        return cls(path, function, study, float(created), size, dict(meta.get("packages", {})))
+        used = (path / MANIFEST).stat().st_mtime
+        return cls(path, function, study, float(created), used, size, dict(meta.get("packages", {})))

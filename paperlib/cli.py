@@ -70,11 +70,12 @@ def _cmd_cache(args) -> int:
         print(f"cache at {cache.root}: {len(entries)} entries, {sum(e.size_bytes for e in entries) / 1e6:.1f} MB")
         for e in entries:
             made = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.created))
-            print(f"  {made}  {e.size_bytes / 1e6:9.2f} MB  {e.study:<18} {e.function}  {e.path.name}")
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.used))
+            print(f"  made {made}  used {used}  {e.size_bytes / 1e6:9.2f} MB  {e.study:<18} {e.function}  {e.path.name}")
         return 0
     if args.older_than is not None:
         cutoff = time.time() - args.older_than * 86400.0
-        entries = [e for e in entries if e.created < cutoff]
+        entries = [e for e in entries if e.used < cutoff]
     freed = cache.remove(entries)
     # Unfinished temporaries belong to no study and carry no date: only a clean of everything takes them.
     stale = cache.clean_temporaries() if args.study is None and args.older_than is None else 0
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p_cache = sub.add_parser("cache", help="list or remove cached steps (reference data, models, MD runs)")
     p_cache.add_argument("action", choices=("ls", "clean"))
     p_cache.add_argument("--study", choices=sorted(P.SCHEMAS), help="only the entries of this study's steps")
-    p_cache.add_argument("--older-than", type=_days, metavar="DAYS", help="clean: only entries made before this")
+    p_cache.add_argument("--older-than", type=_days, metavar="DAYS", help="clean: only entries not used for this long")
     p_cache.add_argument("--root", help="cache directory (default $PAPERLIB_CACHE or ~/.cache/paperlib)")
     p_cache.set_defaults(fn=_cmd_cache)
     args = parser.parse_args(argv)

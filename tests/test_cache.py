@@ -100,8 +100,11 @@ def test_cache_ls_and_clean_by_study_and_age(tmp_path, capsys):
     old = cache.get(nacl_selection._npt_pool, {"a": 1}, lambda out: _write(out, "x" * 1000))
     new = cache.get(nacl_selection._train, {"a": 1}, lambda out: _write(out, "y"))
     other = cache.get(gradients._qm7b, {"a": 1}, lambda out: _write(out, "z"))
-    meta = json.loads((old / MANIFEST).read_text())
-    (old / MANIFEST).write_text(json.dumps({**meta, "created": time.time() - 10 * 86400}))
+    ten_days_ago = time.time() - 10 * 86400
+    os.utime(old / MANIFEST, (ten_days_ago, ten_days_ago))
+    os.utime(other / MANIFEST, (ten_days_ago, ten_days_ago))
+    # A hit marks the entry used: it is no longer a candidate for --older-than.
+    assert cache.get(gradients._qm7b, {"a": 1}, lambda out: _write(out, "z")) == other
 
     assert main(["cache", "ls", "--root", str(root)]) == 0
     listing = capsys.readouterr().out

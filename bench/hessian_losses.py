@@ -16,7 +16,8 @@ from paperlib.models.base import Targets
 from paperlib.models.schnet import SchNetPotential, collate
 from paperlib.params import resolve
 from paperlib.studies import hessian_training as study
-from paperlib.training import N_ATOMS, POSITIONS, REF_HESSIAN, TrainConfig, weighted_loss
+from paperlib.losses import N_ATOMS, POSITIONS, REF_HESSIAN, weighted_loss
+from paperlib.training import TrainConfig
 
 EPOCHS = 20
 
@@ -53,7 +54,7 @@ def seconds_per_epoch(p, train, name: str) -> float:
         for batch in batches:
             opt.zero_grad(set_to_none=True)
             pred = model._forward(batch)
-            loss = weighted_loss(pred, batch, targets, tcfg, gen)
+            loss = weighted_loss(pred, batch, targets, tcfg.hessian_loss, tcfg.hessian_probes, gen)
             if "schnetpack" in name:
                 loss = loss + 0.01 * schnetpack_full_loss(pred["forces"], batch)
             loss.backward()

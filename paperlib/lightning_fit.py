@@ -25,12 +25,12 @@ import torch
 
 from paperlib.compat import ensure_torch_t_co
 from paperlib.determinism import cpu_determinism
+from paperlib.losses import Batch, weighted_loss
 from paperlib.models.base import FitReport, Targets
 
 # A spawned process imports this module (for the pickled task) before it unpickles the network inside it, so
 # the shim that schnetpack needs is applied here, ahead of schnetpack's own import.
 ensure_torch_t_co()
-Batch = dict[str, torch.Tensor]
 
 
 def accelerator_of(module: torch.nn.Module) -> str:
@@ -47,7 +47,7 @@ def trainer_kwargs(module: torch.nn.Module, config) -> dict:
 
 
 class _Task(pl.LightningModule):
-    """The network and the weighted loss of :func:`~paperlib.training.weighted_loss` as a LightningModule.
+    """The network and the weighted loss of :func:`~paperlib.losses.weighted_loss` as a LightningModule.
 
     Defined at module level so that spawned processes (``ddp_spawn``) can unpickle it."""
 
@@ -65,9 +65,8 @@ class _Task(pl.LightningModule):
         self.probes = torch.Generator().manual_seed(self.config.seed)
 
     def _loss(self, batch: Batch, name: str) -> torch.Tensor:
-        from paperlib.training import weighted_loss
-
-        loss = weighted_loss(self.forward_fn(batch), batch, self.targets, self.config, self.probes)
+        loss = weighted_loss(self.forward_fn(batch), batch, self.targets, self.config.hessian_loss,
+                             self.config.hessian_probes, self.probes)
         self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(batch["REF_energy"]))
         return loss
 

@@ -1,139 +1,29 @@
-"""Typed parameter schemas, one per study, and the three profiles (smoke / default / gpu).
+"""The three profiles (smoke / default / gpu) of every study and the resolution of a run's parameters.
 
-The schema (names, types, ranges, allowed values) lives here in Python; the values of each profile live
-as data in ``paperlib/profiles/<study>.yaml``. :func:`resolve` merges a profile with user overrides and
+The schemas (names, types, ranges, allowed values; :mod:`paperlib.schemas`) live in Python; the values of
+each profile live as data in ``paperlib/profiles/<study>.yaml``. :func:`resolve` merges a profile with user overrides and
 validates the result before any compute starts: a bad value raises :class:`ParameterError` naming the
 parameter, the value and what is allowed.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from paperlib import schemas
+from paperlib.schema import SCHEMAS, ParameterError, schema
+
+# Importing the study schemas registers them; these names are what the rest of paperlib reads from here.
+__all__ = ["PROFILES", "SCHEMAS", "ParameterError", "Params", "parse_override", "profile_values", "resolve",
+           "schema", "schemas"]
+
 PROFILES: tuple[str, ...] = ("smoke", "default", "gpu")
 _PROFILE_DIR = Path(__file__).parent / "profiles"
-
-
-class ParameterError(ValueError):
-    """A study parameter (or a combination of them) is invalid; raised before any compute."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One parameter of a study.
-
-    Parameters
-    ----------
-    name, doc
-        Identifier and one-line description (with units).
-    kind
-        ``"int"``, ``"float"``, ``"str"``, ``"bool"``, ``"path"`` (a string naming an existing file, or
-        empty for none) or ``"list[int]"``, ``"list[float]"``, ``"list[str]"``.
-    low, high
-        Inclusive bounds for numbers (for lists: for each item).
-    choices
-        Allowed values for strings (for lists: for each item).
-    min_len
-        Smallest allowed length of a list.
-    """
-
-    name: str
-    kind: str
-    doc: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] | None = None
-    min_len: int = 1
-
-    def allowed(self) -> str:
-        """Human-readable description of the allowed values."""
-        what = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-                "path": "a path to an existing file, or empty"}.get(self.kind, f"a list ({self.kind}) of at "
-                                                                       f"least {self.min_len} item(s)")
-        parts = [what]
-        if self.low is not None and self.high is not None:
-            parts.append(f"between {self.low:g} and {self.high:g}")
-        elif self.low is not None:
-            parts.append(f">= {self.low:g}")
-        elif self.high is not None:
-            parts.append(f"<= {self.high:g}")
-        if self.choices is not None:
-            parts.append("one of " + ", ".join(repr(c) for c in self.choices))
-        return ", ".join(parts)
-
-    def validate(self, value: Any) -> Any:
-        """Return ``value`` coerced to this parameter's type, or raise :class:`ParameterError`."""
-        def fail() -> ParameterError:
-            return ParameterError(f"parameter {self.name!r}: got {value!r}; allowed: {self.allowed()}")
-
-        if self.kind.startswith("list["):
-            item = dataclasses.replace(self, kind=self.kind[5:-1])
-            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or len(value) < self.min_len:
-                raise fail()
-            try:
-                return [item.validate(v) for v in value]
-            except ParameterError:
-                raise fail() from None
-        if self.kind == "bool":
-            if not isinstance(value, bool):
-                raise fail()
-            return value
-        if self.kind == "int":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise fail()
-            self._check_range(value, fail)
-            return int(value)
-        if self.kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-                raise fail()
-            self._check_range(value, fail)
-            return float(value)
-        if self.kind in ("str", "path"):
-            if value is None and self.kind == "path":
-                return ""
-            if not isinstance(value, str):
-                raise fail()
-            if self.choices is not None and value not in self.choices:
-                raise fail()
-            if self.kind == "path" and value and not Path(value).is_file():
-                raise ParameterError(f"parameter {self.name!r}: file {value!r} does not exist; "
-                                     f"allowed: {self.allowed()}")
-            return value
-        raise TypeError(f"unknown parameter kind {self.kind!r}")
-
-    def _check_range(self, value: float, fail: Callable[[], ParameterError]) -> None:
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise fail()
-
-
-@dataclasses.dataclass(frozen=True)
-class Schema:
-    """The parameters of one study, plus cross-parameter checks.
-
-    ``checks`` are callables taking the validated values and returning an error message or ``None``.
-    """
-
-    study: str
-    title: str
-    params: tuple[Param, ...]
-    checks: tuple[Callable[[Mapping[str, Any]], str | None], ...] = ()
-
-    def __getitem__(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
-    @property
-    def names(self) -> list[str]:
-        """Parameter names in declaration order."""
-        return [p.name for p in self.params]
 
 
 class Params(Mapping[str, Any]):
@@ -166,22 +56,6 @@ class Params(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"Params({self.study!r}, profile={self.profile!r}, {self._values!r})"
-
-
-SCHEMAS: dict[str, Schema] = {}
-
-
-def register(schema: Schema) -> Schema:
-    """Add a study's schema to the registry (used by the study modules)."""
-    SCHEMAS[schema.study] = schema
-    return schema
-
-
-def schema(study: str) -> Schema:
-    """The schema of ``study``; raises :class:`ParameterError` for an unknown study."""
-    if study not in SCHEMAS:
-        raise ParameterError(f"unknown study {study!r}; allowed: {', '.join(sorted(SCHEMAS))}")
-    return SCHEMAS[study]
 
 
 def profile_values(study: str, profile: str) -> dict[str, Any]:
@@ -233,5 +107,3 @@ def resolve(study: str, profile: str = "default", overrides: Mapping[str, Any] |
     return Params(study, profile, checked, overrides)
 
 
-# The study schemas register themselves on import; imported last because they use the classes above.
-from paperlib import schemas as _schemas  # noqa: E402,F401

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from paperlib.executors import executor_error
-from paperlib.params import Param, Schema, register
+from paperlib.schema import Param, Schema, register
 
 SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")

@@ -9,8 +9,9 @@ from paperlib.data.dataset import Dataset
 from paperlib.models.base import Targets
 from paperlib.models.schnet import SchNetConfig, SchNetPotential, collate
 from paperlib.reference.hessian import finite_difference_hessian
-from paperlib.training import (N_ATOMS, POSITIONS, REF_HESSIAN, TrainConfig, hessian_loss, hessian_vector_products,
-                               model_hessians, pad_atoms)
+from paperlib.losses import (N_ATOMS, POSITIONS, REF_HESSIAN, hessian_loss, hessian_vector_products, model_hessians,
+                             pad_atoms)
+from paperlib.training import TrainConfig
 
 from .springs import Springs, springs_hessian
 

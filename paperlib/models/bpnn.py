@@ -23,7 +23,8 @@ from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
 from paperlib.determinism import cpu_determinism
-from paperlib.training import N_ATOMS, TrainConfig, fit_energy_reference, fit_torch, resolve_device
+from paperlib.losses import N_ATOMS
+from paperlib.training import TrainConfig, fit_energy_reference, fit_torch, resolve_device
 
 os.environ.setdefault("TORCHANI_NO_WARN_EXTENSIONS", "1")
 

@@ -23,8 +23,8 @@ from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
 from paperlib.determinism import cpu_determinism
-from paperlib.training import (REF_HESSIAN, TrainConfig, fit_energy_reference, fit_torch, model_hessians,
-                               resolve_device)
+from paperlib.losses import REF_HESSIAN, model_hessians
+from paperlib.training import TrainConfig, fit_energy_reference, fit_torch, resolve_device
 
 spk = import_schnetpack()
 P = spk.properties

@@ -19,6 +19,7 @@ import pandas as pd
 
 from paperlib import keys
 from paperlib.analysis import claims as C
+from paperlib.analysis import intervals as IV
 from paperlib.analysis import learning_curves as LC
 from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
@@ -222,6 +223,22 @@ def _with_labels(df: pd.DataFrame, pool: Dataset) -> pd.DataFrame:
 
 
 # -- claims ---------------------------------------------------------------------------------------
+# Draw d of the E-only and of the E+F curve is the same training set (LC.draws from the same pool and seed),
+# so the two curves are compared draw by draw: the draws are the paired, independent units of every interval.
+POWER_DRAWS = 3              # budget for a negative verdict: independent training-set draws ...
+POWER_TEST_CONFIGURATIONS = 100  # ... and test configurations of the single molecule ...
+POWER_TEST_MOLECULES = 20    # ... or held-out test molecules for the unseen-molecule claim
+ENERGY_WINDOW = 2.0          # "forces do not improve energies": the energy ratio within [1/2, 2]
+LABEL_GAP = 2.0              # "per label, equal": the per-label curves within a factor 2 of each other
+
+
+def curves_frame(results: Mapping[str, Any]) -> pd.DataFrame:
+    """The curves table of ``results`` (one row per dataset, family, targets, n_train, draw); a table
+    without a ``draw`` column is one draw."""
+    df = pd.DataFrame(results["curves"])
+    return df if "draw" in df else df.assign(draw=0)
+
+
 def mean_curve(df: pd.DataFrame, dataset: str, family: str, targets: str, x: str = "n_train"
                ) -> pd.DataFrame:
     """Mean over draws of one curve, sorted by ``x``."""
@@ -229,87 +246,212 @@ def mean_curve(df: pd.DataFrame, dataset: str, family: str, targets: str, x: str
     return sub.groupby(x)[list(METRICS)].mean().reset_index().sort_values(x)
 
 
+def draw_ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL) -> pd.DataFrame:
+    """Per draw: the E-only / E+F MAE ratio of energy and forces at the largest training size both curves
+    share (columns ``draw``, ``n_train`` and the metrics), paired by draw. Draws whose errors coincide
+    exactly with an earlier draw's (the same training set, e.g. N = the whole pool) count once. Raises
+    ValueError when the two curves share no training size or no draw."""
+    df = df if "draw" in df else df.assign(draw=0)
+    sub = df[(df.dataset == dataset) & (df.family == family)]
+    e, ef = sub[sub.targets == E_ONLY], sub[sub.targets == E_AND_F]
+    common = sorted(set(e.n_train.tolist()) & set(ef.n_train.tolist()))
+    if not common:
+        raise ValueError(f"the {dataset} {family} E-only and E+F curves share no training size")
+    n = common[-1]
+    a = e[e.n_train == n].groupby("draw")[list(METRICS)].mean()
+    b = ef[ef.n_train == n].groupby("draw")[list(METRICS)].mean()
+    shared = a.index.intersection(b.index)
+    if not len(shared):
+        raise ValueError(f"the {dataset} {family} E-only and E+F curves share no draw at N = {n}")
+    both = pd.concat([a.loc[shared], b.loc[shared]], axis=1)
+    shared = shared[~both.duplicated().to_numpy()]
+    out = (a.loc[shared] / b.loc[shared]).reset_index()
+    out.insert(1, "n_train", n)
+    return out
+
+
 def ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL) -> dict[str, float]:
-    """E-only / E+F MAE ratios of energy and forces at the largest training size both curves share."""
-    e, ef = mean_curve(df, dataset, family, E_ONLY), mean_curve(df, dataset, family, E_AND_F)
-    out = {}
+    """E-only / E+F MAE ratios of energy and forces at the largest training size both curves share:
+    geometric mean over draws of the per-draw (paired) ratios."""
+    r = draw_ratios(df, dataset, family)
+    out = {"n_train": float(r.n_train.iloc[0])}
     for m in METRICS:
-        n, r = LC.ratio_at_largest_common(e.n_train.to_numpy(), e[m].to_numpy(), ef.n_train.to_numpy(),
-                                          ef[m].to_numpy())
-        out["n_train"], out[m] = n, r
+        out[m] = float(np.exp(np.log(r[m].to_numpy()).mean()))
     return out
 
 
-def judge_single(results: Mapping[str, Any]) -> tuple[str, str]:
+def _exp(iv: IV.Interval) -> IV.Interval:
+    return IV.Interval(math.exp(iv.value), math.exp(iv.low), math.exp(iv.high), iv.n, iv.method)
+
+
+def _shift(iv: IV.Interval, by: float) -> IV.Interval:
+    return IV.Interval(iv.value + by, iv.low + by, iv.high + by, iv.n, iv.method)
+
+
+def log_ratio_intervals(r: pd.DataFrame) -> dict[str, IV.Interval]:
+    """Per metric: mean of the per-draw log ratios with its Student t 95 % interval."""
+    return {m: IV.mean_interval(np.log(r[m].to_numpy())) for m in METRICS}
+
+
+def closeness_to_one(log_ratio: IV.Interval) -> IV.Interval:
+    """``-|mu|`` and its interval, the image of the interval of ``mu`` under ``mu -> -|mu|``."""
+    lo, hi = log_ratio.low, log_ratio.high
+    if lo >= 0:
+        low, high = -hi, -lo
+    elif hi <= 0:
+        low, high = lo, hi
+    elif math.isfinite(lo) and math.isfinite(hi):  # the interval contains 0
+        low, high = -max(-lo, hi), 0.0
+    else:  # undefined bounds stay undefined
+        low, high = math.nan, math.nan
+    return IV.Interval(-abs(log_ratio.value), low, high, log_ratio.n, log_ratio.method)
+
+
+def smaller_of(parts: list[IV.Interval], method: str) -> IV.Interval:
+    """The minimum of several statistics, with the conservative interval [min of the lower bounds, min of the
+    upper bounds] (it covers the minimum whenever every part's interval covers its part); NaN propagates."""
+    return IV.Interval(float(np.min([p.value for p in parts])), float(np.min([p.low for p in parts])),
+                       float(np.min([p.high for p in parts])), min(p.n for p in parts), method)
+
+
+def _ratio_text(name: str, iv: IV.Interval) -> str:
+    def f(x: float) -> str:
+        return f"{x:.3g}" if math.isfinite(x) else "undefined"
+
+    return f"{name} {f(iv.value)}x [95 % CI {f(iv.low)}, {f(iv.high)}]"
+
+
+def judge_single(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 1: forces in training improve energies and forces ~7-fold for one molecule."""
-    r = ratios(pd.DataFrame(results["curves"]), SINGLE)
-    measured = (f"kernel E-only / E+F MAE at N = {r['n_train']:.0f}: energy {r['mae_energy']:.1f}x, "
-                f"forces {r['mae_forces']:.1f}x")
-    if min(r["mae_energy"], r["mae_forces"]) >= PAPER_RATIO / 2:
-        return C.REPRODUCED, measured
-    if min(r["mae_energy"], r["mae_forces"]) < 1.5:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    if "curves" not in results:
+        return None
+    df = curves_frame(results)
+    try:
+        r = draw_ratios(df, SINGLE)
+    except ValueError:
+        return None
+    n_train = int(r.n_train.iloc[0])
+    per = {m: _exp(iv) for m, iv in log_ratio_intervals(r).items()}
+    iv = smaller_of(list(per.values()),
+                    f"per metric the Student t 95 % interval of the mean per-draw log(E-only/E+F MAE) over "
+                    f"{len(r)} paired draws, exponentiated; the smaller of the two lower and of the two upper "
+                    f"bounds (conservative interval of the minimum)")
+    n_test = results.get("n_test_configurations", 0)
+    powered = iv.n >= POWER_DRAWS and n_test >= POWER_TEST_CONFIGURATIONS
+    context = (f"kernel models at N = {n_train}, {n_test} test configurations: "
+               + ", ".join(_ratio_text(m.removeprefix("mae_"), per[m]) for m in METRICS))
+    try:
+        nn = ratios(df, SINGLE, NN)
+        context += (f"; neural network (not judged) at N = {nn['n_train']:.0f}: energy "
+                    f"{nn['mae_energy']:.3g}x, forces {nn['mae_forces']:.3g}x")
+    except ValueError:
+        pass
+    return C.Evidence.from_interval("kernel E-only/E+F MAE ratio at the largest common N, the smaller of "
+                                    "energy and forces (geometric mean over draws)", iv, PAPER_RATIO / 2,
+                                    powered, context)
 
 
-def judge_unseen(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 2: for unseen molecules forces do not improve energies but improve forces ~7-fold."""
-    r = ratios(pd.DataFrame(results["curves"]), UNSEEN)
-    measured = (f"kernel E-only / E+F MAE on held-out molecules at N = {r['n_train']:.0f}: energy "
-                f"{r['mae_energy']:.2f}x, forces {r['mae_forces']:.1f}x")
-    energy_near_one = 0.5 <= r["mae_energy"] <= 2.0
-    if energy_near_one and r["mae_forces"] >= PAPER_RATIO / 2:
-        return C.REPRODUCED, measured
-    if r["mae_energy"] >= PAPER_RATIO / 2 or r["mae_forces"] < 1.5:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    if "curves" not in results:
+        return None
+    try:
+        r = draw_ratios(curves_frame(results), UNSEEN)
+    except ValueError:
+        return None
+    n_train = int(r.n_train.iloc[0])
+    logs = log_ratio_intervals(r)
+    energy = _shift(closeness_to_one(logs["mae_energy"]), math.log(ENERGY_WINDOW))
+    forces = _shift(logs["mae_forces"], -math.log(PAPER_RATIO / 2))
+    iv = smaller_of([energy, forces],
+                    f"Student t 95 % intervals of the mean per-draw log(E-only/E+F MAE) over {len(r)} paired "
+                    f"draws; energy part: the interval mapped through log 2 - |.|; forces part: shifted by "
+                    f"-log 3.5; the smaller of the two lower and of the two upper bounds (conservative interval "
+                    f"of the minimum)")
+    n_mol = results.get("unseen_test_molecules", 0)
+    powered = iv.n >= POWER_DRAWS and n_mol >= POWER_TEST_MOLECULES
+    context = (f"kernel models at N = {n_train}, {n_mol} held-out test molecules: "
+               + ", ".join(_ratio_text(m.removeprefix("mae_"), _exp(logs[m])) for m in METRICS)
+               + f"; energy margin {energy.value:.3g}, forces margin {forces.value:.3g}")
+    return C.Evidence.from_interval("smaller log-margin of the two parts: min(log 2 - |log energy ratio|, "
+                                    "log force ratio - log 3.5), E-only/E+F kernel MAE on unseen molecules",
+                                    iv, 0.0, powered, context)
 
 
-def per_label_gaps(results: Mapping[str, Any]) -> dict[str, Any]:
-    """Largest factor between the E-only and E+F kernel curves plotted against labels, per metric."""
-    df = pd.DataFrame(results["curves"])
-    e = mean_curve(df, SINGLE, KERNEL, E_ONLY, x="n_labels")
-    ef = mean_curve(df, SINGLE, KERNEL, E_AND_F, x="n_labels")
-    out: dict[str, Any] = {}
-    for m in METRICS:
-        out[m], out["range"] = LC.max_gap_factor(e.n_labels.to_numpy(), e[m].to_numpy(), ef.n_labels.to_numpy(),
-                                                 ef[m].to_numpy())
-    return out
+def per_label_gaps(results: Mapping[str, Any]) -> pd.DataFrame:
+    """Per draw: the largest factor between that draw's E-only and E+F kernel curves plotted against labels,
+    per metric, over their common label range (columns ``draw``, the metrics, ``lo``, ``hi``). Raises
+    ValueError when the curves do not overlap in labels."""
+    df = curves_frame(results)
+    sub = df[(df.dataset == SINGLE) & (df.family == KERNEL)]
+    rows = []
+    for d in sorted(set(sub[sub.targets == E_ONLY].draw) & set(sub[sub.targets == E_AND_F].draw)):
+        e = mean_curve(sub[sub.draw == d], SINGLE, KERNEL, E_ONLY, x="n_labels")
+        ef = mean_curve(sub[sub.draw == d], SINGLE, KERNEL, E_AND_F, x="n_labels")
+        row: dict[str, Any] = {"draw": d}
+        for m in METRICS:
+            row[m], (row["lo"], row["hi"]) = LC.max_gap_factor(e.n_labels.to_numpy(), e[m].to_numpy(),
+                                                               ef.n_labels.to_numpy(), ef[m].to_numpy())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["draw", *METRICS, "lo", "hi"])
 
 
-def judge_per_label(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_per_label(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 3: per label, energies and forces contribute equally (the per-label curves coincide)."""
+    if "curves" not in results:
+        return None
+    statistic = "-log of the largest factor between the per-label E-only and E+F kernel curves (energy or forces)"
     try:
         g = per_label_gaps(results)
     except ValueError as err:
-        return C.INCONCLUSIVE, f"no common label range ({err}); extend krr_sizes"
-    lo, hi = g["range"]
-    worst = max(g[m] for m in METRICS)
-    measured = (f"over {lo:.0f}-{hi:.0f} labels the E-only and E+F kernel curves differ by at most "
-                f"{g['mae_energy']:.2f}x (energy) and {g['mae_forces']:.2f}x (forces)")
-    if worst <= 2.0:
-        return C.REPRODUCED, measured
-    if worst > 4.0:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+        return C.Evidence.from_interval(statistic, IV.mean_interval([]), -math.log(LABEL_GAP), False,
+                                        f"no common label range ({err}); extend krr_sizes")
+    if g.empty:
+        return None
+    per_draw = -np.log(g[list(METRICS)].to_numpy().max(axis=1))
+    iv = IV.mean_interval(per_draw)
+    iv = IV.Interval(iv.value, iv.low, iv.high, iv.n,
+                     f"{iv.method} over {len(g)} draws of -log(max gap factor), each draw's E-only and E+F curves "
+                     f"compared (draw noise can only widen a gap)")
+    n_test = results.get("n_test_configurations", 0)
+    powered = iv.n >= POWER_DRAWS and n_test >= POWER_TEST_CONFIGURATIONS
+    context = (f"over {g.lo.iloc[0]:.0f}-{g.hi.iloc[0]:.0f} labels the curves differ by at most "
+               + ", ".join(f"{np.exp(np.log(g[m]).mean()):.3g}x ({m.removeprefix('mae_')})" for m in METRICS)
+               + " (geometric mean over draws)")
+    return C.Evidence.from_interval(statistic, iv, -math.log(LABEL_GAP), powered, context)
 
+
+_BUDGET = (f"not reproduced only if the interval lies below the threshold and the run has >= {POWER_DRAWS} draws "
+           f"and >= {POWER_TEST_CONFIGURATIONS} test configurations; otherwise inconclusive")
 
 CLAIMS: tuple[C.Claim, ...] = (
     C.Claim("1", "For one molecule (MD data), training on energies and forces improves predicted energies and "
                  "forces about 7-fold over energies only, at the same number of configurations.",
-            "kernel models (FCHL19 KRR on E vs GPR on E+F), mean over draws at the largest training size both "
-            "curves share: reproduced if the E-only/E+F MAE ratio is >= 3.5 (half the paper's 7) for both energy "
-            "and forces; not reproduced if either ratio is < 1.5; otherwise inconclusive.", judge_single),
+            "Kernel models (FCHL19 KRR on E vs GPR on E+F) at the largest training size both curves share. "
+            "Statistic: the smaller, over energy and forces, of the E-only/E+F MAE ratio (geometric mean over "
+            "draws; draw d of both curves is the same training set, so ratios are paired per draw). Threshold "
+            f"{PAPER_RATIO / 2:g} (half the paper's {PAPER_RATIO:g}). Interval: per metric the Student t 95 % "
+            "interval of the mean per-draw log ratio, exponentiated; the two combined conservatively (the smaller "
+            "lower and the smaller upper bound). Reproduced if the interval lies above the threshold; "
+            + _BUDGET + ".", judge_single),
     C.Claim("2", "For unseen molecules in non-equilibrium conformations, forces do not improve predicted "
                  "energies but improve forces about 7-fold.",
-            "kernel models tested on molecules absent from training, at the largest common training size: "
-            "reproduced if the energy ratio lies in [0.5, 2] and the force ratio is >= 3.5; not reproduced if "
-            "the energy ratio is >= 3.5 or the force ratio < 1.5; otherwise inconclusive.", judge_unseen),
+            "Kernel models tested on molecules absent from training, at the largest training size both curves "
+            "share. Two parts must both hold: the energy E-only/E+F MAE ratio lies within "
+            f"[1/{ENERGY_WINDOW:g}, {ENERGY_WINDOW:g}] (margin log {ENERGY_WINDOW:g} - |log ratio|) and the force "
+            f"ratio exceeds {PAPER_RATIO / 2:g}, half the paper's {PAPER_RATIO:g} (margin log ratio - "
+            f"log {PAPER_RATIO / 2:g}). Statistic: the smaller margin; threshold 0. Interval: Student t 95 % "
+            "interval of the mean per-draw log ratio (paired draws) for each part, mapped to its margin; "
+            "combined conservatively (the smaller lower and the smaller upper bound). Reproduced if the interval "
+            f"lies above 0; not reproduced only if it lies below 0 and the run has >= {POWER_DRAWS} draws and "
+            f">= {POWER_TEST_MOLECULES} held-out test molecules; otherwise inconclusive.", judge_unseen),
     C.Claim("3", "Per label, energy and force labels contribute equally to the convergence of the errors.",
-            "single-molecule kernel curves plotted against labels (N for E-only, N(1 + 3 n_atoms) for E+F), "
-            "interpolated log-log over their common label range: reproduced if they differ by at most 2x for "
-            "both energy and force MAE; not reproduced if by more than 4x; otherwise inconclusive.",
-            judge_per_label),
+            "Single-molecule kernel curves plotted against labels (N for E-only, N(1 + 3 n_atoms) for E+F), "
+            "interpolated log-log over their common label range, draw by draw. Statistic: -log of the largest "
+            "factor between the two curves, energy or forces (mean over draws); threshold -log "
+            f"{LABEL_GAP:g} (curves within {LABEL_GAP:g}x). Interval: Student t 95 % interval over the "
+            "per-draw values. Reproduced if the interval lies above the threshold; " + _BUDGET
+            + "; inconclusive when the curves share no label range.", judge_per_label),
 )
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from paperlib import keys, selection
 from paperlib.analysis import claims as C
+from paperlib.analysis import intervals as I
 from paperlib.analysis.metrics import energy_errors_per_atom, force_errors
 from paperlib.analysis.rdf import nonphysical_short_range, partial_rdf, rdf_distance
 from paperlib.cache import Cache
@@ -226,12 +227,13 @@ def rdfs(frames: Dataset, n_bins: int = 120) -> dict[str, tuple[np.ndarray, np.n
     return {f"{a}-{b}": partial_rdf(list(frames), a, b, RDF_RMAX_A, n_bins) for a, b in PAIRS}
 
 
-def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict, dict]:
+def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float) -> tuple[pd.DataFrame, dict, dict]:
     """Stability and RDF checks of every ML MD run against the reference.
 
-    Returns a table (one row per run: stable?, failure, time to failure, per pair the neighbours per atom
-    inside the reference's excluded core, whether that is non-physical, and the RDF distance), the
-    reference RDFs and the RDFs of every run that left frames ({key: rdfs}).
+    Returns a table (one row per run: stable?, failure, time to failure, ions, simulated time, ion-ps (ions x
+    simulated time), per pair the neighbours per atom inside the reference's excluded core, whether that is
+    non-physical, and the RDF distance), the reference RDFs and the RDFs of every run that left frames
+    ({key: rdfs}). ``timestep_fs`` is the time step of the ML MD runs.
     """
     ref = rdfs(ref_frames)
     vol = ref_frames[0].get_volume()
@@ -241,7 +243,9 @@ def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict, 
     for (mdl, m, r), (frames, outcome) in runs.items():
         row = {"model": mdl, "method": m, "replicate": r, "stable": outcome["failure"] is None,
                "failure": outcome["failure"] or "", "time_to_failure_ps":
-               (outcome["time_to_failure_fs"] or np.nan) / 1000.0, "frames": len(frames)}
+               (outcome["time_to_failure_fs"] or np.nan) / 1000.0, "frames": len(frames),
+               "ions": len(symbols), "simulated_ps": outcome["steps_done"] * timestep_fs / 1000.0}
+        row["ion_ps"] = row["ions"] * row["simulated_ps"]
         flagged = not row["stable"]
         if len(frames):
             mine = rdfs(frames)
@@ -259,68 +263,112 @@ def md_summary(ref_frames: Dataset, runs: Mapping) -> tuple[pd.DataFrame, dict, 
 
 
 # -- claims ---------------------------------------------------------------------------------------
-def _mean_se(df: pd.DataFrame, model: str, method: str, col: str) -> tuple[float, float]:
-    v = df[(df.model == model) & (df.method == method)][col].to_numpy()
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+METRICS = {"force_rmse": "RMSE", "force_max": "Max"}
+MIN_REPLICATES = 5
+# Claim (b)'s budget for a negative: ML MD per method, in ion-picoseconds (ions x simulated time summed over
+# runs): 3 runs of 50 ps of a 216-ion box.
+MIN_ION_PS = 3 * 50.0 * 216
 
 
-def judge_force_errors(results: Mapping[str, Any]) -> tuple[str, str]:
-    """Claim (a): atomic-energy and force selection beat global-energy and random selection."""
-    df = pd.DataFrame(results["errors"])
-    favour, against, parts = 0, 0, []
-    comparisons = 0
+def paired_log_ratios(errors: pd.DataFrame, model: str, good: str, bad: str, col: str) -> np.ndarray:
+    """Per replicate, log(error of ``bad`` / error of ``good``) of ``model`` (positive: ``good`` is better).
+
+    Replicate ``r`` of every method shares its training seed, so the two methods are paired by replicate."""
+    sub = errors[errors.model == model]
+    a = sub[sub.method == good].set_index("replicate")[col]
+    b = sub[sub.method == bad].set_index("replicate")[col]
+    both = a.index.intersection(b.index).sort_values()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(b.loc[both].to_numpy(float) / a.loc[both].to_numpy(float))
+
+
+def judge_force_errors(results: Mapping[str, Any]) -> C.Evidence | None:
+    """Claim (a): atomic-energy and force selection beat global-energy and random selection.
+
+    For every model, metric (force RMSE, Max) and pair (atomic-energy or force vs global-energy or random),
+    the mean over replicates of the paired log error ratio with its Student t interval; the statistic is
+    the weakest of these comparisons (smallest mean), its interval conservatively the smallest lower bound
+    and the smallest upper bound over all comparisons."""
+    df = pd.DataFrame(results.get("errors", []))
+    if df.empty or not set(GOOD + BAD) <= set(df.method):
+        return None
+    comparisons = {}
     for model in sorted(df.model.unique()):
-        for col in ("force_rmse", "force_max"):
+        for col in METRICS:
             for good in GOOD:
                 for bad in BAD:
-                    if not {good, bad} <= set(df.method):
-                        continue
-                    (mg, sg), (mb, sb) = _mean_se(df, model, good, col), _mean_se(df, model, bad, col)
-                    comparisons += 1
-                    favour += mg < mb
-                    against += mg > mb + 2 * np.hypot(sg, sb) and np.hypot(sg, sb) > 0
-        means = {m: _mean_se(df, model, m, "force_rmse")[0] for m in GOOD + BAD if m in set(df.method)}
-        parts.append(f"{model} force RMSE (eV/A): " + ", ".join(f"{selection.LABELS[m]} {v:.3f}"
-                                                               for m, v in means.items()))
-    if comparisons == 0:
-        return C.INCONCLUSIVE, "the four methods compared were not all run"
-    measured = f"{favour}/{comparisons} comparisons favour atomic-energy/force selection; " + "; ".join(parts)
-    if favour == comparisons:
-        return C.REPRODUCED, measured
-    if against >= comparisons / 2:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+                    comparisons[(model, col, good, bad)] = I.mean_interval(
+                        paired_log_ratios(df, model, good, bad, col))
+    weakest = min(comparisons, key=lambda k: (comparisons[k].value if np.isfinite(comparisons[k].value)
+                                               else -np.inf))
+    iv = comparisons[weakest]
+    lows = [c.low for c in comparisons.values()]
+    highs = [c.high for c in comparisons.values()]
+    n = min(c.n for c in comparisons.values())
+    defined = all(np.isfinite(lows)) and all(np.isfinite(highs))
+    low, high = (min(lows), min(highs)) if defined else (np.nan, np.nan)
+    reps = f"{n} replicate" + ("" if n == 1 else "s")
+    method = (f"per comparison a Student t interval of the mean paired log ratio over {reps}; the "
+              f"weakest of {len(comparisons)} comparisons (models x metrics x pairs), interval conservatively the "
+              "smallest lower and smallest upper bound over all comparisons")
+    model, col, good, bad = weakest
+    means = []
+    for mdl in sorted(df.model.unique()):
+        g = df[df.model == mdl].groupby("method").force_rmse.mean()
+        means.append(f"{mdl} mean force RMSE (eV/A): " + ", ".join(
+            f"{selection.LABELS[m]} {g[m]:.3f}" for m in GOOD + BAD if m in g))
+    context = (f"Weakest comparison: {model} force {METRICS[col]}, {selection.LABELS[bad]} / "
+               f"{selection.LABELS[good]} error ratio {np.exp(iv.value):.3g} (geometric mean over replicates). "
+               + "; ".join(means))
+    powered = n >= MIN_REPLICATES
+    return C.Evidence.from_interval(
+        "weakest mean paired log ratio of force error (global-energy or random / atomic-energy or force)",
+        I.Interval(iv.value, low, high, n, method), 0.0, powered, context)
 
 
-def judge_rdf(results: Mapping[str, Any]) -> tuple[str, str]:
-    """Claim (b): global-energy models show non-physical short-range RDF structure, atomic-energy ones do not."""
-    md = pd.DataFrame(results["md"])
+def judge_rdf(results: Mapping[str, Any]) -> C.Evidence | None:
+    """Claim (b): global-energy models show non-physical short-range RDF structure, atomic-energy ones do not.
+
+    Flagged fraction of uniform-energy runs minus that of uniform-atomic-energy runs (all models and
+    replicates), Newcombe interval; powered when each method has at least :data:`MIN_ION_PS` ion-ps of ML MD."""
+    md = pd.DataFrame(results.get("md", []))
     if md.empty or not {"uniform_energy", "uniform_atomic_energy"} <= set(md.method):
-        return C.INCONCLUSIVE, "uniform-energy and uniform-atomic-energy models were not both run in MD"
-    e_bad = md[md.method == "uniform_energy"].nonphysical.mean()
-    a_bad = md[md.method == "uniform_atomic_energy"].nonphysical.mean()
-    measured = (f"non-physical or unstable MD: {e_bad:.0%} of uniform-energy models, "
-                f"{a_bad:.0%} of uniform-atomic-energy models ({len(md)} runs in all)")
-    if e_bad > 0 and a_bad == 0:
-        return C.REPRODUCED, measured
-    if a_bad >= e_bad:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+        return None
+    e = md[md.method == "uniform_energy"]
+    a = md[md.method == "uniform_atomic_energy"]
+    ke, ka = int(e.nonphysical.sum()), int(a.nonphysical.sum())
+    iv = I.proportion_difference_interval(ke, len(e), ka, len(a))
+    ion_ps = {m: float(g.ion_ps.sum()) if "ion_ps" in g else 0.0 for m, g in (("energy", e), ("atomic", a))}
+    powered = min(ion_ps.values()) >= MIN_ION_PS
+    context = (f"non-physical or unstable MD: {ke}/{len(e)} uniform-energy runs, {ka}/{len(a)} "
+               f"uniform-atomic-energy runs; ML MD {ion_ps['energy']:.4g} and {ion_ps['atomic']:.4g} ion-ps "
+               f"(budget {MIN_ION_PS:.4g} per method)")
+    return C.Evidence.from_interval(
+        "flagged fraction of uniform-energy runs minus flagged fraction of uniform-atomic-energy runs",
+        dataclasses.replace(iv, method=f"{iv.method} over runs (models x replicates)"), 0.0, powered, context)
 
 
 CLAIMS: tuple[C.Claim, ...] = (
     C.Claim("a", "Selecting by atomic energies or by forces gives lower force RMSE and Max error than selecting "
                  "uniformly in global energy or at random.",
-            "reproduced if, for every model, both metrics (RMSE, Max) and every pair (atomic-energy or force vs "
-            "global-energy or random), the mean over replicates favours atomic-energy/force selection; not "
-            "reproduced if at least half of the pairs favour global-energy/random by more than two standard "
-            "errors; otherwise inconclusive.", judge_force_errors),
+            "statistic: for every model, metric (force RMSE, Max) and pair (atomic-energy or force selection vs "
+            "global-energy or random selection), the mean over replicates of log(error of the global-energy or "
+            "random model / error of the atomic-energy or force model), replicates paired by their shared "
+            "training seed; the claim needs every comparison, so the statistic is the weakest (smallest) of "
+            "them, with a Student t 95 % interval over replicates per comparison, combined conservatively "
+            "(smallest lower bound, smallest upper bound). Threshold 0 (log ratio > 0: atomic-energy/force "
+            "selection has the lower error). Reproduced if the interval lies above 0; not reproduced if it lies "
+            f"below 0 with >= {MIN_REPLICATES} "
+            "replicates (the budget for a negative); otherwise inconclusive.", judge_force_errors),
     C.Claim("b", "Models trained on global-energy selections show non-physical short-range peaks in the RDF; "
                  "atomic-energy models reproduce the reference RDF.",
             "a run is flagged when it blows up or puts more than 0.01 neighbours per atom inside the reference "
-            "RDF's excluded core (below its first rise at g > 0.05, minus 0.1 A) for any pair. Reproduced if "
-            "some uniform-energy runs are flagged and no uniform-atomic-energy run is; not reproduced if "
-            "atomic-energy runs are flagged at least as often; otherwise inconclusive.", judge_rdf),
+            "RDF's excluded core (below its first rise at g > 0.05, minus 0.1 A) for any pair. Statistic: "
+            "flagged fraction of uniform-energy runs minus flagged fraction of uniform-atomic-energy runs (runs "
+            "of all models and replicates), Newcombe hybrid score 95 % interval, threshold 0. Reproduced if the "
+            "interval lies above 0; not reproduced if it lies below 0 and each method has at least "
+            f"{MIN_ION_PS:,.0f} ion-ps of ML MD (ions x simulated time summed over its runs, e.g. 3 runs of "
+            "50 ps of a 216-ion box; the budget for a negative); otherwise inconclusive.", judge_rdf),
 )
 
 

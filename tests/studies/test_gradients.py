@@ -1,48 +1,183 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from paperlib.analysis import claims as C
 from paperlib.params import ParameterError, resolve
 from paperlib.studies import gradients as study
 
 
-def _curves(single_ratio, unseen_energy_ratio, unseen_force_ratio, n_atoms=9):
+JITTER = (0.9, 1.0, 1.12)  # per-draw factor on the E+F errors: draw-to-draw spread of the paired ratios
+
+
+def _curves(single_ratio, unseen_energy_ratio, unseen_force_ratio, jitter=JITTER, n_atoms=9,
+            n_test=500, test_molecules=52, single_force_ratio=None):
+    """Power-law curves, E-only MAE = c N^-1/2; E+F MAE = E-only / (ratio * jitter[draw]) in draw ``draw``."""
     rows = []
-    for dataset, (re, rf) in ((study.SINGLE, (single_ratio, single_ratio)),
+    single_force_ratio = single_ratio if single_force_ratio is None else single_force_ratio
+    for dataset, (re, rf) in ((study.SINGLE, (single_ratio, single_force_ratio)),
                               (study.UNSEEN, (unseen_energy_ratio, unseen_force_ratio))):
         for targets, sizes in ((study.E_ONLY, [8, 16, 32, 64, 128, 256, 512, 1024]),
                                (study.E_AND_F, [8, 16, 32, 64])):
             for n in sizes:
-                for draw in range(3):
+                for draw, j in enumerate(jitter):
                     e, f = 1.0 * n**-0.5, 2.0 * n**-0.5
                     if targets == study.E_AND_F:
-                        e, f = e / re, f / rf
+                        e, f = e / (re * j), f / (rf * j)
                     per = 1 + 3 * n_atoms if targets == study.E_AND_F else 1
                     rows.append({"dataset": dataset, "family": study.KERNEL, "targets": targets, "n_train": n,
                                  "draw": draw, "mae_energy": e, "mae_forces": f, "n_labels": n * per})
-    return {"curves": rows}
+    return {"curves": rows, "n_test_configurations": n_test, "unseen_test_molecules": test_molecules}
 
 
-def test_claims_reproduced_when_the_paper_holds():
-    verdicts = {v.key: v for v in C.judge(study.CLAIMS, _curves(7.0, 1.0, 7.0), "smoke")}
-    assert verdicts["1"].verdict == C.REPRODUCED and "7.0x" in verdicts["1"].measured
-    assert verdicts["2"].verdict == C.REPRODUCED
+def _t_interval(x):
+    x = np.asarray(x, dtype=float)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    return x.mean(), lo, hi
 
 
-def test_claims_not_reproduced_when_forces_do_not_help():
-    verdicts = {v.key: v for v in C.judge(study.CLAIMS, _curves(1.0, 5.0, 1.0), "smoke")}
-    assert verdicts["1"].verdict == C.NOT_REPRODUCED
-    assert verdicts["2"].verdict == C.NOT_REPRODUCED
-    # E+F at the same N as E-only, spread over 28x the labels: per-label curves differ by ~sqrt(28) > 4
-    assert verdicts["3"].verdict == C.NOT_REPRODUCED
+def _verdicts(results):
+    return {v.key: v for v in C.judge(study.CLAIMS, results, "smoke")}
 
 
-def test_per_label_claim_holds_when_a_label_is_a_label():
-    # E-only MAE a N^-1/2 and E+F MAE a (28 N)^-1/2: identical per label
-    verdicts = {v.key: v for v in C.judge(study.CLAIMS, _curves(np.sqrt(28.0), 1.0, 7.0), "smoke")}
-    assert verdicts["3"].verdict == C.REPRODUCED
-    assert study.per_label_gaps(_curves(np.sqrt(28.0), 1.0, 7.0))["mae_energy"] == pytest.approx(1.0)
+# -- claim 1 --------------------------------------------------------------------------------------
+def test_claim1_reproduced_at_seven_fold():
+    ev = study.judge_single(_curves(7.0, 1.0, 7.0))
+    m, lo, hi = _t_interval(np.log(7.0 * np.array(JITTER)))
+    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_low == pytest.approx(np.exp(lo))
+    assert ev.ci_high == pytest.approx(np.exp(hi))
+    assert ev.threshold == 3.5 and ev.n == 3 and ev.powered
+    assert C.verdict_of(ev) == C.REPRODUCED
+    assert _verdicts(_curves(7.0, 1.0, 7.0))["1"].verdict == C.REPRODUCED
+
+
+def test_claim1_takes_the_smaller_metric_conservatively():
+    ev = study.judge_single(_curves(7.0, 1.0, 7.0, single_force_ratio=2.0))
+    m, lo, hi = _t_interval(np.log(2.0 * np.array(JITTER)))
+    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_high == pytest.approx(np.exp(hi))
+    assert ev.ci_low == pytest.approx(np.exp(lo))
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+
+
+def test_claim1_not_reproduced_when_forces_do_not_help():
+    ev = study.judge_single(_curves(1.0, 1.0, 7.0))
+    m, lo, hi = _t_interval(np.log(np.array(JITTER)))
+    assert ev.ci_high == pytest.approx(np.exp(hi)) and ev.ci_high < 3.5
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+
+
+def test_claim1_inconclusive_when_straddling_or_unpowered():
+    straddle = study.judge_single(_curves(3.5, 1.0, 7.0))
+    assert straddle.ci_low < 3.5 < straddle.ci_high and C.verdict_of(straddle) == C.INCONCLUSIVE
+    few_tests = study.judge_single(_curves(1.0, 1.0, 7.0, n_test=20))
+    assert few_tests.ci_high < 3.5 and not few_tests.powered and C.verdict_of(few_tests) == C.INCONCLUSIVE
+    two_draws = study.judge_single(_curves(1.0, 1.0, 7.0, jitter=(0.9, 1.1)))
+    assert two_draws.n == 2 and not two_draws.powered and C.verdict_of(two_draws) == C.INCONCLUSIVE
+
+
+def test_claim1_one_draw_or_no_draw_column_is_n_1():
+    res = _curves(7.0, 1.0, 7.0)
+    for row in res["curves"]:
+        del row["draw"]
+    ev = study.judge_single(res)
+    assert ev.n == 1 and np.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_identical_draws_count_once():
+    # N = the whole pool: every draw is the same training set, with the same errors; one unit, not three
+    res = _curves(7.0, 1.0, 7.0, jitter=(1.0, 1.0, 1.0))
+    ev = study.judge_single(res)
+    assert ev.n == 1 and C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_absent_experiments_give_no_evidence():
+    res = _curves(7.0, 1.0, 7.0)
+    only_single = {**res, "curves": [r for r in res["curves"] if r["dataset"] == study.SINGLE]}
+    assert study.judge_unseen(only_single) is None
+    assert study.judge_single({}) is None and study.judge_unseen({}) is None and study.judge_per_label({}) is None
+    verdicts = _verdicts(only_single)
+    assert verdicts["2"].verdict == C.INCONCLUSIVE and verdicts["2"].evidence is None
+
+
+# -- claim 2 --------------------------------------------------------------------------------------
+def test_closeness_to_one_maps_the_interval():
+    from paperlib.analysis.intervals import Interval
+
+    assert study.closeness_to_one(Interval(0.2, 0.1, 0.3, 3, "t")) == Interval(-0.2, -0.3, -0.1, 3, "t")
+    assert study.closeness_to_one(Interval(-0.2, -0.3, -0.1, 3, "t")) == Interval(-0.2, -0.3, -0.1, 3, "t")
+    assert study.closeness_to_one(Interval(0.1, -0.2, 0.5, 3, "t")) == Interval(-0.1, -0.5, 0.0, 3, "t")
+
+
+def test_claim2_reproduced_when_energies_unchanged_and_forces_seven_fold():
+    ev = study.judge_unseen(_curves(7.0, 1.0, 7.0))
+    # energy part: log 2 - |mean log jitter|, interval straddles 0 in log ratio -> [log 2 - max(|lo|, hi), log 2]
+    me, loe, hie = _t_interval(np.log(JITTER))
+    energy = (np.log(2) - abs(me), np.log(2) - max(-loe, hie), np.log(2))
+    mf, lof, hif = _t_interval(np.log(7.0 * np.array(JITTER)))
+    forces = (mf - np.log(3.5), lof - np.log(3.5), hif - np.log(3.5))
+    assert ev.value == pytest.approx(min(energy[0], forces[0]))
+    assert ev.ci_low == pytest.approx(min(energy[1], forces[1]))
+    assert ev.ci_high == pytest.approx(min(energy[2], forces[2]))
+    assert ev.threshold == 0.0 and ev.n == 3 and ev.powered
+    assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_claim2_not_reproduced_when_forces_improve_energies():
+    ev = study.judge_unseen(_curves(7.0, 5.0, 7.0))
+    m, lo, hi = _t_interval(np.log(5.0 * np.array(JITTER)))
+    assert ev.ci_high == pytest.approx(np.log(2) - lo) and ev.ci_high < 0
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert C.verdict_of(study.judge_unseen(_curves(7.0, 1.0, 1.0))) == C.NOT_REPRODUCED
+
+
+def test_claim2_inconclusive_when_straddling_or_too_few_test_molecules():
+    straddle = study.judge_unseen(_curves(7.0, 2.0, 7.0))
+    assert straddle.ci_low < 0 < straddle.ci_high and C.verdict_of(straddle) == C.INCONCLUSIVE
+    few = study.judge_unseen(_curves(7.0, 5.0, 7.0, test_molecules=3))
+    assert few.ci_high < 0 and not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+    unknown = _curves(7.0, 5.0, 7.0)
+    del unknown["unseen_test_molecules"]
+    assert not study.judge_unseen(unknown).powered
+
+
+# -- claim 3 --------------------------------------------------------------------------------------
+def test_claim3_reproduced_when_a_label_is_a_label():
+    # E-only MAE N^-1/2 and E+F MAE (28 N)^-1/2 / jitter: per label the curves differ by the jitter only
+    res = _curves(np.sqrt(28.0), 1.0, 7.0)
+    gaps = study.per_label_gaps(res)
+    np.testing.assert_allclose(gaps.mae_energy, np.maximum(JITTER, 1 / np.array(JITTER)), rtol=1e-9)
+    assert (gaps.lo == 224).all() and (gaps.hi == 1024).all()
+    ev = study.judge_per_label(res)
+    m, lo, hi = _t_interval(-np.abs(np.log(JITTER)))
+    assert (ev.value, ev.ci_low, ev.ci_high) == pytest.approx((m, lo, hi))
+    assert ev.threshold == pytest.approx(-np.log(2)) and ev.n == 3 and ev.powered
+    assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_claim3_not_reproduced_when_per_configuration_curves_coincide():
+    # E+F at the same N as E-only, spread over 28x the labels: per-label curves differ by ~sqrt(28) > 2
+    ev = study.judge_per_label(_curves(1.0, 1.0, 7.0))
+    m, lo, hi = _t_interval(-np.log(np.sqrt(28.0) / np.array(JITTER)))
+    assert ev.value == pytest.approx(m) and ev.ci_high == pytest.approx(hi) and ev.ci_high < -np.log(2)
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+
+
+def test_claim3_inconclusive_when_unpowered_straddling_or_without_overlap():
+    few = study.judge_per_label(_curves(1.0, 1.0, 7.0, n_test=20))
+    assert not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+    straddle = study.judge_per_label(_curves(np.sqrt(28.0) / 2, 1.0, 7.0, jitter=(0.7, 1.0, 1.4)))
+    assert straddle.ci_low < -np.log(2) < straddle.ci_high and C.verdict_of(straddle) == C.INCONCLUSIVE
+    res = _curves(7.0, 1.0, 7.0)
+    res["curves"] = [r for r in res["curves"] if r["targets"] == study.E_AND_F or r["n_train"] <= 16]
+    none = study.judge_per_label(res)
+    assert np.isnan(none.value) and "no common label range" in none.context
+    assert C.verdict_of(none) == C.INCONCLUSIVE
+
+
+def test_ratios_are_geometric_means_of_paired_draws():
+    r = study.ratios(pd.DataFrame(_curves(7.0, 1.0, 7.0)["curves"]), study.SINGLE)
+    assert r["n_train"] == 64 and r["mae_forces"] == pytest.approx(7.0 * np.exp(np.log(JITTER).mean()))
 
 
 @pytest.mark.parametrize("override, name", [({"stride_fs": 2.0}, "stride_fs"), ({"molecule": "water"}, "molecule"),

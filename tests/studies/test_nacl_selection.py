@@ -1,0 +1,200 @@
+"""Claims of the NaCl data-selection study, judged on synthetic results (no training, no MD)."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from paperlib.analysis import claims as C
+from paperlib.analysis.intervals import proportion_difference_interval
+from paperlib.studies import nacl_selection as study
+from paperlib.studies.nacl_selection import CLAIMS, judge_force_errors, judge_rdf
+
+RATIO_NOISE = (0.00, 0.03, -0.02, 0.05, -0.04, 0.01, -0.03)
+
+
+def errors(rmse: dict, n: int = 5, noise=RATIO_NOISE, models=("schnet_small",)):
+    """Force errors: method m, replicate r has RMSE rmse[m] * exp(noise[r]) for the bad methods (Max = 10x)."""
+    rows = []
+    for model in models:
+        for method, value in rmse.items():
+            for r in range(n):
+                v = value * (math.exp(noise[r]) if method in study.BAD else 1.0)
+                rows.append({"model": model, "method": method, "replicate": r, "force_rmse": v,
+                             "force_max": 10 * v, "force_mae": 0.8 * v})
+    return {"errors": rows}
+
+
+def t_interval(x):
+    x = np.asarray(x, float)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    return x.mean(), lo, hi
+
+
+GOOD_ERRORS = {"uniform_atomic_energy": 0.10, "uniform_force": 0.11, "uniform_energy": 0.20, "random": 0.21,
+               "single_md_random": 0.5}
+
+
+def test_force_claim_reproduced_with_the_weakest_comparison_and_its_t_interval():
+    ev = judge_force_errors(errors(GOOD_ERRORS))
+    # Weakest comparison: uniform-force (0.11) vs global-energy (0.20); the noise enters the bad method only,
+    # so every comparison has the same spread and the smallest bounds are those of the weakest comparison.
+    mean, lo, hi = t_interval(np.log(0.20 / 0.11) + np.array(RATIO_NOISE[:5]))
+    assert ev.value == pytest.approx(mean) and ev.ci_low == pytest.approx(lo) and ev.ci_high == pytest.approx(hi)
+    assert ev.threshold == 0.0 and ev.n == 5 and ev.powered
+    assert f"uniform global energy / uniform force error ratio {np.exp(mean):.3g}" in ev.context
+    assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_force_claim_not_reproduced_when_global_energy_selection_wins():
+    reversed_ = {"uniform_atomic_energy": 0.30, "uniform_force": 0.31, "uniform_energy": 0.20, "random": 0.21}
+    ev = judge_force_errors(errors(reversed_))
+    mean, lo, hi = t_interval(np.log(0.20 / 0.31) + np.array(RATIO_NOISE[:5]))
+    assert ev.value == pytest.approx(mean) and ev.ci_high == pytest.approx(hi) and ev.ci_high < 0
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+
+
+def test_force_claim_negative_needs_five_replicates():
+    reversed_ = {"uniform_atomic_energy": 0.30, "uniform_force": 0.31, "uniform_energy": 0.20, "random": 0.21}
+    ev = judge_force_errors(errors(reversed_, n=4))
+    assert ev.n == 4 and not ev.powered and ev.ci_high < 0
+    assert C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_force_claim_inconclusive_when_the_interval_straddles_zero():
+    mixed = {"uniform_atomic_energy": 0.200, "uniform_force": 0.201, "uniform_energy": 0.201, "random": 0.21}
+    ev = judge_force_errors(errors(mixed))
+    assert ev.ci_low < 0 < ev.ci_high and ev.powered
+    assert C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_force_claim_conservative_bounds_over_models_and_metrics():
+    data = errors(GOOD_ERRORS)
+    # A second model where the Max error of uniform-force selection is only 1.05x better than random,
+    # with more spread across replicates: its bounds decide the interval.
+    rng = np.random.default_rng(1)
+    jitter = rng.normal(0, 0.1, 5)
+    for r in range(5):
+        for method, value in GOOD_ERRORS.items():
+            row = {"model": "gap", "method": method, "replicate": r, "force_rmse": value, "force_max": 10 * value,
+                   "force_mae": value}
+            if method == "random":
+                row["force_max"] = 10 * 0.11 * 1.05 * math.exp(jitter[r])
+            data["errors"].append(row)
+    ev = judge_force_errors(data)
+    mean, lo, hi = t_interval(np.log(1.05) + jitter)
+    assert ev.value == pytest.approx(mean) and ev.ci_low == pytest.approx(lo)
+    assert ev.ci_high == pytest.approx(min(hi, t_interval(np.log(0.20 / 0.11) + np.array(RATIO_NOISE[:5]))[2]))
+    assert "gap force Max" in ev.context
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")
+def test_force_claim_pairs_by_replicate():
+    # Errors that vary a lot between replicates but identically for every method: paired ratios are exact.
+    rows = []
+    for r, scale in enumerate([1.0, 3.0, 0.5, 2.0, 1.5]):
+        for method, value in GOOD_ERRORS.items():
+            v = value * scale * (1.0 + 0.01 * r if method == "random" else 1.0)
+            rows.append({"model": "schnet_small", "method": method, "replicate": r, "force_rmse": v,
+                         "force_max": 10 * v})
+    ev = judge_force_errors({"errors": rows})
+    assert ev.value == pytest.approx(np.log(0.20 / 0.11)) and ev.ci_low > 0.5
+    assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_force_claim_one_replicate_is_inconclusive_and_absent_methods_give_none():
+    ev = judge_force_errors(errors(GOOD_ERRORS, n=1))
+    assert ev.n == 1 and math.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert judge_force_errors(errors({"random": 0.2, "uniform_energy": 0.2})) is None
+    assert judge_force_errors({"errors": []}) is None
+
+
+def md(e_flags, a_flags, ion_ps=40_000.0):
+    rows = [{"model": "schnet_small", "method": "uniform_energy", "replicate": r, "nonphysical": f,
+             "ion_ps": ion_ps / len(e_flags)} for r, f in enumerate(e_flags)]
+    rows += [{"model": "schnet_small", "method": "uniform_atomic_energy", "replicate": r, "nonphysical": f,
+              "ion_ps": ion_ps / len(a_flags)} for r, f in enumerate(a_flags)]
+    return {"md": rows}
+
+
+def test_rdf_claim_reproduced_with_the_newcombe_interval():
+    ev = judge_rdf(md([True] * 9 + [False], [False] * 10))
+    iv = proportion_difference_interval(9, 10, 0, 10)
+    assert ev.value == pytest.approx(0.9) and (ev.ci_low, ev.ci_high) == pytest.approx((iv.low, iv.high))
+    assert ev.n == 10 and ev.powered and ev.threshold == 0.0
+    assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_rdf_claim_newcombe_by_hand():
+    # Newcombe's hybrid score interval from the two Wilson intervals, computed here without the library.
+    def wilson(k, n, z=stats.norm.ppf(0.975)):
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return centre - half, centre + half
+
+    ev = judge_rdf(md([True] * 6 + [False] * 2, [True] + [False] * 7))
+    (l1, u1), (l2, u2) = wilson(6, 8), wilson(1, 8)
+    d = 6 / 8 - 1 / 8
+    assert ev.ci_low == pytest.approx(d - math.hypot(6 / 8 - l1, u2 - 1 / 8))
+    assert ev.ci_high == pytest.approx(d + math.hypot(u1 - 6 / 8, 1 / 8 - l2))
+
+
+def test_rdf_claim_not_reproduced_when_atomic_energy_runs_are_flagged_more():
+    ev = judge_rdf(md([False] * 10, [True] * 9 + [False]))
+    assert ev.ci_high < 0 and ev.powered
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+
+
+def test_rdf_claim_negative_needs_the_ion_ps_budget():
+    ev = judge_rdf(md([False] * 10, [True] * 9 + [False], ion_ps=study.MIN_ION_PS - 1))
+    assert ev.ci_high < 0 and not ev.powered
+    assert C.verdict_of(ev) == C.INCONCLUSIVE
+    no_column = {"md": [{k: v for k, v in row.items() if k != "ion_ps"}
+                        for row in md([False] * 10, [True] * 10)["md"]]}
+    assert not judge_rdf(no_column).powered
+
+
+def test_rdf_claim_inconclusive_when_the_interval_straddles_zero():
+    ev = judge_rdf(md([True, True, False, False], [True, False, False, False]))
+    assert ev.value == pytest.approx(0.25) and ev.ci_low < 0 < ev.ci_high
+    assert C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_rdf_claim_absent_runs_give_none():
+    assert judge_rdf({"md": []}) is None
+    assert judge_rdf({"md": md([True], [False])["md"][:1]}) is None
+
+
+def test_md_summary_records_ion_ps():
+    from ase import Atoms
+
+    from paperlib.data.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    frames = Dataset([Atoms("Na4Cl4", positions=rng.uniform(0, 8, (8, 3)), cell=[8, 8, 8], pbc=True)
+                      for _ in range(3)])
+    runs = {("schnet_small", "random", 0): (frames, {"failure": None, "steps_done": 500,
+                                                     "time_to_failure_fs": None}),
+            ("schnet_small", "uniform_energy", 0): (Dataset(), {"failure": "close atoms", "steps_done": 40,
+                                                                "time_to_failure_fs": 80.0})}
+    table, _, _ = study.md_summary(frames, runs, timestep_fs=2.0)
+    assert table.ions.tolist() == [8, 8]
+    assert table.simulated_ps.tolist() == pytest.approx([1.0, 0.08])
+    assert table.ion_ps.tolist() == pytest.approx([8.0, 0.64])
+    assert table.nonphysical.tolist()[1]
+
+
+def test_results_json_follows_the_rule(tmp_path):
+    results = {**errors(GOOD_ERRORS), **md([True] * 9 + [False], [False] * 10)}
+    verdicts = C.judge(CLAIMS, results, "smoke")
+    assert [v.verdict for v in verdicts] == [C.REPRODUCED, C.REPRODUCED]
+    C.write_results(tmp_path / "results.json", study="nacl_selection", title="NaCl", profile="smoke",
+                    params={}, figures={}, verdicts=verdicts, provenance={})
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert all(C.rule_problems(c) == [] for c in data["claims"])
+    assert isinstance(C.rules_table(CLAIMS), pd.DataFrame)
+    assert [c.key for c in CLAIMS] == ["a", "b"]

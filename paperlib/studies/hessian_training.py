@@ -299,18 +299,30 @@ def search_table(ref: ReferenceData, searches: Mapping[str, Mapping[str, dict]])
 
 
 # -- learning curve and cost ----------------------------------------------------------------------
-def learning_curve(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
-    """Mean test errors of E+F and the judged E+F+H mode trained on the critical points of the first n
-    reactions, n in ``curve_sizes``, always tested on the NEB images and displacements of every reaction."""
-    rows = []
+def learning_curve_errors(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
+    """:func:`prediction_errors` of E+F and the judged E+F+H mode trained on the critical points of the first n
+    reactions, n in ``curve_sizes``, always on the NEB images and displacements of every reaction; with the
+    columns ``n_reactions``, ``n_structures`` (training critical points) and ``mode``."""
+    parts = []
     for n in p.curve_sizes:
         train = ref.reactions(list(p.reactions[:n]))
         for mode in (E_AND_F, judged_mode(p)):
             model, _ = train_model(p, cache, train, mode, progress)
             err = prediction_errors(model, ref.test, ref.critical)
-            rows.append({"n_reactions": n, "n_structures": len(train), "mode": mode,
-                         **err[list(METRICS)].mean().to_dict()})
-    return pd.DataFrame(rows)
+            parts.append(err.assign(n_reactions=n, n_structures=len(train), mode=mode))
+    return pd.concat(parts, ignore_index=True)
+
+
+def curve_means(errors: pd.DataFrame) -> pd.DataFrame:
+    """Mean test errors per training size and mode of :func:`learning_curve_errors`."""
+    return (errors.groupby(["n_reactions", "n_structures", "mode"], sort=False)[list(METRICS)].mean()
+            .reset_index())
+
+
+def learning_curve(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
+    """Mean test errors of E+F and the judged E+F+H mode trained on the critical points of the first n
+    reactions, n in ``curve_sizes``, always tested on the NEB images and displacements of every reaction."""
+    return curve_means(learning_curve_errors(p, cache, ref, progress))
 
 
 def _epoch_costs(out: Path, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]]) -> None:

@@ -2,25 +2,61 @@
 
 ``results`` (what the notebook hands to :func:`paperlib.analysis.claims.judge`) holds the records of
 ``errors`` (one per test geometry and mode), ``searches`` (one per reaction and mode), ``curve`` (one per
-training size and mode), ``costs`` (one per timed mode) and ``judged``, the name of the E+F+H mode compared
-with E+F.
+training size and mode), ``curve_errors`` (one per test geometry, training size and mode), ``costs`` (one per
+timed mode, or several per mode when the timing is repeated), ``judged``, the name of the E+F+H mode compared
+with E+F, and ``seeds``, the training seeds behind the models (today one).
+
+Every model of a mode is trained with one seed, so the independent units of the intervals are the reactions:
+E+F and E+F+H are tested on the same reactions, so their comparisons are paired per reaction (the test
+geometries of one reaction share its critical points and are not independent of one another). A negative
+verdict also needs several training seeds, since one seed cannot separate the loss from the luck of a seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from paperlib.analysis import claims as C
+from paperlib.analysis import intervals as iv
 from paperlib.studies.hessian_training import E_AND_F, METRICS, efh_mode
 
-IMPROVES = 1.2
-"""A ratio E+F error / E+F+H error at or above this counts as an improvement."""
-COSTLIER = 1.5
-"""A full-Hessian epoch at least this many times an E+F epoch counts as 'more expensive'."""
+MIN_SEEDS = 3
+"""Fewest training seeds for a negative verdict."""
+MIN_REACTIONS = 7
+"""Fewest reactions (the paired units) for a negative verdict."""
+MIN_TIMINGS = 5
+"""Fewest repeated timings of each mode for a negative verdict on the cost."""
+FULL = efh_mode("full", 0)
+"""The full-Hessian mode timed for the cost claim (the paper's loss)."""
+
+
+def _n_seeds(results: Mapping[str, Any]) -> int:
+    return len(results.get("seeds", [None]))
+
+
+def _powered(results: Mapping[str, Any], n_reactions: int) -> bool:
+    return _n_seeds(results) >= MIN_SEEDS and n_reactions >= MIN_REACTIONS
+
+
+def _budget(results: Mapping[str, Any]) -> str:
+    return f"{_n_seeds(results)} training seed(s)"
+
+
+def _min_interval(parts: Sequence[iv.Interval], names: Sequence[str], what: str) -> iv.Interval:
+    """The smallest of several statistics over the same units; conservative interval: the smallest lower
+    and the smallest upper bound (NaN when any part is undefined)."""
+    n = min(p.n for p in parts)
+    lows, highs = [p.low for p in parts], [p.high for p in parts]
+    finite = all(math.isfinite(x) for x in lows + highs)
+    return iv.Interval(min(p.value for p in parts), min(lows) if finite else math.nan,
+                      min(highs) if finite else math.nan, n,
+                      f"minimum over {', '.join(names)} of the {what}, each a {parts[0].method} over {n} reactions; "
+                      "conservative interval (smallest lower and smallest upper bound)")
 
 
 def error_means(results: Mapping[str, Any]) -> pd.DataFrame:
@@ -28,18 +64,30 @@ def error_means(results: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(results["errors"]).groupby("mode")[list(METRICS)].mean()
 
 
-def judge_extrapolation(results: Mapping[str, Any]) -> tuple[str, str]:
+def reaction_log_ratios(errors: pd.DataFrame, ef: str, efh: str, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per reaction (rows) and metric (columns): log(mean error of ``ef`` / mean error of ``efh``) over the
+    reaction's test geometries; only reactions tested with both modes."""
+    m = errors.groupby(["mode", "reaction"])[list(metrics)].mean()
+    a, b = m.loc[ef], m.loc[efh]
+    both = a.index.intersection(b.index)
+    return np.log(a.loc[both] / b.loc[both])
+
+
+def judge_extrapolation(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 1: Hessians improve energies, forces and Hessians away from the critical points."""
-    m, efh = error_means(results), results["judged"]
-    ratios = m.loc[E_AND_F] / m.loc[efh]
-    n = int((pd.DataFrame(results["errors"])["mode"] == efh).sum())
-    measured = (f"E+F / {efh} MAE over {n} unseen geometries: " +
-                ", ".join(f"{METRICS[k]} {ratios[k]:.2f}x" for k in METRICS))
-    if (ratios >= IMPROVES).all():
-        return C.REPRODUCED, measured
-    if (ratios < IMPROVES).all():
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    efh = results["judged"]
+    errors = pd.DataFrame(results.get("errors", []))
+    if errors.empty or not {E_AND_F, efh} <= set(errors["mode"]):
+        return None
+    logs = reaction_log_ratios(errors, E_AND_F, efh, list(METRICS))
+    parts = [iv.mean_interval(logs[k].to_numpy()) for k in METRICS]
+    interval = _min_interval(parts, list(METRICS.values()), "mean per-reaction log(E+F / E+F+H MAE)")
+    n_geo = int((errors["mode"] == efh).sum())
+    context = (f"E+F / {efh} MAE per reaction (geometric mean over {len(logs)} reactions, {n_geo} unseen "
+               "geometries): " + ", ".join(f"{METRICS[k]} {math.exp(p.value):.2f}x" for k, p in zip(METRICS, parts))
+               + f"; {_budget(results)}")
+    return C.Evidence.from_interval("min over energy, forces, Hessian of mean per-reaction log(E+F MAE / E+F+H MAE)",
+                                    interval, 0.0, _powered(results, len(logs)), context)
 
 
 def _searches(results: Mapping[str, Any], mode: str) -> pd.DataFrame:
@@ -47,39 +95,51 @@ def _searches(results: Mapping[str, Any], mode: str) -> pd.DataFrame:
     return s[s["mode"] == mode]
 
 
-def judge_barriers(results: Mapping[str, Any]) -> tuple[str, str]:
+def paired_searches(results: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per reaction searched with both E+F (suffix ``_ef``) and the judged E+F+H (``_efh``)."""
+    ef, efh = _searches(results, E_AND_F), _searches(results, results["judged"])
+    return ef.merge(efh, on="reaction", suffixes=("_ef", "_efh"))
+
+
+def judge_barriers(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 2: Hessians improve NEB barrier heights."""
-    ef, efh = _searches(results, E_AND_F), _searches(results, results["judged"])
-    mae = {k: float(np.nanmean(d["barrier_error_eV"])) if d["barrier_error_eV"].notna().any() else np.inf
-           for k, d in (("ef", ef), ("efh", efh))}
-    fails = {k: int(d["barrier_error_eV"].isna().sum()) for k, d in (("ef", ef), ("efh", efh))}
-    measured = (f"barrier MAE over {len(ef)} reactions: E+F {mae['ef']:.3f} eV, {results['judged']} "
-                f"{mae['efh']:.3f} eV (failed searches {fails['ef']} / {fails['efh']})")
-    if mae["efh"] * IMPROVES <= mae["ef"] and fails["efh"] <= fails["ef"]:
-        return C.REPRODUCED, measured
-    if mae["efh"] > mae["ef"] or fails["efh"] > fails["ef"]:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    if not results.get("searches"):
+        return None
+    s = paired_searches(results)
+    if s.empty:
+        return None
+    zero = s["barrier_ref_eV_ef"].abs()   # the error of predicting no barrier at all
+    # A failed search yields no barrier: it is charged the zero-barrier error.
+    ef = s["barrier_error_eV_ef"].fillna(zero).to_numpy()
+    efh = s["barrier_error_eV_efh"].fillna(zero).to_numpy()
+    gain = iv.mean_interval(ef - efh)
+    margin = iv.mean_interval(zero.to_numpy() - efh)
+    interval = _min_interval([gain, margin], ["E+F MAE - E+F+H MAE", "zero-barrier MAE - E+F+H MAE"],
+                             "mean per-reaction difference of |barrier error| (eV)")
+    fails = {k: int(s[f"barrier_error_eV_{k}"].isna().sum()) for k in ("ef", "efh")}
+    context = (f"barrier MAE over {len(s)} reactions: E+F {ef.mean():.3f} eV, {results['judged']} {efh.mean():.3f} eV, "
+               f"zero-barrier baseline {zero.mean():.3f} eV; failed searches {fails['ef']} / {fails['efh']} "
+               f"(charged the zero-barrier error); {_budget(results)}")
+    return C.Evidence.from_interval("min(E+F - E+F+H, zero-barrier - E+F+H) barrier MAE (eV)", interval, 0.0,
+                                    _powered(results, len(s)), context)
 
 
-def judge_transition_states(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_transition_states(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 3: with Hessians, a saddle search on the model finds the transition state more reliably."""
+    if not results.get("searches"):
+        return None
     ef, efh = _searches(results, E_AND_F), _searches(results, results["judged"])
+    if ef.empty or efh.empty:
+        return None
     found = {k: int(d["ts_confirmed"].sum()) for k, d in (("ef", ef), ("efh", efh))}
-    rmsd = {k: float(np.nanmean(d["ts_rmsd_A"])) if d["ts_rmsd_A"].notna().any() else np.inf
+    rmsd = {k: float(np.nanmean(d["ts_rmsd_A"])) if d["ts_rmsd_A"].notna().any() else math.nan
             for k, d in (("ef", ef), ("efh", efh))}
-    measured = (f"confirmed first-order saddles (1 imaginary mode, connects reactant and product): E+F "
-                f"{found['ef']}/{len(ef)}, {results['judged']} {found['efh']}/{len(efh)}; mean RMSD to the "
-                f"reference saddle {rmsd['ef']:.3f} / {rmsd['efh']:.3f} A")
-    if found["efh"] > found["ef"]:
-        return C.REPRODUCED, measured
-    if found["efh"] < found["ef"]:
-        return C.NOT_REPRODUCED, measured
-    if rmsd["efh"] * IMPROVES <= rmsd["ef"]:
-        return C.REPRODUCED, measured
-    if rmsd["efh"] > rmsd["ef"]:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    interval = iv.proportion_difference_interval(found["efh"], len(efh), found["ef"], len(ef))
+    context = (f"confirmed first-order saddles (1 imaginary mode, connects reactant and product): "
+               f"{results['judged']} {found['efh']}/{len(efh)}, E+F {found['ef']}/{len(ef)}; mean RMSD to the "
+               f"reference saddle {rmsd['efh']:.3f} / {rmsd['ef']:.3f} A; {_budget(results)}")
+    return C.Evidence.from_interval("confirmed-saddle fraction E+F+H - E+F", interval, 0.0,
+                                    _powered(results, min(len(ef), len(efh))), context)
 
 
 def frequency_means(results: Mapping[str, Any]) -> dict[str, float]:
@@ -89,74 +149,99 @@ def frequency_means(results: Mapping[str, Any]) -> dict[str, float]:
     return {mode: float(per[s["mode"] == mode].mean()) for mode in s["mode"].unique()}
 
 
-def judge_frequencies(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_frequencies(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 4: Hessians improve harmonic frequencies at minima and saddle points."""
-    f = frequency_means(results)
-    ef, efh = f[E_AND_F], f[results["judged"]]
-    measured = f"frequency MAE at the models' own critical points: E+F {ef:.0f} cm^-1, {results['judged']} {efh:.0f} cm^-1"
-    if not np.isfinite(ef) or not np.isfinite(efh):
-        return C.INCONCLUSIVE, measured + " (a search failed)"
-    if efh * IMPROVES <= ef:
-        return C.REPRODUCED, measured
-    if efh > ef:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    if not results.get("searches"):
+        return None
+    s = paired_searches(results)
+    if s.empty:
+        return None
+    per = {k: (2 * s[f"freq_mae_minima_cm_{k}"] + s[f"freq_mae_ts_cm_{k}"]) / 3 for k in ("ef", "efh")}
+    ok = per["ef"].notna() & per["efh"].notna()
+    logs = np.log(per["ef"][ok] / per["efh"][ok]).to_numpy()
+    interval = iv.mean_interval(logs)
+    context = (f"frequency MAE at the models' own critical points over {int(ok.sum())} reactions searched by both: "
+               f"E+F {per['ef'][ok].mean():.0f} cm^-1, {results['judged']} {per['efh'][ok].mean():.0f} cm^-1; "
+               f"{int((~ok).sum())} reaction(s) left out for a failed search; {_budget(results)}")
+    return C.Evidence.from_interval("mean per-reaction log(E+F / E+F+H frequency MAE)", interval, 0.0,
+                                    _powered(results, int(ok.sum())), context)
 
 
-def judge_less_data(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_less_data(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 5: with Hessians, fewer training data reach the same accuracy."""
-    c = pd.DataFrame(results["curve"])
-    largest = int(c["n_reactions"].max())
-    ef = c[c["mode"] == E_AND_F].set_index("n_reactions")["mae_forces"]
-    efh = c[c["mode"] == results["judged"]].set_index("n_reactions")["mae_forces"]
-    target = float(ef.loc[largest])
-    reached = [int(n) for n, v in efh.sort_index().items() if v <= target]
-    first = reached[0] if reached else None
-    measured = (f"E+F force MAE with all {largest} reactions: {target:.3f} eV/A; {results['judged']} reaches it with "
-                + (f"{first} reaction(s)" if first else "none of the sizes tried"))
-    if first is not None and first < largest:
-        return C.REPRODUCED, measured
-    if first is None:
-        return C.NOT_REPRODUCED, measured
-    return C.INCONCLUSIVE, measured
+    e = pd.DataFrame(results.get("curve_errors", []))
+    if e.empty:
+        return None
+    efh_name = results["judged"]
+    sizes = sorted(int(n) for n in e["n_reactions"].unique())
+    if len(sizes) < 2:
+        return None
+    largest, smaller = sizes[-1], sizes[-2]
+    by = e.groupby(["n_reactions", "mode", "reaction"])["mae_forces"].mean()
+    try:
+        target, efh = by.loc[(largest, E_AND_F)], by.loc[(smaller, efh_name)]
+    except KeyError:   # a mode missing at one of the two sizes
+        return None
+    both = target.index.intersection(efh.index)
+    interval = iv.mean_interval(np.log(target.loc[both] / efh.loc[both]).to_numpy())
+    means = e.groupby(["n_reactions", "mode"])["mae_forces"].mean()
+    context = (f"test force MAE: E+F with {largest} reactions {means.loc[(largest, E_AND_F)]:.3f} eV/A; "
+               f"{efh_name} with "
+               + ", ".join(f"{n} {means.loc[(n, efh_name)]:.3f}" for n in sizes if (n, efh_name) in means.index)
+               + f" eV/A; {_budget(results)}")
+    return C.Evidence.from_interval(f"mean per-reaction log(E+F force MAE with {largest} reactions / E+F+H force MAE "
+                                    f"with {smaller})", interval, 0.0, _powered(results, len(both)), context)
 
 
-def judge_cost(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_cost(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 6: Hessian training is more expensive."""
-    costs = pd.DataFrame(results["costs"]).set_index("mode")["ratio_to_E+F"]
-    full = float(costs[efh_mode("full", 0)])
-    hvp = ", ".join(f"{k.removeprefix('E+F+H ')} {v:.1f}x" for k, v in costs.items() if "HVP" in k)
-    measured = f"epoch time relative to E+F: full Hessian {full:.1f}x; {hvp}"
-    return (C.REPRODUCED if full >= COSTLIER else C.NOT_REPRODUCED), measured
+    costs = pd.DataFrame(results.get("costs", []))
+    if costs.empty or not {E_AND_F, FULL} <= set(costs["mode"]):
+        return None
+    times = {m: costs.loc[costs["mode"] == m, "seconds_per_epoch"].to_numpy(float) for m in costs["mode"].unique()}
+    n = min(len(times[E_AND_F]), len(times[FULL]))   # repeated timings are paired in the order they were taken
+    interval = iv.mean_interval(np.log(times[FULL][:n] / times[E_AND_F][:n]))
+    ratios = {m: float(np.mean(t) / np.mean(times[E_AND_F])) for m, t in times.items()}
+    hvp = ", ".join(f"{k.removeprefix('E+F+H ')} {v:.1f}x" for k, v in ratios.items() if "HVP" in k)
+    context = f"epoch time relative to E+F: full Hessian {ratios[FULL]:.1f}x" + (f"; {hvp}" if hvp else "")
+    return C.Evidence.from_interval("mean log(seconds per epoch, full-Hessian E+F+H / E+F)", interval, 0.0,
+                                    n >= MIN_TIMINGS, context)
 
+
+_UNITS = (f"Units: the reactions, paired (both models see the same test set; every model is trained with one "
+          f"seed). A negative needs >= {MIN_SEEDS} training seeds and >= {MIN_REACTIONS} reactions.")
 
 CLAIMS: tuple[C.Claim, ...] = (
     C.Claim("1 extrapolation", "Models trained on critical points with Hessians predict energies, forces and "
                                "Hessians of non-equilibrium geometries better than models trained without them.",
-            f"mean errors over the NEB images and normal-mode displacements of every reaction, E+F vs the judged "
-            f"E+F+H model: reproduced if the E+F / E+F+H ratio is >= {IMPROVES} for energy, forces and Hessian; "
-            f"not reproduced if it is below {IMPROVES} for all three; otherwise inconclusive.", judge_extrapolation),
+            "statistic: for each of energy, forces and Hessian, the mean over reactions of log(E+F MAE / E+F+H MAE) "
+            "on the reaction's NEB images and normal-mode displacements, with a Student t 95 % interval; the "
+            "smallest of the three (conservative interval: smallest lower and smallest upper bound), since all "
+            "three must improve. Threshold 0 (no improvement). " + _UNITS, judge_extrapolation),
     C.Claim("2 NEB barriers", "Hessian training improves reaction-path (NEB) barrier heights.",
-            f"climbing-image NEB + saddle refinement on each model, barrier MAE over reactions: reproduced if E+F+H's "
-            f"MAE is at least {IMPROVES}x smaller than E+F's with no more failed searches; not reproduced if it is "
-            "larger or fails more often; otherwise inconclusive.", judge_barriers),
+            "climbing-image NEB + saddle refinement on each model; per reaction |barrier error| (a failed search is "
+            "charged the error of predicting a zero barrier). Statistic: the smaller of mean(|err E+F|) - "
+            "mean(|err E+F+H|) and mean(|zero-barrier err|) - mean(|err E+F+H|) in eV (E+F+H must beat E+F and "
+            "also the zero-barrier baseline), each a Student t 95 % interval of the mean per-reaction difference, "
+            "conservative interval of the minimum. Threshold 0 eV. " + _UNITS, judge_barriers),
     C.Claim("3 transition states", "Hessian training improves transition-state identification.",
             "a saddle search on the model counts when it ends with exactly one imaginary frequency and connects "
-            "the reactant and product: reproduced if E+F+H succeeds on more reactions than E+F (or as many, with "
-            f"a mean saddle RMSD to the reference at least {IMPROVES}x smaller); not reproduced if on fewer (or as "
-            "many with a larger RMSD); otherwise inconclusive.", judge_transition_states),
+            "the reactant and product. Statistic: confirmed fraction of reactions with E+F+H minus that with E+F, "
+            "Newcombe 95 % interval. Threshold 0. " + _UNITS, judge_transition_states),
     C.Claim("4 frequencies", "Hessian training improves harmonic vibrational frequencies at minima and saddles.",
-            f"frequency MAE at each model's own critical points vs the reference: reproduced if E+F+H's MAE is at "
-            f"least {IMPROVES}x smaller than E+F's; not reproduced if larger; otherwise inconclusive.",
-            judge_frequencies),
+            "frequency MAE at each model's own critical points vs the reference (two minima and the saddle of a "
+            "reaction, weighted 2:1). Statistic: mean over reactions searched by both models of log(E+F MAE / "
+            "E+F+H MAE), Student t 95 % interval. Threshold 0. " + _UNITS, judge_frequencies),
     C.Claim("5 less data", "Hessians reduce the amount of training data needed.",
-            "learning curve over the number of reactions in training (fixed test set of every reaction): "
-            "reproduced if E+F+H reaches E+F's force MAE at the largest size with fewer reactions; not reproduced "
-            "if it never reaches it; inconclusive if only at the largest size.", judge_less_data),
+            "learning curve over the number of reactions in training, tested on the unseen geometries of every "
+            "reaction. Statistic: mean over test reactions of log(force MAE of E+F with the largest training set "
+            "/ force MAE of E+F+H with the next smaller one), Student t 95 % interval; above 0 means E+F+H "
+            "reaches E+F's accuracy with fewer reactions. Threshold 0. " + _UNITS, judge_less_data),
     C.Claim("6 cost", "The price is a more expensive training.",
-            f"seconds per epoch measured one after the other in one run: reproduced if a full-Hessian epoch takes "
-            f">= {COSTLIER}x an E+F epoch; otherwise not reproduced. Hessian-vector-product ratios are reported.",
-            judge_cost, timed=True),
+            "seconds per epoch measured one after the other in one run. Statistic: mean log(full-Hessian E+F+H "
+            "epoch time / E+F epoch time) over repeated paired timings, Student t 95 % interval; a single timing "
+            f"is n = 1 (inconclusive). Threshold 0. A negative needs >= {MIN_TIMINGS} repeated timings. "
+            "Hessian-vector-product ratios are reported.", judge_cost, timed=True),
 )
 
 

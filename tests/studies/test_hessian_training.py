@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from paperlib.analysis import claims as C
 from paperlib.params import resolve
@@ -28,68 +29,235 @@ def test_modes_and_their_targets(p):
     assert S.model_config(p, "hvp").dtype == "float64"
 
 
-def errors(ef: tuple[float, float, float], efh: tuple[float, float, float]) -> list[dict]:
+REACTIONS = [f"r{i}" for i in range(7)]
+POWERED, ONE_SEED = [0, 1, 2], [0]
+JITTER = np.array([1.0, 1.1, 0.9, 1.05, 0.95, 1.2, 0.8])
+
+
+def t_interval(x) -> tuple[float, float, float]:
+    """Mean and Student t 95 % interval, from the textbook formula."""
+    x = np.asarray(x, dtype=float)
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return x.mean(), x.mean() - half, x.mean() + half
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    z = stats.norm.ppf(0.975)
+    p = k / n
+    centre = (p + z ** 2 / (2 * n)) / (1 + z ** 2 / n)
+    half = z / (1 + z ** 2 / n) * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2))
+    return centre - half, centre + half
+
+
+def check_evidence(ev, value, low, high, n):
+    assert ev.value == pytest.approx(value) and ev.n == n
+    assert ev.ci_low == pytest.approx(low) and ev.ci_high == pytest.approx(high)
+
+
+def errors(factors: tuple[float, float, float], reactions=REACTIONS) -> list[dict]:
+    """Two test geometries per reaction; E+F+H's errors are E+F's times ``factors`` (per metric) times a
+    per-reaction jitter, so the per-reaction log ratio of each metric is -log(factor * jitter)."""
     rows = []
-    for mode, values in ((EF, ef), (EFH, efh)):
-        for scale in (0.5, 1.5):   # two geometries per mode; the mean is ``values``
-            rows.append({"mode": mode, **{k: v * scale for k, v in zip(S.METRICS, values)}})
+    for r, (name, jit) in enumerate(zip(reactions, JITTER)):
+        for scale in (0.5, 1.5):
+            base = {k: (r + 1) * scale for k in S.METRICS}
+            rows.append({"mode": EF, "reaction": name, **base})
+            rows.append({"mode": EFH, "reaction": name, **{k: v * f * jit for (k, v), f in zip(base.items(), factors)}})
     return rows
 
 
-@pytest.mark.parametrize("efh, verdict", [((0.5, 0.5, 0.5), C.REPRODUCED), ((1.0, 0.9, 1.1), C.NOT_REPRODUCED),
-                                          ((0.5, 1.0, 0.5), C.INCONCLUSIVE)])
-def test_extrapolation_rule(efh, verdict):
-    got, measured = HC.judge_extrapolation({"errors": errors((1.0, 1.0, 1.0), efh), "judged": EFH})
-    assert got == verdict
-    assert "energy 2.00x" in measured or verdict != C.REPRODUCED
+def expected_extrapolation(factors, n=7):
+    parts = [t_interval(-np.log(f * JITTER[:n])) for f in factors]
+    return min(p[0] for p in parts), min(p[1] for p in parts), min(p[2] for p in parts)
 
 
-def searches(mode: str, barrier_errors, confirmed, rmsd, freq) -> list[dict]:
-    return [{"mode": mode, "reaction": f"r{i}", "barrier_error_eV": b, "ts_confirmed": c, "ts_rmsd_A": r,
-             "freq_mae_minima_cm": f, "freq_mae_ts_cm": f}
-            for i, (b, c, r, f) in enumerate(zip(barrier_errors, confirmed, rmsd, freq))]
+def test_extrapolation_reproduced_with_hand_interval():
+    factors = (0.5, 0.6, 0.7)
+    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": ONE_SEED})
+    check_evidence(ev, *expected_extrapolation(factors), n=7)
+    assert ev.threshold == 0.0 and not ev.powered and C.verdict_of(ev) == C.REPRODUCED
+    assert "over 7 reactions, 14 unseen geometries" in ev.context and "Hessian" in ev.context
 
 
-def test_barrier_ts_and_frequency_rules():
-    good = searches(EFH, [0.05, 0.05], [True, True], [0.01, 0.02], [20.0, 40.0])
-    bad = searches(EF, [0.2, np.nan], [True, False], [0.1, 0.3], [100.0, 200.0])
-    res = {"searches": good + bad, "judged": EFH}
-    assert HC.judge_barriers(res)[0] == C.REPRODUCED
-    assert HC.judge_transition_states(res)[0] == C.REPRODUCED
-    assert HC.judge_frequencies(res)[0] == C.REPRODUCED
-    assert "2/2" in HC.judge_transition_states(res)[1]
-    swapped = [{**r, "mode": EF if r["mode"] == EFH else EFH} for r in good + bad]
-    res = {"searches": swapped, "judged": EFH}
-    assert HC.judge_barriers(res)[0] == C.NOT_REPRODUCED    # more failed searches
-    assert HC.judge_transition_states(res)[0] == C.NOT_REPRODUCED
-    assert HC.judge_frequencies(res)[0] == C.NOT_REPRODUCED
-    same = searches(EF, [0.1, 0.1], [True, True], [0.05, 0.05], [50.0, 50.0])
-    res = {"searches": same + [{**r, "mode": EFH} for r in same], "judged": EFH}
-    assert HC.judge_barriers(res)[0] == C.INCONCLUSIVE
-    assert HC.judge_transition_states(res)[0] == C.INCONCLUSIVE
-    assert HC.judge_frequencies(res)[0] == C.INCONCLUSIVE
+def test_extrapolation_not_reproduced_needs_seeds():
+    factors = (0.5, 0.6, 1.6)   # the Hessian error gets worse
+    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": POWERED})
+    check_evidence(ev, *expected_extrapolation(factors), n=7)
+    assert ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    one = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": ONE_SEED})
+    assert not one.powered and C.verdict_of(one) == C.INCONCLUSIVE
+    assert not HC.judge_extrapolation({"errors": errors(factors), "judged": EFH}).powered   # no seeds: one
 
 
-@pytest.mark.parametrize("efh_forces, verdict", [((0.9, 0.5), C.REPRODUCED), ((1.2, 0.9), C.INCONCLUSIVE),
-                                                 ((1.5, 1.1), C.NOT_REPRODUCED)])
-def test_less_data_rule(efh_forces, verdict):
-    curve = [{"n_reactions": n, "mode": EF, "mae_forces": f} for n, f in ((2, 1.5), (4, 1.0))]
-    curve += [{"n_reactions": n, "mode": EFH, "mae_forces": f} for n, f in zip((2, 4), efh_forces)]
-    assert HC.judge_less_data({"curve": curve, "judged": EFH})[0] == verdict
+def test_extrapolation_inconclusive_and_absent():
+    factors = (0.5, 0.6, 1.0)   # log ratios -log(jitter): the interval straddles 0
+    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": POWERED})
+    check_evidence(ev, *expected_extrapolation(factors), n=7)
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    two = HC.judge_extrapolation({"errors": errors((0.1, 0.1, 0.1), REACTIONS[:2]), "judged": EFH, "seeds": POWERED})
+    assert two.n == 2 and C.verdict_of(two) == C.INCONCLUSIVE
+    only_ef = [r for r in errors(factors) if r["mode"] == EF]
+    assert HC.judge_extrapolation({"errors": only_ef, "judged": EFH}) is None
+
+
+def searches(mode: str, barrier_errors, confirmed, rmsd, freq, ref=None) -> list[dict]:
+    ref = ref if ref is not None else [1.0] * len(barrier_errors)
+    return [{"mode": mode, "reaction": f"r{i}", "barrier_ref_eV": b0, "barrier_error_eV": b, "ts_confirmed": c,
+             "ts_rmsd_A": r, "freq_mae_minima_cm": f, "freq_mae_ts_cm": f}
+            for i, (b0, b, c, r, f) in enumerate(zip(ref, barrier_errors, confirmed, rmsd, freq))]
+
+
+def barrier_case(ef_err, efh_err, ref, seeds):
+    n = len(ef_err)
+    res = {"searches": searches(EF, ef_err, [True] * n, [0.1] * n, [50.0] * n, ref)
+           + searches(EFH, efh_err, [True] * n, [0.1] * n, [50.0] * n, ref), "judged": EFH, "seeds": seeds}
+    return HC.judge_barriers(res)
+
+
+def expected_barriers(ef_err, efh_err, ref):
+    zero = np.abs(ref)
+    ef, efh = np.where(np.isnan(ef_err), zero, ef_err), np.where(np.isnan(efh_err), zero, efh_err)
+    a, b = t_interval(ef - efh), t_interval(zero - efh)
+    return min(a[0], b[0]), min(a[1], b[1]), min(a[2], b[2])
+
+
+def test_barriers_reproduced_not_reproduced_inconclusive():
+    ref = 1.0 * JITTER
+    ef, efh = 0.3 * JITTER, 0.05 * JITTER[::-1]
+    ev = barrier_case(ef, efh, ref, ONE_SEED)
+    check_evidence(ev, *expected_barriers(ef, efh, ref), n=7)
+    assert C.verdict_of(ev) == C.REPRODUCED and "zero-barrier baseline 1.0" in ev.context
+    ev = barrier_case(efh, ef, ref, POWERED)   # swapped: E+F+H is worse than E+F
+    check_evidence(ev, *expected_barriers(efh, ef, ref), n=7)
+    assert ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert C.verdict_of(barrier_case(efh, ef, ref, ONE_SEED)) == C.INCONCLUSIVE   # one seed: not powered
+    ev = barrier_case(0.1 * JITTER, 0.1 * JITTER[::-1], ref, POWERED)   # no difference: straddles 0
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+
+
+def test_barriers_must_beat_the_zero_barrier_baseline_and_failures_count():
+    ref = 0.1 * JITTER                              # tiny barriers: predicting 0 is better than both models
+    ef, efh = 0.5 * JITTER, 0.3 * JITTER[::-1]
+    ev = barrier_case(ef, efh, ref, POWERED)
+    check_evidence(ev, *expected_barriers(ef, efh, ref), n=7)
+    assert ev.value == pytest.approx(np.mean(ref - efh)) and C.verdict_of(ev) == C.NOT_REPRODUCED
+    ef_failed = np.array([np.nan, *(0.3 * JITTER[1:])])
+    ev = barrier_case(ef_failed, 0.05 * JITTER, 1.0 * JITTER, ONE_SEED)
+    check_evidence(ev, *expected_barriers(ef_failed, 0.05 * JITTER, 1.0 * JITTER), n=7)
+    assert "failed searches 1 / 0" in ev.context
+    assert HC.judge_barriers({"searches": [], "judged": EFH}) is None
+
+
+def ts_case(k_ef, k_efh, seeds, n=7):
+    res = {"searches": searches(EF, [0.1] * n, [i < k_ef for i in range(n)], [0.1] * n, [50.0] * n)
+           + searches(EFH, [0.1] * n, [i < k_efh for i in range(n)], [0.05] * n, [50.0] * n),
+           "judged": EFH, "seeds": seeds}
+    return HC.judge_transition_states(res)
+
+
+def test_transition_states_newcombe():
+    ev = ts_case(0, 7, ONE_SEED)
+    (l1, u1), (l2, u2) = wilson(7, 7), wilson(0, 7)
+    check_evidence(ev, 1.0, 1.0 - np.hypot(1.0 - l1, u2), 1.0 + np.hypot(u1 - 1.0, 0.0 - l2), n=7)
+    assert C.verdict_of(ev) == C.REPRODUCED and "7/7" in ev.context
+    ev = ts_case(7, 0, POWERED)
+    assert ev.value == -1.0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert C.verdict_of(ts_case(7, 0, ONE_SEED)) == C.INCONCLUSIVE
+    ev = ts_case(4, 5, POWERED)
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert HC.judge_transition_states({"searches": [], "judged": EFH}) is None
+
+
+def freq_case(ef_freq, efh_freq, seeds):
+    n = len(ef_freq)
+    res = {"searches": searches(EF, [0.1] * n, [True] * n, [0.1] * n, ef_freq)
+           + searches(EFH, [0.1] * n, [True] * n, [0.1] * n, efh_freq), "judged": EFH, "seeds": seeds}
+    return HC.judge_frequencies(res)
+
+
+def test_frequencies_paired_log_ratio():
+    ef, efh = 100.0 * JITTER, 40.0 * JITTER[::-1]
+    ev = freq_case(ef, efh, ONE_SEED)
+    check_evidence(ev, *t_interval(np.log(ef / efh)), n=7)
+    assert C.verdict_of(ev) == C.REPRODUCED
+    ev = freq_case(efh, ef, POWERED)
+    check_evidence(ev, *t_interval(np.log(efh / ef)), n=7)
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    ev = freq_case(50.0 * JITTER, 50.0 * JITTER[::-1], POWERED)
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    failed = np.array([np.nan, *ef[1:]])   # a failed search leaves its reaction out
+    ev = freq_case(failed, efh, POWERED)
+    check_evidence(ev, *t_interval(np.log(ef[1:] / efh[1:])), n=6)
+    assert not ev.powered and "1 reaction(s) left out" in ev.context
+    assert HC.judge_frequencies({"searches": [], "judged": EFH}) is None
+
+
+def curve_errors(ef_large, efh_small, reactions=REACTIONS) -> list[dict]:
+    """Per-reaction force errors (two geometries each, mean as given) of E+F with 7 and E+F+H with 3 reactions,
+    plus the other two (size, mode) pairs."""
+    rows = []
+    for (n, mode), values in (((3, EF), 2 * ef_large), ((7, EF), ef_large), ((3, EFH), efh_small),
+                              ((7, EFH), 0.5 * efh_small)):
+        for name, v in zip(reactions, values):
+            for scale in (0.5, 1.5):
+                rows.append({"n_reactions": n, "n_structures": 3 * n, "mode": mode, "reaction": name,
+                             "mae_forces": v * scale})
+    return rows
+
+
+def test_less_data_rule():
+    ef, efh = 1.0 * JITTER, 0.6 * JITTER[::-1]
+    ev = HC.judge_less_data({"curve_errors": curve_errors(ef, efh), "judged": EFH, "seeds": ONE_SEED})
+    check_evidence(ev, *t_interval(np.log(ef / efh)), n=7)
+    assert C.verdict_of(ev) == C.REPRODUCED and "with 7 reactions / E+F+H force MAE with 3" in ev.statistic
+    ev = HC.judge_less_data({"curve_errors": curve_errors(efh, ef), "judged": EFH, "seeds": POWERED})
+    check_evidence(ev, *t_interval(np.log(efh / ef)), n=7)
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    ev = HC.judge_less_data({"curve_errors": curve_errors(ef, ef[::-1]), "judged": EFH, "seeds": POWERED})
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    one_size = [r for r in curve_errors(ef, efh) if r["n_reactions"] == 7]
+    assert HC.judge_less_data({"curve_errors": one_size, "judged": EFH}) is None
+    assert HC.judge_less_data({"curve": [], "judged": EFH}) is None
+
+
+def test_curve_means_keeps_the_curve_layout():
+    e = pd.DataFrame(curve_errors(np.ones(7), np.ones(7))).assign(err_energy=1.0, mae_hessian=2.0)
+    c = S.curve_means(e)
+    assert list(c.columns) == ["n_reactions", "n_structures", "mode", *S.METRICS]
+    assert list(zip(c["n_reactions"], c["mode"])) == [(3, EF), (7, EF), (3, EFH), (7, EFH)]
+    assert c["mae_forces"].tolist() == pytest.approx([2.0, 1.0, 1.0, 0.5])
 
 
 def test_cost_rule_and_timed_claim():
-    costs = [{"mode": EF, "ratio_to_E+F": 1.0}, {"mode": "E+F+H (full)", "ratio_to_E+F": 9.0},
-             {"mode": EFH, "ratio_to_E+F": 2.5}]
-    verdict, measured = HC.judge_cost({"costs": costs})
-    assert verdict == C.REPRODUCED and "9.0x" in measured and "k=4) 2.5x" in measured
-    costs[1]["ratio_to_E+F"] = 1.1
-    assert HC.judge_cost({"costs": costs})[0] == C.NOT_REPRODUCED
+    single = [{"mode": EF, "seconds_per_epoch": 1.0}, {"mode": HC.FULL, "seconds_per_epoch": 9.0},
+              {"mode": EFH, "seconds_per_epoch": 2.5}]
+    ev = HC.judge_cost({"costs": single})
+    assert ev.n == 1 and ev.value == pytest.approx(np.log(9.0)) and np.isnan(ev.ci_low)
+    assert C.verdict_of(ev) == C.INCONCLUSIVE and "9.0x" in ev.context and "k=4) 2.5x" in ev.context
+    full = np.array([9.0, 8.0, 10.0, 9.5, 8.5])
+    ef = np.array([1.0, 1.1, 0.9, 1.0, 1.2])
+    repeated = ([{"mode": EF, "seconds_per_epoch": t} for t in ef]
+                + [{"mode": HC.FULL, "seconds_per_epoch": t} for t in full])
+    ev = HC.judge_cost({"costs": repeated})
+    check_evidence(ev, *t_interval(np.log(full / ef)), n=5)
+    assert ev.powered and C.verdict_of(ev) == C.REPRODUCED
+    cheaper = [{**r, "mode": EF if r["mode"] == HC.FULL else HC.FULL} for r in repeated]
+    ev = HC.judge_cost({"costs": cheaper})
+    check_evidence(ev, *t_interval(np.log(ef / full)), n=5)
+    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    ev = HC.judge_cost({"costs": cheaper[:3] + cheaper[5:8]})   # three timings each: not powered
+    assert ev.n == 3 and not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert HC.judge_cost({"costs": []}) is None
     assert [c.timed for c in HC.CLAIMS] == [False] * 5 + [True]
 
 
+def test_every_judge_returns_evidence_and_rules_state_thresholds():
+    assert all("Threshold 0" in c.rule for c in HC.CLAIMS)
+    assert all(f">= {HC.MIN_SEEDS} training seeds" in c.rule for c in HC.CLAIMS[:5])
+
+
 def test_summary_figures_hold_no_timings():
-    res = {"errors": errors((1.0, 1.0, 1.0), (0.5, 0.5, 0.5)),
+    res = {"errors": errors((0.5, 0.5, 0.5), REACTIONS[:1]),
            "searches": searches(EF, [0.1], [True], [0.05], [50.0]) + searches(EFH, [0.05], [True], [0.01], [20.0]),
            "curve": [{"n_reactions": 2, "mode": EF, "mae_forces": 1.0}], "costs": [], "judged": EFH}
     figures = HC.summary_figures(res)

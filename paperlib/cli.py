@@ -29,9 +29,16 @@ def _cmd_list(args) -> int:
 def _cmd_run(args) -> int:
     from paperlib.runner import run_study
 
-    overrides = dict(P.parse_override(o) for o in args.param)
+    from paperlib.options import RunOptions
+
+    given = dict(P.parse_override(o) for o in args.param)
+    # Runtime options (device, executor, devices, strategy) are given like parameters but never enter results.
+    options = {k: v for k, v in given.items() if k in RunOptions.NAMES}
+    overrides = {k: v for k, v in given.items() if k not in RunOptions.NAMES}
     P.resolve(args.study, args.profile, overrides)  # fail fast, before importing the heavy stack
-    out = run_study(args.study, args.profile, overrides, output=args.output, results_dir=args.results)
+    RunOptions.from_mapping(options)
+    out = run_study(args.study, args.profile, overrides, output=args.output, results_dir=args.results,
+                    options=options)
     print(f"executed notebook: {out}")
     return 0
 
@@ -104,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("study")
     p_run.add_argument("--profile", default="default", choices=P.PROFILES)
     p_run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a parameter (value read as YAML: 3, 0.5, [a, b])")
+                       help="override a parameter (value read as YAML: 3, 0.5, [a, b]) or set a run option: "
+                            "device (auto, cpu, cuda, cuda:N), executor (auto, in-process, local:N, "
+                            "tcp://host:port), devices, strategy")
     p_run.add_argument("--output", help="executed notebook path (default book/studies/STUDY.ipynb)")
     p_run.add_argument("--results", help="results directory (default results/STUDY)")
     p_run.set_defaults(fn=_cmd_run)

@@ -5,6 +5,7 @@ The book never executes notebooks itself; papermill, through :func:`run_study`, 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import platform
@@ -14,8 +15,10 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from paperlib.options import RunOptions
 from paperlib.params import Params, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,11 +63,14 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def provenance(params: Params) -> dict[str, Any]:
-    """What produced a result: commit, profile, parameters, overrides, device, Python and package versions."""
+def provenance(params: Params, options: RunOptions | None = None) -> dict[str, Any]:
+    """What produced a result: commit, profile, parameters, overrides, run options, device, Python and package
+    versions."""
+    options = options or RunOptions()
     return {"commit": git_commit(), "study": params.study, "profile": params.profile, "params": params.to_dict(),
-            "overrides": dict(params.overrides), "device": device_description(), "python": sys.version.split()[0],
-            "packages": package_versions(), "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+            "overrides": dict(params.overrides), "options": {**options.to_dict(), "executor": options.executor_spec},
+            "device": device_description(), "python": sys.version.split()[0], "packages": package_versions(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
 def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] | None = None) -> str:
@@ -103,6 +109,59 @@ class Timer:
         return time.perf_counter() - self._start
 
 
+@dataclasses.dataclass(frozen=True)
+class Conclusion:
+    """A study's judged claims and where they were written; :meth:`show` displays them in a notebook."""
+
+    verdicts: list
+    results_json: Path
+    provenance: dict
+    timings_s: dict
+
+    def show(self) -> None:
+        """Display the claims table and the provenance block (with the wall time per step)."""
+        from IPython.display import Markdown, display
+
+        from paperlib.analysis.claims import claims_table
+
+        display(claims_table(self.verdicts).style.hide(axis="index"))
+        display(Markdown(provenance_markdown(self.provenance, self.timings_s)))
+
+
+def conclude(study: ModuleType, p: Params, results: Any, prov: Mapping[str, Any], timer: Timer,
+             results_dir: str | os.PathLike) -> Conclusion:
+    """Judge ``study.CLAIMS`` on ``results``, write ``results_dir/results.json`` (figures, claims with their
+    evidence, parameters, provenance and timings) and return the :class:`Conclusion`.
+
+    The notebooks and :func:`run_in_process` both end here, so a chapter and a Python call write the same file.
+    """
+    from paperlib.analysis import claims as C
+    from paperlib.params import schema
+
+    verdicts = C.judge(study.CLAIMS, results.claims_input(), p.profile)
+    timings = {**timer.times, "total": timer.total_s}
+    path = Path(results_dir) / "results.json"
+    C.write_results(path, study=p.study, title=schema(p.study).title, profile=p.profile, params=p.to_dict(),
+                    figures=study.figures(results), verdicts=verdicts, provenance={**prov, "timings_s": timings})
+    return Conclusion(verdicts, path, dict(prov), timings)
+
+
+def run_in_process(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None,
+                   options: RunOptions | None = None, results_dir: str | os.PathLike | None = None,
+                   cache=None) -> Conclusion:
+    """Run ``study`` from Python, without papermill: resolve, run, judge, write ``results.json``."""
+    from paperlib.cache import Cache
+    from paperlib.studies import STUDIES
+
+    module = STUDIES[study]
+    p = module.Params.resolve(profile, overrides or {})
+    options = (options or RunOptions()).validated()
+    prov = provenance(p, options)
+    timer = Timer()
+    results = module.run(p, cache if cache is not None else Cache(), options, timer)
+    return conclude(module, p, results, prov, timer, results_dir or RESULTS / study)
+
+
 def notebook_path(study: str) -> Path:
     """The jupytext (MyST markdown) source of ``study``."""
     return NOTEBOOKS / f"{study}.md"
@@ -110,18 +169,22 @@ def notebook_path(study: str) -> Path:
 
 def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None,
               output: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
-              progress: bool = True) -> Path:
+              progress: bool = True, options: Mapping[str, Any] | None = None) -> Path:
     """Validate parameters, then execute ``notebooks/<study>.md`` with papermill.
 
     The executed notebook goes to ``output`` (default ``book/studies/<study>.ipynb``, where the book renders
     it) and the notebook writes ``results.json`` under ``results_dir`` (default ``results/<study>``).
-    Parameters are validated before anything runs; a bad one raises :class:`~paperlib.params.ParameterError`.
+    ``options`` are :class:`~paperlib.options.RunOptions` fields (device, executor, devices, strategy).
+    Parameters and options are validated before anything runs; a bad one raises
+    :class:`~paperlib.params.ParameterError`.
     """
     import jupytext
     import papermill
 
     overrides = dict(overrides or {})
+    options = dict(options or {})
     resolve(study, profile, overrides)
+    RunOptions.from_mapping(options)
     output = Path(output) if output else EXECUTED / f"{study}.ipynb"
     results_dir = Path(results_dir) if results_dir else RESULTS / study
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -133,7 +196,8 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         try:
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
-                parameters={"profile": profile, "overrides": overrides, "results_dir": str(results_dir)})
+                parameters={"profile": profile, "overrides": overrides, "options": options,
+                            "results_dir": str(results_dir)})
         except BaseException:
             # Keep the failed notebook for inspection, but never where the book would render it.
             if partial.exists():

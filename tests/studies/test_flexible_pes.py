@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,6 +7,7 @@ from ase import Atoms
 
 from paperlib import keys
 from paperlib.analysis import claims as C
+from paperlib.analysis import intervals
 from paperlib.data.dataset import Dataset
 from paperlib.params import resolve
 from paperlib.studies import flexible_pes as study
@@ -12,15 +15,26 @@ from paperlib.studies import flexible_pes_claims as claims
 
 REGION_GROUP = {"cis": "cis", "trans": "trans", "rotation": "transition", "inversion": "transition",
                 "inversion-assisted rotation": "transition"}
+K = study.KCAL_MOL_EV
 
 
-def errors(spec: dict[tuple[str, int], dict[str, tuple[float, float]]], frames: int = 6) -> list[dict]:
-    """Synthetic per-frame error records: {(model, n_train): {region: (energy error, force MAE)}}."""
+def errors(spec: dict[tuple[str, int], dict[str, tuple[float, float]]], frames: int = 25,
+           noise: tuple[float, float] = (0.3, 0.3), seed: int = 1) -> list[dict]:
+    """Synthetic per-frame error records, ``frames`` test frames per region numbered alike for every model:
+    {(model, n_train): {region: (mean energy error, mean force MAE)}}, each frame's value spread uniformly by
+    the relative ``noise`` (energy, forces)."""
+    rng = np.random.default_rng(seed)
     rows = []
     for (model, n), by_region in spec.items():
-        for region, (e, f) in by_region.items():
-            rows += [{"model": model, "n_train": n, "region": region, "group": REGION_GROUP[region],
-                      "err_energy": e, "mae_forces": f}] * frames
+        frame = 0
+        for region in REGION_GROUP:
+            e, f = by_region[region]
+            for _ in range(frames):
+                rows.append({"model": model, "n_train": n, "frame": frame, "region": region,
+                             "group": REGION_GROUP[region],
+                             "err_energy": e * rng.uniform(1 - noise[0], 1 + noise[0]),
+                             "mae_forces": f * rng.uniform(1 - noise[1], 1 + noise[1])})
+                frame += 1
     return rows
 
 
@@ -40,60 +54,197 @@ def profile_records(models: list[str]) -> list[dict]:
     return rows
 
 
-def results(spec, local="local_gap", glob="gap") -> dict:
+def results(spec, local="local_gap", glob="gap", paper=("sgdml", "gap"), **kw) -> dict:
     models = sorted({m for m, _ in spec})
-    return {"errors": errors(spec), "profiles": profile_records(models), "paper_models": ["sgdml", "gap"],
+    return {"errors": errors(spec, **kw), "profiles": profile_records(models), "paper_models": list(paper),
             "local": local, "global": glob}
 
 
-def test_global_accuracy_rules():
-    good = {("sgdml", 50): uniform(0.06, 0.1), ("sgdml", 200): uniform(0.03, 0.05),
-            ("gap", 50): uniform(0.04, 0.1), ("gap", 200): uniform(0.02, 0.05)}
-    verdict, measured = claims.judge_global_accuracy(results(good))
-    assert verdict == C.REPRODUCED and "gap: 50 points" in measured and "sgdml: 200 points" in measured
-    short = {**good, ("sgdml", 200): uniform(0.05, 0.05)}
-    assert claims.judge_global_accuracy(results(short))[0] == C.INCONCLUSIVE
-    full = {("sgdml", 1000): uniform(0.05, 0.05), ("gap", 1000): uniform(0.02, 0.05)}
-    assert claims.judge_global_accuracy(results(full))[0] == C.NOT_REPRODUCED
+def column(res: dict, model: str, key: str, regions=tuple(REGION_GROUP), n_train=None) -> np.ndarray:
+    """One model's per-frame values in frame order (at the largest size unless ``n_train``)."""
+    e = pd.DataFrame(res["errors"])
+    n_train = e["n_train"].max() if n_train is None else n_train
+    d = e[(e["model"] == model) & (e["n_train"] == n_train) & e["region"].isin(regions)].sort_values("frame")
+    return d[key].to_numpy()
 
 
-def test_transition_region_rules():
+def test_global_accuracy_reproduced_and_its_interval_is_the_bootstrap_of_the_worst_model():
+    spec = {("sgdml", 1000): uniform(0.6 * K, 0.05), ("gap", 1000): uniform(0.4 * K, 0.05),
+            ("sgdml", 200): uniform(1.5 * K, 0.1), ("gap", 200): uniform(0.8 * K, 0.1)}
+    res = results(spec)
+    ev = claims.judge_global_accuracy(res)
+    assert C.verdict_of(ev) == C.REPRODUCED and ev.powered and ev.n == 125 and ev.threshold == 0.0
+    worst = 1 - column(res, "sgdml", "err_energy") / K
+    assert ev.value == pytest.approx(min(worst.mean(), (1 - column(res, "gap", "err_energy") / K).mean()))
+    # sGDML is the worst model by a wide margin in every resample, so the interval is sGDML's alone
+    alone = intervals.bootstrap_interval([worst], np.mean, seed=claims.SEED)
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((alone.low, alone.high), rel=1e-9)
+    assert "gap" in ev.context and "below 1 from 200 points" in ev.context and "1000 training points" in ev.context
+
+
+def test_global_accuracy_negative_needs_the_paper_budget():
+    full = {("sgdml", 1000): uniform(2.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}
+    ev = claims.judge_global_accuracy(results(full))
+    assert ev.ci_high < 0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    short = {("sgdml", 200): uniform(2.0 * K, 0.05), ("gap", 200): uniform(0.5 * K, 0.05)}
+    ev = claims.judge_global_accuracy(results(short))
+    assert ev.ci_high < 0 and not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE
+    few = claims.judge_global_accuracy(results(full, frames=10))
+    assert few.n == 50 and not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+
+
+def test_global_accuracy_straddling_ignored_models_and_absent():
+    edge = {("sgdml", 1000): uniform(1.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}
+    ev = claims.judge_global_accuracy(results(edge))
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    # sizes beyond the paper's 1000 points and models outside the paper's three do not count
+    extra = {**edge, ("sgdml", 2000): uniform(0.1 * K, 0.05), ("gap", 2000): uniform(0.1 * K, 0.05),
+             ("bpnn", 1000): uniform(5.0 * K, 0.05)}
+    res = results(extra)
+    ev2 = claims.judge_global_accuracy(res)
+    assert ev2.value == pytest.approx(min((1 - column(res, m, "err_energy", n_train=1000) / K).mean()
+                                          for m in ("sgdml", "gap")))
+    assert "bpnn" not in ev2.context
+    assert claims.judge_global_accuracy(results(edge, paper=())) is None
+    assert claims.judge_global_accuracy(results({("gap", 2000): uniform(K, 0.05)})) is None
+
+
+def test_regions_interval_is_the_unpaired_bootstrap_of_the_force_ratio():
+    # energies without noise and 10x harder in transition: the force ratio is the smaller in every resample
+    spec = {("gap", 100): {**uniform(0.02, 0.05, 1.0), **{r: (0.2, 0.1) for r in claims.MECHANISMS}}}
+    res = results(spec, paper=("gap",), noise=(0.0, 0.3))
+    ev = claims.judge_regions(res)
+    near = column(res, "gap", "mae_forces", ("cis", "trans"))
+    trans = column(res, "gap", "mae_forces", claims.MECHANISMS)
+    direct = intervals.bootstrap_interval([near, trans], lambda n, t: np.log(t.mean() / n.mean()), seed=claims.SEED)
+    assert ev.value == pytest.approx(np.log(trans.mean() / near.mean()))
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
+    assert ev.n == 50 and ev.threshold == pytest.approx(np.log(claims.MIN_EFFECT))
+    assert ev.powered and C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_regions_verdicts_use_the_majority_of_the_paper_models_only():
     harder = {("sgdml", 100): uniform(0.02, 0.05, 2.0), ("gap", 100): uniform(0.02, 0.05, 2.0),
-              ("local_gap", 100): uniform(0.02, 0.05, 1.1)}
-    verdict, measured = claims.judge_regions(results(harder))
-    assert verdict == C.REPRODUCED and "gap 2.00x, 2.00x" in measured
-    easier = {("sgdml", 100): uniform(0.02, 0.05, 0.8), ("gap", 100): uniform(0.02, 0.05, 0.5)}
-    assert claims.judge_regions(results(easier))[0] == C.NOT_REPRODUCED
-    ratios = claims.transition_ratios(results(harder)).set_index("model")
-    assert ratios.loc["gap", "mae_forces"] == pytest.approx(2.0)
-    assert ratios.loc["gap", "transition frames"] == 18 and ratios.loc["gap", "near-equilibrium frames"] == 12
+              ("schnet_small", 100): uniform(0.02, 0.05, 0.5), ("local_gap", 100): uniform(0.02, 0.05, 0.5)}
+    res = results(harder, paper=("sgdml", "gap", "schnet_small"))
+    ev = claims.judge_regions(res)
+    assert C.verdict_of(ev) == C.REPRODUCED and "schnet_small" in ev.context and "local_gap" not in ev.context
+    per_model = []
+    for m in ("sgdml", "gap", "schnet_small"):
+        per_model.append(min(np.log(column(res, m, k, claims.MECHANISMS).mean() /
+                                    column(res, m, k, ("cis", "trans")).mean()) for k in ("err_energy", "mae_forces")))
+    assert ev.value == pytest.approx(np.median(per_model))
+    # a non-paper model cannot tip the majority
+    tipped = {**harder, ("sgdml", 100): uniform(0.02, 0.05, 0.5), ("local_gap", 100): uniform(0.02, 0.05, 3.0)}
+    easier = claims.judge_regions(results(tipped, paper=("sgdml", "gap", "schnet_small")))
+    assert easier.ci_high < 0 and C.verdict_of(easier) == C.NOT_REPRODUCED
+    few = claims.judge_regions(results(tipped, paper=("sgdml", "gap", "schnet_small"), frames=4))
+    assert not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
 
 
-def test_mechanism_rules():
-    differ = {("sgdml", 100): uniform(0.02, 0.05, 1.0, 2.0), ("gap", 100): uniform(0.02, 0.05, 1.0, 1.6)}
-    verdict, measured = claims.judge_mechanisms(results(differ))
-    assert verdict == C.REPRODUCED and "largest scan-barrier error: gap inversion" in measured
-    same = {("sgdml", 100): uniform(0.02, 0.05, 1.0, 1.05), ("gap", 100): uniform(0.02, 0.05, 1.0, 1.1)}
-    assert claims.judge_mechanisms(results(same))[0] == C.NOT_REPRODUCED
-    few = results(differ)
-    few["errors"] = [r for r in few["errors"] if r["region"] != "rotation"]
-    assert claims.judge_mechanisms(few)[0] == C.INCONCLUSIVE
+def test_regions_straddling_and_absent():
+    edge = {("sgdml", 100): uniform(0.02, 0.05, 1.2), ("gap", 100): uniform(0.02, 0.05, 1.2)}
+    ev = claims.judge_regions(results(edge))
+    assert ev.ci_low < ev.threshold < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert claims.judge_regions(results(edge, paper=("schnet_small",))) is None
+    res = results(edge)
+    res["errors"] = [r for r in res["errors"] if r["group"] != study.TRANSITION]
+    empty = claims.judge_regions(res)
+    assert empty.n == 0 and C.verdict_of(empty) == C.INCONCLUSIVE
 
 
-def test_local_model_rules():
+def test_mechanisms_interval_is_the_unpaired_bootstrap_of_the_spread():
+    spec = {("gap", 100): uniform(0.02, 0.05, 1.0, 2.0)}
+    res = results(spec, paper=("gap",))
+    ev = claims.judge_mechanisms(res)
+    groups = [column(res, "gap", "mae_forces", (m,)) for m in claims.MECHANISMS]
+
+    def spread(*g):
+        means = [x.mean() for x in g]
+        return np.log(max(means) / min(means))
+
+    direct = intervals.bootstrap_interval(groups, spread, seed=claims.SEED)
+    assert ev.value == pytest.approx(spread(*groups))
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
+    assert ev.n == 25 and ev.powered and C.verdict_of(ev) == C.REPRODUCED
+    assert "largest scan-barrier error: gap inversion" in ev.context
+
+
+def test_mechanism_verdicts():
+    same = {("sgdml", 100): uniform(0.02, 0.05, 1.0, 1.0), ("gap", 100): uniform(0.02, 0.05, 1.0, 1.0)}
+    ev = claims.judge_mechanisms(results(same, frames=200, noise=(0.1, 0.1)))
+    assert ev.ci_high < ev.threshold and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    few = claims.judge_mechanisms(results(same, frames=10, noise=(0.1, 0.1)))
+    assert not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+    edge = {("sgdml", 100): uniform(0.02, 0.05, 1.0, 1.25), ("gap", 100): uniform(0.02, 0.05, 1.0, 1.25)}
+    mid = claims.judge_mechanisms(results(edge))
+    assert mid.ci_low < mid.threshold < mid.ci_high and C.verdict_of(mid) == C.INCONCLUSIVE
+    res = results(same)
+    res["errors"] = [r for r in res["errors"] if r["region"] != "rotation"]
+    missing = claims.judge_mechanisms(res)
+    assert missing.n == 0 and C.verdict_of(missing) == C.INCONCLUSIVE
+    assert claims.judge_mechanisms(results(same, paper=())) is None
+
+
+def test_local_interval_is_the_paired_bootstrap_of_the_smaller_log_ratio():
     better = {("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
-    verdict, measured = claims.judge_local(results(better))
-    assert verdict == C.REPRODUCED and "2.00x, 2.00x" in measured
+    res = results(better, frames=25)
+    ev = claims.judge_local(res)
+    cols = [column(res, m, k) for m in ("gap", "local_gap") for k in ("err_energy", "mae_forces")]
+
+    def smaller(ge, gf, le, lf):
+        return min(np.log(ge.mean() / le.mean()), np.log(gf.mean() / lf.mean()))
+
+    direct = intervals.bootstrap_interval(cols, smaller, paired=True, seed=claims.SEED)
+    assert ev.value == pytest.approx(smaller(*cols))
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
+    assert ev.n == 125 and ev.powered and ev.threshold == 0.0 and C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_local_verdicts_and_largest_size_only():
     worse = {("gap", 100): uniform(0.02, 0.05), ("local_gap", 100): uniform(0.03, 0.06)}
-    assert claims.judge_local(results(worse))[0] == C.NOT_REPRODUCED
-    mixed = {("gap", 100): uniform(0.02, 0.10), ("local_gap", 100): uniform(0.03, 0.05)}
-    assert claims.judge_local(results(mixed))[0] == C.INCONCLUSIVE
-
-
-def test_only_the_largest_size_is_judged_for_regions_and_local():
+    ev = claims.judge_local(results(worse))
+    assert ev.ci_high < 0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert C.verdict_of(claims.judge_local(results(worse, frames=10))) == C.INCONCLUSIVE
+    mixed = {("gap", 100): uniform(0.02, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
+    ev = claims.judge_local(results(mixed))
+    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
     spec = {("gap", 50): uniform(0.02, 0.05), ("local_gap", 50): uniform(0.5, 0.5),
             ("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
-    assert claims.judge_local(results(spec))[0] == C.REPRODUCED
+    assert C.verdict_of(claims.judge_local(results(spec))) == C.REPRODUCED
+    assert claims.judge_local(results({("gap", 100): uniform(0.02, 0.05)})) is None
+
+
+def test_records_without_frame_numbers_pair_frames_by_order():
+    better = {("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
+    res = results(better)
+    bare = dict(res, errors=[{k: v for k, v in r.items() if k != "frame"} for r in res["errors"]])
+    assert claims.judge_local(bare) == claims.judge_local(res)
+
+
+def test_majority_is_the_value_most_models_reach():
+    assert claims._majority([3.0, 1.0, 2.0]) == 2.0
+    assert claims._majority([3.0, 1.0]) == 1.0
+    assert claims._majority([4.0, 1.0, 3.0, 2.0]) == 2.0
+
+
+def test_transition_ratios_and_figures():
+    harder = {("sgdml", 100): uniform(0.02, 0.05, 2.0), ("gap", 100): uniform(0.02, 0.05, 2.0)}
+    res = results(harder, frames=6, noise=(0.0, 0.0))
+    ratios = claims.transition_ratios(res).set_index("model")
+    assert ratios.loc["gap", "mae_forces"] == pytest.approx(2.0)
+    assert ratios.loc["gap", "transition frames"] == 18 and ratios.loc["gap", "near-equilibrium frames"] == 12
+    fig = claims.summary_figures(res)
+    assert fig["regions/gap/transition_over_near_forces"] == pytest.approx(2.0)
+    assert fig["curve/gap/n=100/energy_mae_eV"] == pytest.approx(0.02 * 48 / 30)
+
+
+def test_judge_derives_verdicts_for_every_claim():
+    spec = {("sgdml", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0), ("gap", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0),
+            ("local_gap", 1000): uniform(0.2 * K, 0.02)}
+    verdicts = C.judge(claims.CLAIMS, results(spec), "smoke")
+    assert [v.verdict for v in verdicts] == [C.REPRODUCED] * 4
+    assert all(not C.rule_problems(dataclasses.asdict(v)) for v in verdicts)
 
 
 def test_profiles_are_relative_to_the_first_image_and_barriers_are_maxima():
@@ -118,7 +269,7 @@ def test_error_rows_and_curves():
     rows = study.error_rows("m", 10, Dataset(frames), {"energies": [-1.1, -0.2], "forces": np.zeros((4, 3)).tolist()})
     assert rows["err_energy"].tolist() == pytest.approx([0.1, 0.3])
     assert rows["mae_forces"].tolist() == pytest.approx([1.0, 1.0])
-    assert rows["group"].tolist() == ["cis", study.TRANSITION]
+    assert rows["group"].tolist() == ["cis", study.TRANSITION] and rows["frame"].tolist() == [0, 1]
     curves = study.learning_curves(rows)
     assert curves.loc[0, "err_energy"] == pytest.approx(0.2)
     cross = study.crossing(pd.DataFrame({"model": ["a", "a", "b"], "n_train": [10, 20, 10],

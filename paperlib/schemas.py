@@ -8,25 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paperlib.executors import executor_error
+from paperlib.options import DEVICES
 from paperlib.schema import Param, Schema, register
 
 SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
-DEVICES = ("auto", "cpu", "cuda")
-STRATEGIES = ("auto", "ddp", "ddp_notebook", "ddp_spawn", "fsdp")
-"""Lightning distribution strategies of network training (``ddp_spawn`` inside notebooks)."""
-TRAINING_DEVICES = Param("devices", "int", "devices (GPUs) each network trains on; > 1 trains through Lightning",
-                         low=1, high=1024)
-STRATEGY = Param("strategy", "str", "Lightning distribution strategy of network training ('auto': one device "
-                                    "in process; 'ddp_spawn' for several GPUs)", choices=STRATEGIES)
-EXECUTOR = Param("executor", "str", "where sweep points are computed: 'in-process', 'local:N' (N dask worker "
-                                    "processes) or a dask scheduler address 'tcp://host:port'")
-
-
-def _executor_check(v: Mapping[str, Any]) -> str | None:
-    error = executor_error(v["executor"])
-    return f"parameter 'executor': {error}" if error else None
 
 
 def _nacl_checks(v: Mapping[str, Any]) -> str | None:
@@ -50,10 +36,6 @@ NACL_SELECTION = register(Schema(
     title="Data selection for molten NaCl (Tovey et al.)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("device", "str", "torch device for training and ML-driven MD", choices=DEVICES),
-        EXECUTOR,
-        TRAINING_DEVICES,
-        STRATEGY,
         Param("n_atoms", "int", "ions per pool/test configuration", low=8, high=4096),
         Param("temperatures_K", "list[float]", "thermostat temperatures of the NPT pool, K", low=100, high=5000),
         Param("pressures_bar", "list[float]", "barostat pressures of the NPT pool, bar", low=0, high=1e6),
@@ -81,7 +63,7 @@ NACL_SELECTION = register(Schema(
         Param("md_timestep_fs", "float", "time step of the RDF MD runs, fs", low=0.1, high=5),
         Param("rdf_every", "int", "MD steps between RDF samples", low=1),
     ),
-    checks=(_nacl_checks, _executor_check),
+    checks=(_nacl_checks,),
 ))
 
 
@@ -133,10 +115,6 @@ GRADIENTS = register(Schema(
     title="The role of gradients: energies vs energies + forces (Christensen & von Lilienfeld)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("device", "str", "torch device for kernels and SchNet", choices=DEVICES),
-        EXECUTOR,
-        TRAINING_DEVICES,
-        STRATEGY,
         Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
         Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
         Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),
@@ -171,7 +149,7 @@ GRADIENTS = register(Schema(
               high=0.8),
         Param("qm7b_sizes", "list[int]", "training conformations of the unseen-molecule curves (doubling)", low=2),
     ),
-    checks=(_gradients_checks, _executor_check),
+    checks=(_gradients_checks,),
 ))
 
 
@@ -200,7 +178,6 @@ HESSIAN_TRAINING = register(Schema(
     title="Does Hessian data improve ML potentials? (Rodriguez, Smith & Mendoza-Cortes)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("device", "str", "torch device for training and evaluation", choices=DEVICES),
         Param("reactions", "list[str]", "reactions (shipped data) whose critical points train the models; the "
                                         "first ones come first in the learning curve", choices=_reaction_names(),
               min_len=2),
@@ -259,7 +236,6 @@ FLEXIBLE_PES = register(Schema(
     title="ML force fields on the flexible azobenzene surface (Vassilev-Galindo et al.)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("device", "str", "torch device for the networks", choices=DEVICES),
         Param("scan_points", "int", "images per relaxed scan, both minima included (odd)", low=5, high=61),
         Param("assisted_angle_deg", "float", "CNN angle half way along the inversion-assisted rotation scan, degrees",
               low=125.0, high=175.0),

@@ -22,7 +22,7 @@ from paperlib.data.dataset import Dataset
 from paperlib.determinism import cpu_determinism
 from paperlib.losses import HESSIAN_LOSSES, Batch, weighted_loss
 from paperlib.models.base import FitReport, Targets
-from paperlib.schemas import STRATEGIES
+from paperlib.options import STRATEGIES
 
 
 

@@ -117,6 +117,7 @@ class Conclusion:
     results_json: Path
     provenance: dict
     timings_s: dict
+    results: Any = None
 
     def show(self) -> None:
         """Display the claims table and the provenance block (with the wall time per step)."""
@@ -143,7 +144,7 @@ def conclude(study: ModuleType, p: Params, results: Any, prov: Mapping[str, Any]
     path = Path(results_dir) / "results.json"
     C.write_results(path, study=p.study, title=schema(p.study).title, profile=p.profile, params=p.to_dict(),
                     figures=study.figures(results), verdicts=verdicts, provenance={**prov, "timings_s": timings})
-    return Conclusion(verdicts, path, dict(prov), timings)
+    return Conclusion(verdicts, path, dict(prov), timings, results)
 
 
 def run_in_process(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None,

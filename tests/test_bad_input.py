@@ -49,13 +49,10 @@ BAD_PARAMETERS = [
     ("nacl_selection", {"n_atoms": 17}, "'n_atoms': got 17; allowed: an even number"),
     ("nacl_selection", {"temperatures_K": []}, "'temperatures_K'"),
     ("nacl_selection", {"selection_methods": ["random", "farthest"]}, "'selection_methods'"),
-    ("nacl_selection", {"strategy": "horovod"}, "'strategy': got 'horovod'"),
-    ("nacl_selection", {"devices": 0}, "'devices': got 0"),
     ("nacl_selection", {"n_trian": 10}, "unknown parameter 'n_trian'"),
     ("gradients", {"molecule": "unobtainium"}, "'molecule': got 'unobtainium'"),
     ("gradients", {"krr_sizes": [4, 6, 16]}, "'krr_sizes': got \\[4, 6, 16\\]; allowed: a doubling series"),
     ("gradients", {"n_draws": 0}, "'n_draws': got 0"),
-    ("gradients", {"executor": "local:0"}, "'executor': got 'local:0'"),
     ("gradients", {"test_molecule_fraction": 1.5}, "'test_molecule_fraction': got 1.5"),
     ("gradients", {"dataset_path": "/no/such/rmd17.npz"}, "'dataset_path'"),
     ("hessian_training", {"reactions": ["no_such_reaction"]}, "'reactions'"),
@@ -77,11 +74,23 @@ BAD_FILES = [
 ]
 
 
-def _fails_cleanly(study, profile, overrides, match, tmp_path, monkeypatch):
+BAD_OPTIONS = [
+    ({"strategy": "horovod"}, "option 'strategy': got 'horovod'; allowed: one of auto"),
+    ({"devices": 0}, "option 'devices': got 0; allowed: an integer >= 1"),
+    ({"executor": "local:0"}, "option 'executor': got 'local:0'; allowed: 'auto' or 'in-process'"),
+    ({"device": "tpu"}, "option 'device': got 'tpu'; allowed: one of auto, cpu, cuda or 'cuda:N'"),
+    ({"device": "cuda:7"}, "option 'device': got 'cuda:7'; allowed: a device this machine has"),
+    ({"devices": 64}, "option 'devices': got 64; allowed: a device this machine has"),
+    ({"workers": 2}, "unknown run option 'workers'; allowed: device, executor"),
+]
+
+
+def _fails_cleanly(study, profile, overrides, match, tmp_path, monkeypatch, options=None):
     cache = tmp_path / "cache"
     monkeypatch.setenv("PAPERLIB_CACHE", str(cache))
     with pytest.raises(ParameterError, match=match):
-        run_study(study, profile, overrides, output=tmp_path / "nb.ipynb", results_dir=tmp_path / "results")
+        run_study(study, profile, overrides, output=tmp_path / "nb.ipynb", results_dir=tmp_path / "results",
+                  options=options)
     assert not cache.exists() and not (tmp_path / "nb.ipynb").exists() and not (tmp_path / "results").exists()
 
 
@@ -89,6 +98,23 @@ def _fails_cleanly(study, profile, overrides, match, tmp_path, monkeypatch):
                          ids=[f"{s}-{next(iter(o))}" for s, o, _ in BAD_PARAMETERS])
 def test_bad_parameter_is_named_and_nothing_is_written(study, overrides, match, tmp_path, monkeypatch):
     _fails_cleanly(study, "smoke", overrides, match, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("options, match", BAD_OPTIONS, ids=[next(iter(o)) + str(i) for i, (o, _) in
+                                                              enumerate(BAD_OPTIONS)])
+def test_an_option_this_machine_cannot_serve_is_named_before_compute(options, match, tmp_path, monkeypatch):
+    """No machine running the tests has 8 GPUs or 64, so ``cuda:7`` and ``devices=64`` can never be served."""
+    _fails_cleanly("nacl_selection", "smoke", {}, match, tmp_path, monkeypatch, options=options)
+
+
+def test_the_command_line_routes_options_and_names_the_bad_one(tmp_path, monkeypatch, capsys):
+    from paperlib.cli import main
+
+    monkeypatch.setenv("PAPERLIB_CACHE", str(tmp_path / "cache"))
+    code = main(["run", "nacl_selection", "--profile", "smoke", "-p", "device=cuda:7", "--output",
+                 str(tmp_path / "nb.ipynb"), "--results", str(tmp_path / "r")])
+    assert code == 2 and "option 'device': got 'cuda:7'" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "nb.ipynb").exists()
 
 
 @pytest.mark.parametrize("make, match", BAD_FILES, ids=["truncated", "not-npz", "sgdml-keys", "no-forces",

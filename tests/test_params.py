@@ -27,7 +27,7 @@ def test_override_applies_and_coerces():
     ({"selection_methods": ["random", "kmeans"]}, "parameter 'selection_methods'"),
     ({"selection_methods": []}, "parameter 'selection_methods'"),
     ({"models": ["mace"]}, "one of 'schnet_small'"),
-    ({"device": "tpu"}, "parameter 'device': got 'tpu'"),
+    ({"device": "cpu"}, "unknown parameter 'device'"),
     ({"learning_rate": 3.0}, "between 1e-07 and 1"),
     ({"temperatures_K": 1400}, "parameter 'temperatures_K'"),
     ({"single_md_temperature_K": 1300.0}, "single_md_temperature_K"),

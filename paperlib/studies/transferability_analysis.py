@@ -58,6 +58,28 @@ def fixed_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]) -> pd.
                          for f in fits for k, pred in f.predictions.items()])
 
 
+def configuration_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset], set_name: str = "test"
+                         ) -> pd.DataFrame:
+    """One row per model and configuration of the fixed set ``set_name``: the configuration's index, its
+    force-component MAE (eV/A) and number of force components. Every model sees the same configurations, so
+    the rows pair models configuration by configuration; the component-weighted mean of a model's rows is its
+    force MAE of :func:`error_rows`."""
+    data = evaluate[set_name]
+    ref_f = data.forces()
+    owner = data.structure_index()
+    rows = []
+    for f in fits:
+        if set_name not in f.predictions:
+            continue
+        err = np.abs(np.asarray(f.predictions[set_name]["forces"]) - ref_f)
+        for k in range(len(data)):
+            e = err[owner == k]
+            rows.append({"algorithm": f.algorithm, "origin": f.origin, "set": set_name, "configuration": k,
+                         "force MAE (eV/Å)": float(e.mean()), "force components": int(e.size)})
+    return pd.DataFrame(rows, columns=["algorithm", "origin", "set", "configuration", "force MAE (eV/Å)",
+                                       "force components"])
+
+
 def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float) -> pd.DataFrame:
     """One row per MD run: NVT survival and failure, the NPT density (mean of the second half of the NPT
     continuation, relative to the experimental density ``liquids[name]``; NaN when the NVT run failed) and

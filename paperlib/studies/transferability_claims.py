@@ -2,19 +2,30 @@
 
 ``results`` (what the notebook hands to :func:`paperlib.analysis.claims.judge`) holds the records of
 ``errors`` (:func:`~paperlib.studies.transferability_analysis.fixed_errors`: one per model and fixed evaluation
-set) and ``md`` (:func:`~paperlib.studies.transferability_analysis.md_table`: one per MD run), and ``liquid``, the name of the
+set), ``configurations`` (:func:`~paperlib.studies.transferability_analysis.configuration_errors`: one per model
+and configuration of the fixed test set of the training liquid), ``md``
+(:func:`~paperlib.studies.transferability_analysis.md_table`: one per MD run), and ``liquid``, the name of the
 training liquid.
+
+Replicates. A record may carry a training seed (column :data:`SEED`) and an MD seed (:data:`MD_SEED`); records
+without them count as training seed 0 and MD seed 0, which is today's design: every model is trained once and
+runs one MD per liquid. A model's score for one training seed is the mean over its MD seeds, and the training
+seed is the independent unit of every claim judged by the score, so with one seed those claims have n = 1 and
+stay inconclusive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from paperlib.analysis import claims as C
+from paperlib.analysis import intervals as I
 from paperlib.studies.transferability import ALGORITHM_LABELS, AUTOMATIC, FOUNDATION
 
 TOL = 0.05
@@ -23,54 +34,143 @@ WORSE = 2.0
 """A first-generation Deep Potential scoring below MACE's / WORSE counts as 'needs further training'."""
 NEAR_BEST = 1.25
 """Models with a fixed test-set force MAE within this factor of the best count as 'accurate by the test set'."""
-STABLE = 0.9
-"""Mean survived fraction at or above this counts as 'stable'."""
+LOWER = 0.9
+"""A fixed test-set force MAE at most this fraction of another model's counts as 'lower by the test set'."""
 LOST = 0.2
-"""A drop of the mean survived fraction by at least this counts as 'stability lost'."""
+"""A drop of the share of MD runs that complete by at least this counts as 'stability lost'; a drop below it as
+'stability conserved'."""
 MIN_DURATION_FS = 5000.0
-"""Runs shorter than this (fs) cannot show that a model is stable, only that it is not: a verdict that rests on
-runs surviving is inconclusive below it."""
+"""Runs shorter than this (fs) cannot show that a model is stable, only that it is not: a negative verdict
+needs runs at least this long."""
+MIN_TRAINING_SEEDS = 3
+"""Training seeds per (algorithm, training set) a negative verdict needs."""
+MIN_MD_SEEDS = 3
+"""MD seeds per model and liquid a negative verdict needs."""
+MIN_CONFIGURATIONS = 10
+"""Test configurations below which the bootstrap over configurations is not computed (it under-covers)."""
+SEED, MD_SEED = "seed", "MD seed"
+"""Optional record columns: the training seed of a model and the seed of an MD run (0 where absent)."""
+BUDGET = (f">= {MIN_TRAINING_SEEDS} training seeds per (algorithm, training set) and, per model, >= {MIN_MD_SEEDS} "
+          f"MD seeds of >= {MIN_DURATION_FS / 1000:g} ps each (today's profiles train each model once and run one "
+          "MD per liquid, so no negative is powered)")
 CHANGE = {"EC": "shape", "PC": "shape", "EMC": "shape", "DMC": "shape", "VC": "functional"}
 """How an unseen solvent differs from the alkyl carbonates: every saturated alkyl carbonate has the same bonding
 motifs (carbonate group, sp3 C-H and C-O, ring or chain), so a new one changes only the molecular shape; vinylene
 carbonate adds a C=C double bond conjugated to the carbonate, a new functional chemistry."""
 
+_MEANS = ["score", "survived fraction", "own-trajectory force MAE (eV/Å)"]
+
+
+def _with_seeds(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    table = table.copy()
+    for c in columns:
+        if c not in table:
+            table[c] = 0
+    return table
+
 
 def _md(results: Mapping[str, Any]) -> pd.DataFrame:
+    """MD records of the trained models (the foundation model left out), with seed columns filled in."""
     md = pd.DataFrame(results["md"])
-    return md[md["origin"] != FOUNDATION]
+    return _with_seeds(md[md["origin"] != FOUNDATION], (SEED, MD_SEED))
+
+
+def _per_seed(results: Mapping[str, Any]) -> pd.DataFrame:
+    """Score, survived fraction and own-trajectory force MAE per (algorithm, origin, training seed) on the
+    training liquid, each the mean over the model's MD seeds."""
+    md = _md(results)
+    md = md[md["liquid"] == results["liquid"]]
+    return md.groupby(["algorithm", "origin", SEED])[[c for c in _MEANS if c in md]].mean()
 
 
 def _scores(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Score and survived fraction per (algorithm, origin) on the training liquid."""
-    md = _md(results)
-    return md[md["liquid"] == results["liquid"]].set_index(["algorithm", "origin"])
+    """Score and survived fraction per (algorithm, origin) on the training liquid (mean over seeds)."""
+    return _per_seed(results).groupby(["algorithm", "origin"]).mean()
+
+
+def _seed_table(results: Mapping[str, Any], col: str = "score") -> pd.DataFrame:
+    """``col`` per training seed (rows) and model (columns, (algorithm, origin))."""
+    return _per_seed(results)[col].unstack(["algorithm", "origin"])
 
 
 def _get(s: pd.DataFrame, alg: str, origin: str, col: str = "score") -> float:
     return float(s.loc[(alg, origin), col]) if (alg, origin) in s.index else np.nan
 
 
-def judge_simple_sets(results: Mapping[str, Any]) -> tuple[str, str]:
+def _powered(md: pd.DataFrame) -> bool:
+    """Whether the runs ``md`` meet :data:`BUDGET`."""
+    if md.empty:
+        return False
+    seeds = md.groupby(["algorithm", "origin"])[SEED].nunique().min()
+    md_seeds = md.groupby(["algorithm", "origin", SEED, "liquid"])[MD_SEED].nunique().min()
+    return bool(seeds >= MIN_TRAINING_SEEDS and md_seeds >= MIN_MD_SEEDS
+                and md["duration (fs)"].min() >= MIN_DURATION_FS)
+
+
+def _training_powered(results: Mapping[str, Any]) -> bool:
+    md = _md(results)
+    return _powered(md[md["liquid"] == results["liquid"]])
+
+
+def _finite(*xs: float) -> bool:
+    return all(x is not None and math.isfinite(x) for x in xs)
+
+
+def _shift(iv: I.Interval, threshold: float) -> I.Interval:
+    """The interval of ``statistic - threshold`` (its margin over the threshold)."""
+    return I.Interval(iv.value - threshold, iv.low - threshold, iv.high - threshold, iv.n, iv.method)
+
+
+def _smallest(parts: Sequence[tuple[str, I.Interval]]) -> I.Interval:
+    """The smallest of several margins (each a part's statistic minus its threshold), with the conservative
+    interval: the smallest lower bound and the smallest upper bound (undefined if any part's is)."""
+    values = [iv.value for _, iv in parts]
+    lows = [iv.low for _, iv in parts]
+    highs = [iv.high for _, iv in parts]
+    value = min(values) if _finite(*values) else math.nan
+    low, high = (min(lows), min(highs)) if _finite(*lows, *highs) else (math.nan, math.nan)
+    method = ("smallest margin of its parts over their thresholds, conservative interval (smallest lower and "
+              "smallest upper bound); " + "; ".join(f"{name}: {iv.method}" for name, iv in parts))
+    return I.Interval(value, low, high, min(iv.n for _, iv in parts), method)
+
+
+def _margins_over_seeds(margins: Mapping[str, pd.Series]) -> I.Interval:
+    """Per-seed margins of each part -> the Student t interval of each part's mean margin, combined by
+    :func:`_smallest`."""
+    return _smallest([(name, I.mean_interval(m.to_numpy())) for name, m in margins.items()])
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3g}" if _finite(x) else "undefined"
+
+
+# -- claim 1 --------------------------------------------------------------------------------------
+def judge_simple_sets(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 1: MACE is good with the simple set; Deep Potential needs iterative training."""
+    t = _seed_table(results)
+    need = [("mace", "simple"), ("deepmd", "simple"), ("deepmd", AUTOMATIC + "deepmd")]
+    if any(k not in t.columns for k in need):
+        return None
+    mace_best = t[[c for c in t.columns if c[0] == "mace"]].max(axis=1)
+    t = t[need].assign(best=mace_best).dropna()
+    mace, dp, dp_iter = (t[k] for k in need)
+    margins = {"MACE simple - best MACE + TOL": mace - t["best"] + TOL,
+               f"MACE simple - {WORSE:g} x DP simple": mace - WORSE * dp,
+               "DP own automatic - DP simple - TOL": dp_iter - dp - TOL}
+    iv = _margins_over_seeds(margins)
     s = _scores(results)
-    mace_surv, mace = _get(s, "mace", "simple", "survived fraction"), _get(s, "mace", "simple")
-    dp_surv, dp = _get(s, "deepmd", "simple", "survived fraction"), _get(s, "deepmd", "simple")
-    dp_iter = _get(s, "deepmd", AUTOMATIC + "deepmd")
-    measured = (f"simple set: MACE survived {mace_surv:.2f} of the run (score {mace:.3f}), Deep Potential "
-                f"{dp_surv:.2f} (score {dp:.3f}); Deep Potential after its own automatic iteration: score {dp_iter:.3f}")
-    if np.isnan([mace, dp, dp_iter]).any():
-        return C.INCONCLUSIVE, measured + " (a model of the rule was not run)"
-    if mace_surv < 1.0:
-        return C.NOT_REPRODUCED, measured
-    needs = dp_surv < 1.0 or dp < mace / WORSE
-    if not needs:
-        return C.NOT_REPRODUCED, measured
-    if dp_iter > dp + TOL:
-        return C.REPRODUCED, measured
-    return C.INCONCLUSIVE, measured + " (the iteration did not help Deep Potential)"
+    context = (f"mean over {len(t)} training seed(s): MACE simple-set score {_fmt(mace.mean())} (best MACE "
+               f"{_fmt(t['best'].mean())}, survived {_fmt(_get(s, 'mace', 'simple', 'survived fraction'))}); "
+               f"Deep Potential simple-set score {_fmt(dp.mean())} (survived "
+               f"{_fmt(_get(s, 'deepmd', 'simple', 'survived fraction'))}), after its own automatic iteration "
+               f"{_fmt(dp_iter.mean())}")
+    return C.Evidence.from_interval("smallest margin (score units) of: MACE simple-set score above its best score "
+                                    f"less {TOL}; MACE simple-set score above {WORSE:g} x Deep Potential's; Deep "
+                                    f"Potential's gain from its own automatic set above {TOL}",
+                                    iv, 0.0, _training_powered(results), context)
 
 
+# -- claim 2 --------------------------------------------------------------------------------------
 def gains(results: Mapping[str, Any]) -> pd.DataFrame:
     """Per algorithm: score gains over its simple-set model from the corrective set, from its own automatic set
     and from the other algorithm's automatic set (NaN where not run)."""
@@ -88,127 +188,177 @@ def gains(results: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def judge_corrective(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_corrective(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 2: corrective configurations transfer between algorithms, automatic ones not necessarily."""
+    t = _seed_table(results)
+    algorithms = sorted({a for a, o in t.columns if o == "simple"})
+    if len(algorithms) < 2:
+        return None
+    need = [(a, o) for a in algorithms for o in ("simple", "corrective")]
+    need += [(a, AUTOMATIC + b) for a in algorithms for b in algorithms if b != a]
+    if any(k not in t.columns for k in need):
+        return None
+    t = t[need].dropna()
+    corrective_gain = pd.concat([t[(a, "corrective")] - t[(a, "simple")] for a in algorithms], axis=1)
+    foreign = pd.concat([t[(a, "corrective")] - t[[(a, AUTOMATIC + b) for b in algorithms if b != a]].mean(axis=1)
+                         for a in algorithms], axis=1)
+    margins = {"smallest corrective gain + TOL": corrective_gain.min(axis=1) + TOL,
+               "largest (corrective - other's automatic) - TOL": foreign.max(axis=1) - TOL}
+    iv = _margins_over_seeds(margins)
     g = gains(results)
-    parts = [f"{ALGORITHM_LABELS.get(alg, alg)} {c:+.3f}, {own:+.3f}, {other:+.3f}" for alg, c, own, other in
-             zip(g["algorithm"], g["corrective gain"], g["own automatic gain"], g["other's automatic gain"])]
-    measured = "score gain over the simple set (corrective, own automatic, other's automatic): " + "; ".join(parts)
-    cols = ["corrective gain", "other's automatic gain"]
-    if g.empty or g[cols].isna().any().any():
-        return C.INCONCLUSIVE, measured + " (needs both algorithms with every origin)"
-    s = _scores(results)
-    if s["score"].max() - s["score"].min() < TOL:
-        return C.INCONCLUSIVE, measured + f" (every score within {TOL})"
-    transfers = bool((g["corrective gain"] >= -TOL).all())
-    foreign_worse = bool((g["other's automatic gain"] < g["corrective gain"] - TOL).any())
-    if transfers and foreign_worse:
-        return C.REPRODUCED, measured
-    return C.NOT_REPRODUCED, measured
+    context = "mean score gain over the simple set (corrective, own automatic, other's automatic): " + "; ".join(
+        f"{ALGORITHM_LABELS.get(a, a)} {_fmt(c)}, {_fmt(own)}, {_fmt(other)}" for a, c, own, other in
+        zip(g["algorithm"], g["corrective gain"], g["own automatic gain"], g["other's automatic gain"]))
+    return C.Evidence.from_interval(f"smallest margin (score units) of: every algorithm's corrective-set gain above "
+                                    f"-{TOL}; for the algorithm where it is largest, corrective-set score above the "
+                                    f"score with the other algorithm's automatic set by more than {TOL}",
+                                    iv, 0.0, _training_powered(results), context)
 
 
-def discordant_pairs(results: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Pairs (better by test, better by MD) of models on the training liquid where the fixed test set and MD
-    disagree: the first has a test force MAE at least 10% lower but an MD score at least TOL lower."""
+# -- claim 3 --------------------------------------------------------------------------------------
+def _test_mae(results: Mapping[str, Any]) -> pd.Series:
     e = pd.DataFrame(results["errors"])
-    test = e[(e["set"] == "test") & (e["origin"] != FOUNDATION)].set_index(["algorithm", "origin"])["force MAE (eV/Å)"]
-    s = _scores(results)["score"]
-    out = []
-    for a in s.index:
-        for b in s.index:
-            if a in test.index and b in test.index and test[a] < 0.9 * test[b] and s[a] < s[b] - TOL:
-                out.append(("/".join(a), "/".join(b)))
-    return out
+    e = e[(e["set"] == "test") & (e["origin"] != FOUNDATION)]
+    return e.groupby(["algorithm", "origin"])["force MAE (eV/Å)"].mean()
 
 
-def _short(results: Mapping[str, Any]) -> bool:
-    return float(pd.DataFrame(results["md"])["duration (fs)"].min()) < MIN_DURATION_FS
-
-
-def judge_md_stringent(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_md_stringent(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 3: MD-based evaluation is more stringent than fixed test-set errors."""
-    e = pd.DataFrame(results["errors"])
-    test = e[(e["set"] == "test") & (e["origin"] != FOUNDATION)].set_index(["algorithm", "origin"])["force MAE (eV/Å)"]
+    if "configurations" not in results:
+        return None
+    cfg = pd.DataFrame(results["configurations"])
+    if cfg.empty:
+        return None
+    cfg = cfg[(cfg["set"] == "test") & (cfg["origin"] != FOUNDATION)]
+    # summed absolute force error of each configuration: ratios of sums are ratios of force MAEs
+    cfg = cfg.assign(err=cfg["force MAE (eV/Å)"] * cfg["force components"])
+    w = cfg.pivot_table(index="configuration", columns=["algorithm", "origin"], values="err", aggfunc="mean")
     s = _scores(results)
+    models = [m for m in w.columns if m in s.index]
+    if len(models) < 2:
+        return None
+    w = w[models].dropna()
+    score = s["score"]
+    pairs = [(a, b) for a in models for b in models if score[b] - score[a] >= TOL]   # b ahead of a in MD
+    test = _test_mae(results)
     accurate = test[test <= NEAR_BEST * test.min()].index
-    failing = [("/".join(k)) for k in accurate if k in s.index and s.loc[k, "survived fraction"] < 1.0]
+    failing = ["/".join(k) for k in accurate if k in s.index and s.loc[k, "survived fraction"] < 1.0]
     ratio = (s["own-trajectory force MAE (eV/Å)"] / test.reindex(s.index)).median()
-    pairs = discordant_pairs(results)
-    measured = (f"{len(failing)} of {len(accurate)} models within {NEAR_BEST}x of the best test force MAE fail in MD"
-                + (f" ({', '.join(failing)})" if failing else "")
-                + f"; {len(pairs)} model pairs ranked oppositely by test error and MD score; median own-trajectory /"
-                  f" test force MAE {ratio:.2f}")
-    if failing or pairs:
-        return C.REPRODUCED, measured
-    if _short(results):
-        return C.INCONCLUSIVE, measured + f" (runs shorter than {MIN_DURATION_FS:g} fs)"
-    return C.NOT_REPRODUCED, measured
+    context = (f"{len(pairs)} model pairs whose MD scores differ by >= {TOL}; {len(failing)} of {len(accurate)} "
+               f"models within {NEAR_BEST}x of the best test force MAE fail in MD"
+               + (f" ({', '.join(failing)})" if failing else "")
+               + f"; median own-trajectory / test force MAE {_fmt(ratio)}")
+    statistic = ("largest log(test force MAE of the model MD scores higher / that of the model MD scores lower), "
+                 f"over model pairs whose MD scores differ by >= {TOL}")
+    threshold = -math.log(LOWER)
+    powered = _training_powered(results) and len(w) >= MIN_CONFIGURATIONS
+    if not pairs:
+        return C.Evidence(statistic, math.nan, math.nan, math.nan, threshold, len(w),
+                          "undefined: MD separates no pair of models", powered, context)
+    used = sorted({m for pair in pairs for m in pair})
+    col = {m: k for k, m in enumerate(used)}
+    index = [(col[a], col[b]) for a, b in pairs]
+
+    def largest(*err):
+        return max(math.log(err[j].sum() / err[i].sum()) for i, j in index)
+
+    data = [w[m].to_numpy() for m in used]
+    if len(w) < MIN_CONFIGURATIONS:
+        iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
+                        f"paired bootstrap over test configurations (undefined for fewer than {MIN_CONFIGURATIONS})")
+    else:
+        iv = I.bootstrap_interval(data, largest, paired=True, seed=0)
+        iv = dataclasses.replace(iv, method=iv.method + " (test configurations shared by every model; the MD "
+                                                        "scores that select the pairs are held fixed)")
+    return C.Evidence.from_interval(statistic, iv, threshold, powered, context)
+
+
+# -- claim 4 --------------------------------------------------------------------------------------
+def _stable_models(results: Mapping[str, Any]) -> set:
+    """(algorithm, origin, training seed) of the models whose every run of the training liquid completed."""
+    per_seed = _per_seed(results)
+    return set(per_seed.index[per_seed["survived fraction"] >= 1.0])
 
 
 def unseen_table(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Per unseen liquid: kind of change, runs, mean survived fraction and own-trajectory force MAE, over the
-    models that survived the training liquid."""
+    """Per unseen liquid: kind of change, runs, runs completed, mean survived fraction and own-trajectory force
+    MAE, over the models that survived the training liquid."""
     md = _md(results)
-    s = _scores(results)
-    stable_models = set(s.index[s["survived fraction"] >= 1.0])
+    stable = _stable_models(results)
     rows = []
     for liquid, d in md[md["liquid"] != results["liquid"]].groupby("liquid"):
-        d = d[[(a, o) in stable_models for a, o in zip(d["algorithm"], d["origin"])]]
+        d = d[[k in stable for k in zip(d["algorithm"], d["origin"], d[SEED])]]
         rows.append({"liquid": liquid, "change": CHANGE.get(liquid, "functional"), "runs": len(d),
+                     "runs completed": int((d["survived fraction"] >= 1.0).sum()),
                      "mean survived fraction": float(d["survived fraction"].mean()) if len(d) else np.nan,
                      "own-trajectory force MAE (eV/Å)": float(d["own-trajectory force MAE (eV/Å)"].mean())
                      if len(d) else np.nan})
     return pd.DataFrame(rows)
 
 
-def judge_unseen(results: Mapping[str, Any]) -> tuple[str, str]:
+def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 4: stability survives a change of molecular shape but not of functional chemistry."""
     u = unseen_table(results)
     if u.empty:
-        return C.INCONCLUSIVE, "no MD runs of unseen liquids"
-    measured = "mean survived fraction on unseen liquids (models stable on the training liquid): " + "; ".join(
-        f"{r['liquid']} ({r['change']}) {r['mean survived fraction']:.2f} over {r['runs']} runs"
-        for r in u.to_dict("records"))
-    u = u[u["runs"] > 0]
-    shape = u[u["change"] == "shape"]["mean survived fraction"]
-    functional = u[u["change"] == "functional"]["mean survived fraction"]
-    if shape.empty or functional.empty:
-        return C.INCONCLUSIVE, measured + " (needs a shape-change and a functional-change liquid with stable models)"
-    if shape.mean() >= STABLE and functional.mean() <= shape.mean() - LOST:
-        return C.REPRODUCED, measured
-    if functional.mean() > shape.mean() - LOST and _short(results):
-        return C.INCONCLUSIVE, measured + f" (runs shorter than {MIN_DURATION_FS:g} fs)"
-    return C.NOT_REPRODUCED, measured
+        return None
+    ks, ns = (int(u.loc[u["change"] == "shape", c].sum()) for c in ("runs completed", "runs"))
+    kf, nf = (int(u.loc[u["change"] == "functional", c].sum()) for c in ("runs completed", "runs"))
+    iv = _smallest([("share of shape-change runs completed - (1 - LOST)",
+                     _shift(I.proportion_interval(ks, ns), 1.0 - LOST)),
+                    ("shape - functional share completed - LOST",
+                     _shift(I.proportion_difference_interval(ks, ns, kf, nf), LOST))])
+    context = ("runs completed by models stable on the training liquid: " + "; ".join(
+        f"{r['liquid']} ({r['change']}) {r['runs completed']} of {r['runs']} (mean survived fraction "
+        f"{_fmt(r['mean survived fraction'])})" for r in u.to_dict("records")))
+    md = _md(results)
+    stable = _stable_models(results)
+    md = md[[k in stable for k in zip(md["algorithm"], md["origin"], md[SEED])]]
+    return C.Evidence.from_interval(f"smallest margin of: share of shape-change runs completed above 1 - {LOST:g}; "
+                                    f"that share above the functional-change share by more than {LOST:g}",
+                                    iv, 0.0, ns > 0 and nf > 0 and _powered(md), context)
 
 
 CLAIMS = (
     C.Claim("simple_sets",
             "MACE performs well with even the simplest training sets; the Deep Potential model needs further "
             "iterative training to describe the liquid.",
-            f"Reproduced if MACE trained on the simple set runs the whole MD of the training liquid, Deep Potential "
-            f"trained on it fails or scores below MACE's / {WORSE:g}, and Deep Potential trained with its own "
-            f"automatic set scores more than {TOL} higher. Not reproduced if MACE fails or Deep Potential is not "
-            "worse.", judge_simple_sets),
+            "Statistic: per training seed, three margins of MD scores on the training liquid must all be positive: "
+            f"MACE trained on the simple set scores at least its best score on any training set less {TOL}; it "
+            f"scores more than {WORSE:g} x the Deep Potential trained on the simple set; and the Deep Potential "
+            f"trained with its own automatic set gains more than {TOL} over its simple-set model. Value: the "
+            "smallest of the three mean margins; interval: Student t over training seeds for each margin, "
+            "conservatively combined (smallest lower and smallest upper bound); threshold 0. Reproduced if the "
+            "interval lies above 0; not reproduced if below 0 with " + BUDGET + ".", judge_simple_sets),
     C.Claim("corrective_transfer",
             "Configurations designed by human intuition to correct deficiencies transfer well between algorithms; "
             "configurations generated automatically by one MLIP do not necessarily help another.",
-            f"Reproduced if adding the corrective set changes no algorithm's score by less than -{TOL}, and for at "
-            f"least one algorithm the other algorithm's automatic set gains at least {TOL} less than the corrective "
-            f"set. Inconclusive if all scores lie within {TOL}.", judge_corrective),
+            "Statistic: per training seed, two margins of MD scores on the training liquid must both be positive: "
+            f"the smallest gain over the simple set that adding the corrective set gives any algorithm, plus {TOL} "
+            "(it transfers: no algorithm loses more than that); and the largest, over algorithms, of its "
+            f"corrective-set score less its score with the other algorithm's automatic set, minus {TOL}. Value: the "
+            "smaller mean margin; interval: Student t over training seeds for each, conservatively combined; "
+            "threshold 0. Reproduced if the interval lies above 0; not reproduced if below 0 with " + BUDGET + ".",
+            judge_corrective),
     C.Claim("md_stringent",
             "Evaluation by MD is more stringent than fixed test-set errors.",
-            f"Reproduced if a model within {NEAR_BEST}x of the best fixed test-set force MAE fails in MD, or a pair "
-            f"of models is ranked oppositely (one has >= 10% lower test force MAE but an MD score >= {TOL} lower); "
-            f"otherwise not reproduced, or inconclusive with runs shorter than {MIN_DURATION_FS:g} fs.",
-            judge_md_stringent),
+            f"Statistic: over the pairs of models whose MD scores on the training liquid differ by >= {TOL}, the "
+            "largest log ratio of the fixed test-set force MAE of the model MD ranks higher to that of the model "
+            f"MD ranks lower; threshold log(1/{LOWER:g}) (the test set gives the MD-worse model a force MAE >= "
+            f"{round(100 * (1 - LOWER))} % lower). Interval: paired bootstrap (BCa) over the test "
+            f"configurations every model sees (undefined below {MIN_CONFIGURATIONS}), with the MD scores that pick "
+            "the pairs held fixed, so it does not cover seed-to-seed variation. Reproduced if the interval lies "
+            f"above the threshold; not reproduced if below it with >= {MIN_CONFIGURATIONS} test configurations and "
+            + BUDGET + ".", judge_md_stringent),
     C.Claim("unseen_molecules",
             "Stability is conserved for small changes of molecular shape, but not for changes of functional "
             "chemistry.",
-            f"Over models that survive the training liquid: reproduced if their mean survived fraction is >= "
-            f"{STABLE} on shape-change liquids (PC, DMC) and at least {LOST} lower on functional-change ones (VC); "
-            f"a functional-change liquid that stays stable is inconclusive with runs shorter than "
-            f"{MIN_DURATION_FS:g} fs.",
-            judge_unseen),
+            "Units: MD runs of unseen liquids by models whose runs of the training liquid completed; a run counts "
+            f"as stable if it completes. Statistic: the smaller of two margins: the share of shape-change runs (PC, "
+            f"DMC) completed above 1 - {LOST:g} (Clopper-Pearson exact interval), and that share above the share "
+            f"of functional-change runs (VC) completed by more than {LOST:g} (Newcombe interval of the "
+            "difference, which ignores that the same models run both and so is wider than a paired one); "
+            "conservatively combined; threshold 0. Reproduced if the interval lies above 0; not reproduced if "
+            "below 0 with " + BUDGET + ".", judge_unseen),
 )
 
 
@@ -218,7 +368,7 @@ def figures(results: Mapping[str, Any]) -> dict[str, float]:
     out = {}
     s = _scores(results)
     e = pd.DataFrame(results["errors"])
-    test = e[e["set"] == "test"].set_index(["algorithm", "origin"])["force MAE (eV/Å)"]
+    test = e[e["set"] == "test"].groupby(["algorithm", "origin"])["force MAE (eV/Å)"].mean()
     for (alg, origin), row in s.iterrows():
         out[f"score {alg} {origin}"] = float(row["score"])
         if (alg, origin) in test.index:

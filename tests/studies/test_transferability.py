@@ -1,5 +1,8 @@
+import dataclasses
+
 import numpy as np
 import pytest
+from scipy import stats
 
 from paperlib.analysis import claims as C
 from paperlib.params import resolve
@@ -11,30 +14,99 @@ from paperlib.studies import transferability_claims as claims
 ALGS = ("mace", "deepmd")
 
 
-def md_record(alg, origin, liquid, survived, own_f, duration_fs=10000.0):
-    return {"algorithm": alg, "origin": origin, "liquid": liquid, "survived fraction": survived,
-            "duration (fs)": duration_fs,
-            "own-trajectory force MAE (eV/Å)": own_f, "score": analysis.score(survived, own_f, 0.1)}
+SCALE = 0.1   # score_force_scale_eV_A of the synthetic records
+LONG, SHORT = 10000.0, 200.0
 
 
-def synthetic(runs: dict, test_f: dict, unseen: dict | None = None) -> dict:
+def md_record(alg, origin, liquid, survived, own_f, duration_fs=LONG, seed=None, md_seed=None):
+    r = {"algorithm": alg, "origin": origin, "liquid": liquid, "survived fraction": survived,
+         "duration (fs)": duration_fs, "own-trajectory force MAE (eV/Å)": own_f,
+         "score": analysis.score(survived, own_f, SCALE)}
+    if seed is not None:
+        r.update({claims.SEED: seed, claims.MD_SEED: md_seed})
+    return r
+
+
+def synthetic(runs: dict, test_f: dict, unseen: dict | None = None, seeds: int = 1, md_seeds: int = 1,
+              duration_fs: float = LONG, jitter: float = 0.0, n_configurations: int = 0) -> dict:
     """runs: {(alg, origin): (survived, own force MAE)} on EC; test_f: {(alg, origin): test force MAE};
-    unseen: {(alg, origin, liquid): survived}."""
-    md = [md_record(a, o, "EC", *v) for (a, o), v in runs.items()]
-    md += [md_record(a, o, liq, s, 0.2) for (a, o, liq), s in (unseen or {}).items()]
+    unseen: {(alg, origin, liquid): survived}. With ``seeds`` > 1 or ``md_seeds`` > 1 every model is repeated per
+    training seed and MD seed (the own-trajectory force MAE on EC shifted by ``jitter`` x a standard normal draw);
+    ``n_configurations`` test configurations per model with errors scattered around ``test_f``."""
+    rng = np.random.default_rng(1)
+    replicated = seeds > 1 or md_seeds > 1
+    md = []
+    for s in range(seeds):
+        for m in range(md_seeds):
+            kw = dict(duration_fs=duration_fs, seed=s if replicated else None, md_seed=m if replicated else None)
+            md += [md_record(a, o, "EC", surv, f + jitter * rng.normal(), **kw) for (a, o), (surv, f) in runs.items()]
+            md += [md_record(a, o, liq, surv, 0.2, **kw) for (a, o, liq), surv in (unseen or {}).items()]
     errors = [{"algorithm": a, "origin": o, "set": "test", "force MAE (eV/Å)": f} for (a, o), f in test_f.items()]
-    return {"md": md, "errors": errors, "liquid": "EC"}
+    out = {"md": md, "errors": errors, "liquid": "EC"}
+    if n_configurations:
+        noise = rng.lognormal(0.0, 0.2, size=n_configurations)
+        out["configurations"] = [
+            {"algorithm": a, "origin": o, "set": "test", "configuration": k,
+             "force MAE (eV/Å)": f * noise[k] * rng.lognormal(0.0, 0.05), "force components": 30 + 3 * (k % 4)}
+            for (a, o), f in test_f.items() for k in range(n_configurations)]
+    return out
 
 
-def paper_like() -> dict:
-    runs = {("mace", "simple"): (1.0, 0.05), ("deepmd", "simple"): (0.2, 0.3),
-            ("mace", "corrective"): (1.0, 0.04), ("deepmd", "corrective"): (0.6, 0.2),
-            ("mace", "automatic_mace"): (1.0, 0.04), ("deepmd", "automatic_mace"): (0.2, 0.3),
-            ("mace", "automatic_deepmd"): (1.0, 0.05), ("deepmd", "automatic_deepmd"): (0.9, 0.15)}
-    test_f = {k: (0.05 if k[0] == "mace" else 0.06) for k in runs}
-    unseen = {(a, o, liq): (1.0 if liq == "PC" else 0.3) for a in ALGS for o in ("simple", "corrective")
-              for liq in ("PC", "VC")}
-    return synthetic(runs, test_f, unseen)
+PAPER_RUNS = {("mace", "simple"): (1.0, 0.05), ("deepmd", "simple"): (0.2, 0.3),
+              ("mace", "corrective"): (1.0, 0.045), ("deepmd", "corrective"): (0.6, 0.2),
+              ("mace", "automatic_mace"): (1.0, 0.045), ("deepmd", "automatic_mace"): (0.2, 0.3),
+              ("mace", "automatic_deepmd"): (1.0, 0.05), ("deepmd", "automatic_deepmd"): (0.9, 0.15)}
+# the first-generation Deep Potential has the lowest test force error of all, yet the lowest MD score
+PAPER_TEST = {k: (0.04 if k == ("deepmd", "simple") else 0.05 if k[0] == "mace" else 0.06) for k in PAPER_RUNS}
+PAPER_UNSEEN = {(a, o, liq): (1.0 if liq == "PC" else 0.3) for a in ALGS for o in ("simple", "corrective")
+                for liq in ("PC", "VC")}
+# the opposite: Deep Potential good with the simple set, corrective configurations hurt MACE, the test set ranks
+# the models as MD does, and unseen liquids of every kind keep their stability
+OPPOSITE_RUNS = {("mace", "simple"): (0.3, 0.3), ("deepmd", "simple"): (1.0, 0.05),
+                 ("mace", "corrective"): (0.1, 0.3), ("deepmd", "corrective"): (1.0, 0.05),
+                 ("mace", "automatic_mace"): (0.5, 0.3), ("deepmd", "automatic_mace"): (1.0, 0.04),
+                 ("mace", "automatic_deepmd"): (0.9, 0.1), ("deepmd", "automatic_deepmd"): (1.0, 0.04)}
+OPPOSITE_TEST = {k: 0.3 - 0.25 * analysis.score(*v, SCALE) for k, v in OPPOSITE_RUNS.items()}
+OPPOSITE_UNSEEN = {(a, o, liq): 1.0 for a in ALGS for o in ("simple", "automatic_deepmd") for liq in ("PC", "VC")}
+
+
+def paper_like(**kw) -> dict:
+    return synthetic(PAPER_RUNS, PAPER_TEST, PAPER_UNSEEN, **kw)
+
+
+def opposite(**kw) -> dict:
+    return synthetic(OPPOSITE_RUNS, OPPOSITE_TEST, OPPOSITE_UNSEEN, **kw)
+
+
+POWERED = dict(seeds=3, md_seeds=3, jitter=0.002, n_configurations=30)
+
+
+def scores_by_seed(results) -> dict:
+    """{(alg, origin): [mean score over MD seeds, per training seed]} on EC, computed without the module."""
+    out = {}
+    for r in results["md"]:
+        if r["liquid"] == "EC":
+            out.setdefault((r["algorithm"], r["origin"]), {}).setdefault(r.get(claims.SEED, 0), []).append(r["score"])
+    return {k: np.array([np.mean(v[s]) for s in sorted(v)]) for k, v in out.items()}
+
+
+def t_interval(x):
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(0.95)
+    return float(np.mean(x)), float(ci.low), float(ci.high)
+
+
+def smallest(*parts):
+    """The conservative combination of (value, low, high) margins."""
+    return tuple(min(p[i] for p in parts) for i in range(3))
+
+
+def evidence(judge, results):
+    ev = judge(results)
+    return ev, C.verdict_of(ev)
+
+
+def assert_interval(ev, expected):
+    assert (ev.value, ev.ci_low, ev.ci_high) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_mixture_density_is_ideal_mixing_of_specific_volumes():
@@ -43,37 +115,195 @@ def test_mixture_density_is_ideal_mixing_of_specific_volumes():
     assert study.mixture_density(["PC"], [1.0]) == pytest.approx(SOLVENTS["PC"].density_g_cm3)
 
 
-def test_claims_on_paper_like_results_are_reproduced():
-    verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, paper_like(), "default")}
-    assert verdicts == {"simple_sets": C.REPRODUCED, "corrective_transfer": C.REPRODUCED,
-                        "md_stringent": C.REPRODUCED, "unseen_molecules": C.REPRODUCED}
+# -- simple_sets ----------------------------------------------------------------------------------
+def simple_sets_expected(results):
+    s = scores_by_seed(results)
+    mace, dp, dp_iter = s[("mace", "simple")], s[("deepmd", "simple")], s[("deepmd", "automatic_deepmd")]
+    best = np.max([v for k, v in s.items() if k[0] == "mace"], axis=0)
+    return smallest(t_interval(mace - best + claims.TOL), t_interval(mace - claims.WORSE * dp),
+                    t_interval(dp_iter - dp - claims.TOL))
 
 
-def test_claims_on_opposite_results_are_not_reproduced():
-    runs = {("mace", "simple"): (0.3, 0.3), ("deepmd", "simple"): (1.0, 0.05),
-            ("mace", "corrective"): (0.1, 0.3), ("deepmd", "corrective"): (1.0, 0.05),
-            ("mace", "automatic_mace"): (0.5, 0.3), ("deepmd", "automatic_mace"): (1.0, 0.04),
-            ("mace", "automatic_deepmd"): (0.9, 0.1), ("deepmd", "automatic_deepmd"): (1.0, 0.04)}
-    # test errors rank the models exactly as MD does, and accurate ones survive
-    test_f = {k: 0.3 - 0.25 * analysis.score(*v, 0.1) for k, v in runs.items()}
-    unseen = {("deepmd", o, liq): 1.0 for o in ("simple", "corrective") for liq in ("PC", "VC")}
-    verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, synthetic(runs, test_f, unseen), "default")}
-    assert verdicts == {"simple_sets": C.NOT_REPRODUCED, "corrective_transfer": C.NOT_REPRODUCED,
-                        "md_stringent": C.NOT_REPRODUCED, "unseen_molecules": C.NOT_REPRODUCED}
-    # the same outcome from runs too short to show stability: the verdicts resting on survival stay open
-    short = synthetic(runs, test_f, unseen)
-    for r in short["md"]:
-        r["duration (fs)"] = 200.0
-    verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, short, "default")}
-    assert verdicts["md_stringent"] == verdicts["unseen_molecules"] == C.INCONCLUSIVE
-    assert verdicts["simple_sets"] == verdicts["corrective_transfer"] == C.NOT_REPRODUCED
+def test_simple_sets_reproduced_with_seed_interval():
+    results = paper_like(**POWERED)
+    ev, verdict = evidence(claims.judge_simple_sets, results)
+    assert verdict == C.REPRODUCED and ev.n == 3 and ev.threshold == 0.0 and ev.powered
+    assert_interval(ev, simple_sets_expected(results))
 
 
-def test_claims_are_inconclusive_when_nothing_separates_the_models():
+def test_simple_sets_not_reproduced_when_powered():
+    results = opposite(**POWERED)
+    ev, verdict = evidence(claims.judge_simple_sets, results)
+    assert verdict == C.NOT_REPRODUCED and ev.powered and ev.ci_high < 0
+    assert_interval(ev, simple_sets_expected(results))
+
+
+def test_simple_sets_inconclusive_with_one_seed_or_short_runs():
+    ev, verdict = evidence(claims.judge_simple_sets, paper_like())
+    assert verdict == C.INCONCLUSIVE and ev.n == 1 and not ev.powered and np.isnan(ev.ci_low)
+    s = {k: v[0] for k, v in scores_by_seed(paper_like()).items()}
+    best = max(v for k, v in s.items() if k[0] == "mace")
+    assert ev.value == pytest.approx(min(s[("mace", "simple")] - best + claims.TOL,
+                                         s[("mace", "simple")] - claims.WORSE * s[("deepmd", "simple")],
+                                         s[("deepmd", "automatic_deepmd")] - s[("deepmd", "simple")] - claims.TOL))
+    # an interval below the threshold from runs shorter than the budget is not a negative
+    ev, verdict = evidence(claims.judge_simple_sets, opposite(**{**POWERED, "duration_fs": SHORT}))
+    assert ev.ci_high < 0 and not ev.powered and verdict == C.INCONCLUSIVE
+    # two MD seeds per model miss the budget too
+    ev, verdict = evidence(claims.judge_simple_sets, opposite(**{**POWERED, "md_seeds": 2}))
+    assert ev.ci_high < 0 and not ev.powered and verdict == C.INCONCLUSIVE
+
+
+def test_simple_sets_absent_without_the_iterated_deep_potential():
+    runs = {k: v for k, v in PAPER_RUNS.items() if k != ("deepmd", "automatic_deepmd")}
+    assert claims.judge_simple_sets(synthetic(runs, PAPER_TEST)) is None
+
+
+# -- corrective_transfer --------------------------------------------------------------------------
+def corrective_expected(results):
+    s = scores_by_seed(results)
+    gain = np.min([s[(a, "corrective")] - s[(a, "simple")] for a in ALGS], axis=0)
+    other = {"mace": "deepmd", "deepmd": "mace"}
+    foreign = np.max([s[(a, "corrective")] - s[(a, "automatic_" + other[a])] for a in ALGS], axis=0)
+    return smallest(t_interval(gain + claims.TOL), t_interval(foreign - claims.TOL))
+
+
+def test_corrective_reproduced_with_seed_interval():
+    results = paper_like(**POWERED)
+    ev, verdict = evidence(claims.judge_corrective, results)
+    assert verdict == C.REPRODUCED and ev.n == 3
+    assert_interval(ev, corrective_expected(results))
+
+
+def test_corrective_not_reproduced_when_powered():
+    results = opposite(**POWERED)
+    ev, verdict = evidence(claims.judge_corrective, results)
+    assert verdict == C.NOT_REPRODUCED and ev.ci_high < 0
+    assert_interval(ev, corrective_expected(results))
+
+
+def test_corrective_inconclusive_with_one_seed_and_when_nothing_separates_the_models():
+    ev, verdict = evidence(claims.judge_corrective, paper_like())
+    assert verdict == C.INCONCLUSIVE and ev.n == 1 and np.isnan(ev.ci_high)
+    # every model alike, one seed: the margin is -TOL, but n = 1 decides nothing
     runs = {(a, o): (0.1, 0.5) for a in ALGS for o in study.ORIGINS}
-    verdicts = {v.key: v.verdict for v in C.judge(claims.CLAIMS, synthetic(runs, {k: 0.5 for k in runs}), "smoke")}
-    assert verdicts["corrective_transfer"] == C.INCONCLUSIVE
-    assert verdicts["unseen_molecules"] == C.INCONCLUSIVE   # no model survives the training liquid
+    ev, verdict = evidence(claims.judge_corrective, synthetic(runs, {k: 0.5 for k in runs}))
+    assert ev.value == pytest.approx(-claims.TOL) and verdict == C.INCONCLUSIVE
+
+
+def test_corrective_absent_with_one_algorithm():
+    runs = {k: v for k, v in PAPER_RUNS.items() if k[0] == "mace"}
+    assert claims.judge_corrective(synthetic(runs, PAPER_TEST)) is None
+
+
+# -- md_stringent ---------------------------------------------------------------------------------
+def md_stringent_value(results):
+    """The statistic computed without the module: pairs from the mean MD score, log ratio of summed errors."""
+    s = {k: v.mean() for k, v in scores_by_seed(results).items()}
+    err = {}
+    for r in results["configurations"]:
+        err.setdefault((r["algorithm"], r["origin"]), 0.0)
+        err[(r["algorithm"], r["origin"])] += r["force MAE (eV/Å)"] * r["force components"]
+    return max(np.log(err[b] / err[a]) for a in s for b in s if s[b] - s[a] >= claims.TOL)
+
+
+def test_md_stringent_reproduced_by_a_model_the_test_set_prefers_but_md_does_not():
+    results = paper_like(**POWERED)
+    ev, verdict = evidence(claims.judge_md_stringent, results)
+    assert verdict == C.REPRODUCED and ev.n == 30 and ev.threshold == pytest.approx(-np.log(claims.LOWER))
+    assert ev.value == pytest.approx(md_stringent_value(results))
+    assert ev.ci_low <= ev.value <= ev.ci_high and "paired bootstrap" in ev.method
+    # the same with one seed: configurations decide a positive, but a negative would not be powered
+    ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=30))
+    assert verdict == C.REPRODUCED and not ev.powered
+
+
+def test_md_stringent_not_reproduced_when_test_set_and_md_agree():
+    results = opposite(**POWERED)
+    ev, verdict = evidence(claims.judge_md_stringent, results)
+    assert verdict == C.NOT_REPRODUCED and ev.powered and ev.ci_high < ev.threshold
+    assert ev.value == pytest.approx(md_stringent_value(results))
+
+
+def test_md_stringent_inconclusive_unpowered_few_configurations_or_no_md_contrast():
+    ev, verdict = evidence(claims.judge_md_stringent, opposite(n_configurations=30))
+    assert ev.ci_high < ev.threshold and not ev.powered and verdict == C.INCONCLUSIVE
+    ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=claims.MIN_CONFIGURATIONS - 1))
+    assert np.isnan(ev.ci_low) and verdict == C.INCONCLUSIVE
+    assert ev.value == pytest.approx(md_stringent_value(paper_like(n_configurations=claims.MIN_CONFIGURATIONS - 1)))
+    runs = {(a, o): (0.1, 0.5) for a in ALGS for o in study.ORIGINS}
+    ev, verdict = evidence(claims.judge_md_stringent, synthetic(runs, {k: 0.5 for k in runs}, n_configurations=30))
+    assert np.isnan(ev.value) and verdict == C.INCONCLUSIVE
+
+
+def test_md_stringent_absent_without_per_configuration_errors():
+    assert claims.judge_md_stringent(paper_like()) is None
+
+
+# -- unseen_molecules -----------------------------------------------------------------------------
+def unseen_expected(ks, ns, kf, nf):
+    """Clopper-Pearson and Newcombe (from Wilson intervals) computed here from scipy."""
+    cp = stats.binomtest(ks, ns).proportion_ci(0.95, method="exact")
+    w1 = stats.binomtest(ks, ns).proportion_ci(0.95, method="wilson")
+    w2 = stats.binomtest(kf, nf).proportion_ci(0.95, method="wilson")
+    p1, p2 = ks / ns, kf / nf
+    d = p1 - p2
+    newcombe = (d, d - np.hypot(p1 - w1.low, w2.high - p2), d + np.hypot(w1.high - p1, p2 - w2.low))
+    lost = claims.LOST
+    return smallest((p1 - (1 - lost), cp.low - (1 - lost), cp.high - (1 - lost)),
+                    tuple(x - lost for x in newcombe))
+
+
+def test_unseen_reproduced_when_shape_runs_complete_and_functional_ones_fail():
+    ev, verdict = evidence(claims.judge_unseen, paper_like(**POWERED))
+    n = 2 * 9            # models stable on EC (MACE simple, corrective) x training seeds x MD seeds, per liquid
+    assert verdict == C.REPRODUCED and ev.n == n and ev.powered
+    assert_interval(ev, unseen_expected(n, n, 0, n))
+
+
+def test_unseen_not_reproduced_when_functional_change_keeps_stability():
+    ev, verdict = evidence(claims.judge_unseen, opposite(**POWERED))
+    n = 2 * 9                                   # only the Deep Potential models complete the training liquid
+    assert verdict == C.NOT_REPRODUCED and ev.n == n
+    assert_interval(ev, unseen_expected(n, n, n, n))
+
+
+def test_unseen_inconclusive_at_one_seed_and_short_runs():
+    ev, verdict = evidence(claims.judge_unseen, paper_like())
+    assert verdict == C.INCONCLUSIVE and ev.n == 2
+    assert_interval(ev, unseen_expected(2, 2, 0, 2))
+    ev, verdict = evidence(claims.judge_unseen, opposite(**{**POWERED, "duration_fs": SHORT}))
+    assert ev.ci_high < 0 and not ev.powered and verdict == C.INCONCLUSIVE
+    # no model survives the training liquid: nothing to judge
+    runs = {(a, o): (0.1, 0.5) for a in ALGS for o in study.ORIGINS}
+    unseen = {(a, "simple", liq): 1.0 for a in ALGS for liq in ("PC", "VC")}
+    ev, verdict = evidence(claims.judge_unseen, synthetic(runs, {k: 0.5 for k in runs}, unseen))
+    assert ev.n == 0 and verdict == C.INCONCLUSIVE
+
+
+def test_unseen_absent_without_unseen_runs():
+    assert claims.judge_unseen(synthetic(PAPER_RUNS, PAPER_TEST)) is None
+
+
+# -- all claims together --------------------------------------------------------------------------
+def test_judge_writes_evidence_that_decides_each_verdict():
+    for results, expected in ((paper_like(**POWERED), C.REPRODUCED), (opposite(**POWERED), C.NOT_REPRODUCED)):
+        verdicts = C.judge(claims.CLAIMS, results, "default")
+        assert {v.key: v.verdict for v in verdicts} == {c.key: expected for c in claims.CLAIMS}
+        for v in verdicts:
+            assert C.rule_problems(dataclasses.asdict(v)) == []
+    verdicts = C.judge(claims.CLAIMS, paper_like(), "smoke")
+    assert {v.verdict for v in verdicts} == {C.INCONCLUSIVE}
+    assert [v.evidence is None for v in verdicts] == [False, False, True, False]
+
+
+def test_figures_keep_their_keys_and_average_over_seeds():
+    one, many = claims.figures(paper_like()), claims.figures(paper_like(**POWERED))
+    assert set(one) == set(many) == {f"score {a} {o}" for a, o in PAPER_RUNS} | {
+        f"test force MAE {a} {o} (eV/A)" for a, o in PAPER_RUNS}
+    assert one["score mace simple"] == pytest.approx(analysis.score(1.0, 0.05, SCALE))
+    per_seed = scores_by_seed(paper_like(**POWERED))[("mace", "simple")]
+    assert many["score mace simple"] == pytest.approx(np.mean(per_seed))
 
 
 def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):

@@ -50,3 +50,26 @@ def test_error_rows_split_forces_and_remove_energy_offsets():
     # the parts of a random error: neither vanishes, and each is at most the whole error
     assert 0 < row["inter-molecular force MAE (eV/Å)"] < row["force MAE (eV/Å)"] * 1.5
     assert 0 < row["intra-molecular force MAE (eV/Å)"] < row["force MAE (eV/Å)"] * 1.5
+
+
+def test_configuration_errors_pair_models_and_average_to_the_set_force_mae():
+    rng = np.random.default_rng(2)
+    frames = []
+    for n in (3, 6, 9):
+        a = Atoms("CHO" * (n // 3), positions=rng.normal(scale=2.0, size=(n, 3)))
+        a.info[keys.REF_energy] = float(rng.normal())
+        a.arrays[keys.REF_forces] = rng.normal(size=(n, 3))
+        frames.append(a)
+    data = Dataset(frames)
+    fits = [study.Fitted(alg, "simple", None, 0.0,
+                         {"test": {"energies": list(data.energies()),
+                                   "forces": (data.forces() + rng.normal(scale=s, size=data.forces().shape)).tolist()}},
+                         {}) for alg, s in (("mace", 0.1), ("deepmd", 0.3))]
+    table = analysis.configuration_errors(fits, {"test": data})
+    assert list(table["configuration"]) == [0, 1, 2] * 2 and list(table["force components"]) == [9, 18, 27] * 2
+    whole = analysis.fixed_errors(fits, {"test": data}).set_index("algorithm")["force MAE (eV/Å)"]
+    for alg, d in table.groupby("algorithm"):
+        weighted = np.average(d["force MAE (eV/Å)"], weights=d["force components"])
+        assert weighted == pytest.approx(whole[alg])
+    first = np.abs(np.asarray(fits[0].predictions["test"]["forces"])[:3] - data.forces()[:3]).mean()
+    assert table.iloc[0]["force MAE (eV/Å)"] == pytest.approx(first)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from paperlib.options import DEVICES
 from paperlib.schema import Param, Schema, register
 
 SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
@@ -317,7 +316,6 @@ TRANSFERABILITY = register(Schema(
     title="Transferability of data sets between MLIP algorithms (Niblett et al.)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("device", "str", "torch device of MACE", choices=DEVICES),
         Param("solvents", "list[str]", "molecules of the training liquid", choices=SOLVENT_NAMES, min_len=1),
         Param("weight_fractions", "list[float]", "mass fractions of the solvents (normalised)", low=1e-3,
               high=1e3),

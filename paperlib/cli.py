@@ -86,7 +86,8 @@ def _cmd_cache(args) -> int:
     freed = cache.remove(entries)
     # Unfinished temporaries belong to no study and carry no date: only a clean of everything takes them.
     stale = cache.clean_temporaries() if args.study is None and args.older_than is None else 0
-    print(f"removed {len(entries)} entries ({freed / 1e6:.1f} MB) and {stale} unfinished temporaries from {cache.root}")
+    print(f"removed {len(entries)} entries ({freed / 1e6:.1f} MB) and {stale} unfinished temporaries "
+          f"from {cache.root}")
     return 0
 
 

@@ -6,6 +6,9 @@ Reference labels carry the ``REF_`` prefix; predictions of a model named ``m`` u
 
 from typing import Final
 
+REF_PREFIX: Final[str] = "REF_"
+"""Prefix of every reference label."""
+
 REF_energy: Final[str] = "REF_energy"
 """Total potential energy, eV, scalar per structure (``Atoms.info``)."""
 

@@ -23,6 +23,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from paperlib import keys
 from paperlib.compat import ensure_torch_t_co
 from paperlib.determinism import cpu_determinism
 from paperlib.losses import Batch, weighted_loss
@@ -67,7 +68,7 @@ class _Task(pl.LightningModule):
     def _loss(self, batch: Batch, name: str) -> torch.Tensor:
         loss = weighted_loss(self.forward_fn(batch), batch, self.targets, self.config.hessian_loss,
                              self.config.hessian_probes, self.probes)
-        self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(batch["REF_energy"]))
+        self.log(name, loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=len(batch[keys.REF_energy]))
         return loss
 
     def training_step(self, batch: Batch, _index: int) -> torch.Tensor:

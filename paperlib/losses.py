@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from paperlib import keys
 from paperlib.models.base import Targets
 
 Batch = dict[str, torch.Tensor]
@@ -15,7 +16,7 @@ N_ATOMS = "_n_atoms"
 """Batch key of the atom count per structure (schnetpack's ``properties.n_atoms``)."""
 POSITIONS = "_positions"
 """Batch key of the positions [sum n, 3] that forces are differentiated by (schnetpack's ``properties.R``)."""
-REF_HESSIAN = "REF_hessian"
+REF_HESSIAN = keys.REF_hessian
 """Batch key of the reference Hessians, zero-padded to [B, 3 max(n), 3 max(n)] (eV/A^2)."""
 HESSIAN_LOSSES: tuple[str, ...] = ("full", "hvp")
 
@@ -96,9 +97,9 @@ def weighted_loss(pred: Batch, batch: Batch, targets: Targets, hessian_kind: str
     loss = pred["energy"].new_zeros(())
     if targets.energy > 0:
         n = batch[N_ATOMS].to(pred["energy"].dtype)
-        loss = loss + targets.energy * torch.mean(((pred["energy"] - batch["REF_energy"]) / n) ** 2)
+        loss = loss + targets.energy * torch.mean(((pred["energy"] - batch[keys.REF_energy]) / n) ** 2)
     if targets.forces > 0:
-        loss = loss + targets.forces * torch.mean((pred["forces"] - batch["REF_forces"]) ** 2)
+        loss = loss + targets.forces * torch.mean((pred["forces"] - batch[keys.REF_forces]) ** 2)
     if targets.hessian > 0:
         loss = loss + targets.hessian * hessian_loss(pred["forces"], batch, hessian_kind, hessian_probes,
                                                      generator)

@@ -1,4 +1,4 @@
-"""The three profiles (smoke / default / gpu) of every study and the resolution of a run's parameters.
+"""The three profiles (smoke / default / gpu) of every study, and resolving a run's parameters.
 
 The schemas (names, types, ranges, allowed values; :mod:`paperlib.schemas`) live in Python; the values of
 each profile live as data in ``paperlib/profiles/<study>.yaml``. :func:`resolve` merges a profile with user overrides and

@@ -144,16 +144,16 @@ def _fit_in_memory(module: torch.nn.Module, forward: Callable[[Batch], Batch],
             loss = weighted_loss(forward(batch), batch, targets, config.hessian_loss, config.hessian_probes, probes)
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(batch["REF_energy"])
-            count += len(batch["REF_energy"])
+            total += float(loss.detach()) * len(batch[keys.REF_energy])
+            count += len(batch[keys.REF_energy])
         report.train_loss.append(total / count)
         monitored = report.train_loss[-1]
         if valid_batches:
             # Hessian terms differentiate the forces, so their graph is kept (train mode) for validation too.
             module.train(targets.hessian > 0)
-            vals = [float(weighted_loss(forward(b), b, targets, config.hessian_loss, config.hessian_probes, probes).detach()) * len(b["REF_energy"])
-                    for b in valid_batches]
-            monitored = sum(vals) / sum(len(b["REF_energy"]) for b in valid_batches)
+            vals = [float(weighted_loss(forward(b), b, targets, config.hessian_loss, config.hessian_probes,
+                                        probes).detach()) * len(b[keys.REF_energy]) for b in valid_batches]
+            monitored = sum(vals) / sum(len(b[keys.REF_energy]) for b in valid_batches)
             report.valid_loss.append(monitored)
         sched.step(monitored)
         report.epochs += 1

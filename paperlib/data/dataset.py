@@ -90,9 +90,9 @@ class Dataset(Sequence[Atoms]):
         for a in self.structures:
             for arr in (a.numbers, a.positions, a.cell.array, a.pbc):
                 h.update(np.ascontiguousarray(arr).tobytes())
-            for k in sorted(k for k in a.info if k.startswith("REF_")):
+            for k in sorted(k for k in a.info if k.startswith(keys.REF_PREFIX)):
                 h.update(k.encode() + np.asarray(a.info[k], dtype=float).tobytes())
-            for k in sorted(k for k in a.arrays if k.startswith("REF_")):
+            for k in sorted(k for k in a.arrays if k.startswith(keys.REF_PREFIX)):
                 h.update(k.encode() + np.ascontiguousarray(a.arrays[k], dtype=float).tobytes())
         return h.hexdigest()
 

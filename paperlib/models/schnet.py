@@ -160,7 +160,7 @@ class SchNetPotential:
         return g
 
     def _forward(self, batch: dict) -> dict:
-        return self.net({k: v for k, v in batch.items() if not k.startswith("REF_")})
+        return self.net({k: v for k, v in batch.items() if not k.startswith(keys.REF_PREFIX)})
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(0.01, 0.99)
             ) -> FitReport:

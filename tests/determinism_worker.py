@@ -34,8 +34,9 @@ def model_numbers(name: str, frames: Dataset) -> np.ndarray:
         model = DeepMDPotential(DeepMDConfig(descriptor_neurons=(8, 16), axis_neuron=4, fitting_neurons=(16, 16),
                                              steps=20))
     else:
-        model = registry.make(name, seed=0, device="cpu", max_epochs=3, batch_size=4, learning_rate=1e-3,
-                              gap_n_sparse=20, sgdml_sigmas=(40,), progress=False)
+        settings = {"gap": dict(n_sparse=20, seed=0), "sgdml": dict(sigmas=(40,)), "fchl19": dict(device="cpu")}
+        network = dict(seed=0, device="cpu", max_epochs=3, batch_size=4, learning_rate=1e-3, progress=False)
+        model = registry.make(name, **settings.get(name, network))
     model.fit(frames[TRAIN], frames[VALID], targets=Targets(1.0, 1.0))
     pred = model.predict(list(frames[VALID.stop:]))
     return np.concatenate([pred.energies, pred.forces.ravel()])

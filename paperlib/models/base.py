@@ -67,7 +67,12 @@ class Predictions:
 
 @runtime_checkable
 class Potential(Protocol):
-    """A trainable interatomic potential."""
+    """A trainable interatomic potential.
+
+    Capabilities are class flags (absent means False): ``provides_hessians`` (``predict`` takes
+    ``hessians=True``), ``trains_on_hessians`` (``fit`` accepts Hessian targets) and ``computes_stress`` (its
+    calculator gives the stress of periodic cells). :func:`paperlib.models.registry.capabilities` reads them.
+    """
 
     name: str
 

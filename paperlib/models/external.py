@@ -45,6 +45,8 @@ class ExternalPotential:
 
     config_type: ClassVar[type]
     name = "external"
+    computes_stress: ClassVar[bool] = True
+    """Its ASE calculator gives the stress of periodic cells (NPT MD)."""
 
     def __init__(self, config: Any, name: str):
         self.config = config

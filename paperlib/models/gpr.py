@@ -82,7 +82,8 @@ class FCHLPotential:
     """KRR (``targets.forces == 0``) or energy+force GPR (``targets.forces > 0``) on FCHL19."""
 
     def __init__(self, config: FCHLConfig = FCHLConfig(), name: str = "fchl19"):
-        self.config = config
+        # "auto" keeps the kernels on the CPU: they are assembled in float64, and only a named device moves them.
+        self.config = dataclasses.replace(config, device="cpu") if config.device == "auto" else config
         self.name = name
         self.elements: tuple[int, ...] = ()
         self.with_forces = False

@@ -78,6 +78,11 @@ class MACEPotential(ExternalPotential):
     name = "mace"
 
     def __init__(self, config: MACEConfig = MACEConfig(), name: str = "mace"):
+        if config.device == "auto":
+            # mace_run_train takes a concrete device, so "auto" is resolved here, once.
+            from paperlib.training import resolve_device
+
+            config = dataclasses.replace(config, device=resolve_device("auto").type)
         super().__init__(config, name)
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets = Targets(1.0, 100.0)

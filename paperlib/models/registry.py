@@ -1,4 +1,10 @@
-"""Model names -> constructors and loaders, so studies and the CLI can name models as strings.
+"""Model names -> backends, so studies and the CLI can name models as strings.
+
+Each backend declares its configuration dataclass and its potential class (:data:`BACKENDS`);
+``make(name, **settings)`` builds that configuration from ``settings`` and refuses a setting the backend does not
+have, naming the allowed ones. Networks take their training settings (``max_epochs``, ``learning_rate``, ...;
+:class:`~paperlib.training.TrainConfig`) at the same level as their own. What a backend can do is a flag on its
+potential class (:func:`capabilities`), not a check scattered over the studies.
 
 ``local_<kind>`` (e.g. ``local_gap``) names several local models of kind ``<kind>``, one per group of azobenzene
 regions (:class:`~paperlib.models.regional.RegionalPotential`).
@@ -6,116 +12,140 @@ regions (:class:`~paperlib.models.regional.RegionalPotential`).
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import inspect
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from paperlib.models.base import Potential
 
-BASE_NAMES: tuple[str, ...] = ("schnet_small", "schnet_medium", "schnet_large", "gap", "fchl19", "sgdml", "bpnn",
-                               "mace", "deepmd")
-NAMES: tuple[str, ...] = BASE_NAMES + tuple(f"local_{n}" for n in BASE_NAMES)
 LOCAL_PREFIX = "local_"
+TRAIN = "train"
+"""Field of a network's configuration that holds its :class:`~paperlib.training.TrainConfig`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Backend:
+    """Where a backend lives: its module, configuration class, potential class and fixed settings."""
+
+    module: str
+    config: str
+    potential: str
+    fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def config_class(self) -> type:
+        """The configuration dataclass (imports the backend)."""
+        return getattr(importlib.import_module(self.module), self.config)
+
+    def potential_class(self) -> type:
+        """The potential class (imports the backend)."""
+        return getattr(importlib.import_module(self.module), self.potential)
+
+
+BACKENDS: dict[str, Backend] = {
+    **{f"schnet_{size}": Backend("paperlib.models.schnet", "SchNetConfig", "SchNetPotential", {"size": size})
+       for size in ("small", "medium", "large")},
+    "gap": Backend("paperlib.models.gap", "GAPConfig", "GAPPotential"),
+    "fchl19": Backend("paperlib.models.gpr", "FCHLConfig", "FCHLPotential"),
+    "sgdml": Backend("paperlib.models.sgdml", "SGDMLConfig", "SGDMLPotential"),
+    "bpnn": Backend("paperlib.models.bpnn", "BPNNConfig", "BPNNPotential"),
+    "mace": Backend("paperlib.models.mace", "MACEConfig", "MACEPotential"),
+    "deepmd": Backend("paperlib.models.deepmd", "DeepMDConfig", "DeepMDPotential"),
+}
+BASE_NAMES: tuple[str, ...] = tuple(BACKENDS)
+NAMES: tuple[str, ...] = BASE_NAMES + tuple(f"{LOCAL_PREFIX}{n}" for n in BASE_NAMES)
 
 
 def _unknown(name: str) -> ValueError:
     return ValueError(f"unknown model {name!r}; allowed: {', '.join(BASE_NAMES)}, or local_ followed by one of them")
 
 
-def make(name: str, *, seed: int = 0, device: str = "auto", max_epochs: int = 100, batch_size: int = 16,
-         learning_rate: float = 5e-4, gap_n_sparse: int = 200, gap_config=None, sgdml_sigmas: tuple[int, ...] | None = None,
-         region_rule=None, progress: bool = True, devices: int = 1, strategy: str = "auto") -> Potential:
-    """A fresh, untrained model by name (see :data:`NAMES`), with the given training settings.
+def backend(name: str) -> Backend:
+    """The backend of a base model name; raises ValueError naming the allowed ones."""
+    if name not in BACKENDS:
+        raise _unknown(name)
+    return BACKENDS[name]
 
-    ``gap_config`` (a :class:`~paperlib.models.gap.GAPConfig`) replaces the default GAP settings, whose
-    ``n_sparse`` is ``gap_n_sparse``; ``sgdml_sigmas`` replaces sGDML's length-scale grid; ``region_rule`` (a
-    :class:`~paperlib.sampling.azobenzene.RegionRule`) replaces the default rule of ``local_`` models.
-    ``devices`` and ``strategy`` go to the networks' :class:`~paperlib.training.TrainConfig` (Lightning).
+
+def settings(name: str) -> tuple[str, ...]:
+    """The settings ``make(name, ...)`` accepts: the configuration's fields (and its training fields)."""
+    b = backend(name.removeprefix(LOCAL_PREFIX))
+    fields = [f.name for f in dataclasses.fields(b.config_class()) if f.name not in b.fixed and f.name != TRAIN]
+    if TRAIN in {f.name for f in dataclasses.fields(b.config_class())}:
+        from paperlib.training import TrainConfig
+
+        fields += [f.name for f in dataclasses.fields(TrainConfig) if f.name not in fields]
+    return tuple(fields)
+
+
+def build_config(name: str, **values: Any) -> Any:
+    """The configuration of base model ``name`` with ``values`` replacing its defaults.
+
+    Raises
+    ------
+    ValueError
+        For a setting the backend does not have, naming the model and the allowed settings.
     """
-    settings = dict(seed=seed, device=device, max_epochs=max_epochs, batch_size=batch_size,
-                    learning_rate=learning_rate, gap_n_sparse=gap_n_sparse, gap_config=gap_config,
-                    sgdml_sigmas=sgdml_sigmas, progress=progress, devices=devices, strategy=strategy)
+    b = backend(name)
+    cls = b.config_class()
+    unknown = sorted(set(values) - set(settings(name)))
+    if unknown:
+        raise ValueError(f"model {name!r}: unknown setting {unknown[0]!r}; allowed: {', '.join(settings(name))}")
+    own = {f.name for f in dataclasses.fields(cls)}
+    direct = {k: v for k, v in values.items() if k in own}
+    train = {k: v for k, v in values.items() if k not in own}
+    if TRAIN in own and train:
+        base = next(f for f in dataclasses.fields(cls) if f.name == TRAIN).default
+        direct[TRAIN] = dataclasses.replace(base, **train)
+    return cls(**b.fixed, **direct)
+
+
+def capabilities(name: str) -> dict[str, bool]:
+    """What a base model can do: ``hessian_targets`` (trains on Hessians), ``stress`` (its calculator gives
+    the stress of periodic cells, for NPT MD) and ``hessians`` (predicts Hessians)."""
+    cls = backend(name).potential_class()
+    return {"hessian_targets": bool(getattr(cls, "trains_on_hessians", False)),
+            "stress": bool(getattr(cls, "computes_stress", False)),
+            "hessians": bool(getattr(cls, "provides_hessians", False))}
+
+
+def make(name: str, *, config: Any = None, region_rule=None, **values: Any) -> Potential:
+    """A fresh, untrained model by name (see :data:`NAMES`).
+
+    Either ``config`` (an instance of the backend's configuration class) or ``values`` (its settings, see
+    :func:`settings`) describe it. ``region_rule`` (a :class:`~paperlib.sampling.azobenzene.RegionRule`) replaces
+    the default rule of ``local_`` models, whose members are made with the same ``config`` or ``values``.
+    """
     if name.startswith(LOCAL_PREFIX):
         from paperlib.models.regional import RegionalPotential
         from paperlib.sampling.azobenzene import RegionRule
 
         kind = name.removeprefix(LOCAL_PREFIX)
-        if kind not in BASE_NAMES:
-            raise _unknown(name)
-        return RegionalPotential(kind, lambda: make(kind, **settings), rule=region_rule or RegionRule(), name=name)
-    from paperlib.training import TrainConfig
-
-    train = TrainConfig(max_epochs=max_epochs, learning_rate=learning_rate, batch_size=batch_size, seed=seed,
-                        progress=progress, devices=devices, strategy=strategy)
-    if name.startswith("schnet_"):
-        from paperlib.models.schnet import SIZES, SchNetConfig, SchNetPotential
-
-        size = name.removeprefix("schnet_")
-        if size not in SIZES:
-            raise _unknown(name)
-        return SchNetPotential(SchNetConfig(size=size, device=device, train=train), name=name)
-    if name == "gap":
-        from paperlib.models.gap import GAPConfig, GAPPotential
-
-        return GAPPotential(gap_config or GAPConfig(n_sparse=gap_n_sparse, seed=seed), name=name)
-    if name == "fchl19":
-        from paperlib.models.gpr import FCHLConfig, FCHLPotential
-
-        return FCHLPotential(FCHLConfig(device="cpu" if device == "auto" else device), name=name)
-    if name == "sgdml":
-        from paperlib.models.sgdml import SGDMLConfig, SGDMLPotential
-
-        return SGDMLPotential(SGDMLConfig(sigmas=tuple(sgdml_sigmas)) if sgdml_sigmas else SGDMLConfig(), name=name)
-    if name == "bpnn":
-        from paperlib.models.bpnn import BPNNConfig, BPNNPotential
-
-        return BPNNPotential(BPNNConfig(device=device, train=train), name=name)
-    if name == "mace":
-        from paperlib.models.mace import MACEConfig, MACEPotential
-        from paperlib.training import resolve_device
-
-        return MACEPotential(MACEConfig(max_epochs=max_epochs, batch_size=batch_size, seed=seed,
-                                        device=resolve_device(device).type), name=name)
-    if name == "deepmd":
-        from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
-
-        return DeepMDPotential(DeepMDConfig(batch_size=batch_size, seed=seed), name=name)
-    raise _unknown(name)
+        backend(kind)
+        return RegionalPotential(kind, lambda: make(kind, config=config, **values), rule=region_rule or RegionRule(),
+                                 name=name)
+    if region_rule is not None:
+        raise ValueError(f"model {name!r}: region_rule applies to local_ models only")
+    b = backend(name)
+    if config is None:
+        config = build_config(name, **values)
+    elif values:
+        raise ValueError(f"model {name!r}: give either config or settings, not both")
+    elif not isinstance(config, b.config_class()):
+        raise ValueError(f"model {name!r}: config must be a {b.config}; got {type(config).__name__}")
+    return b.potential_class()(config, name=name)
 
 
 def load(name: str, path: str | Path, device: str | None = None) -> Potential:
-    """Load a model of kind ``name`` saved with its ``save`` method."""
+    """Load a model of kind ``name`` saved with its ``save`` method (networks onto ``device``)."""
     if name.startswith(LOCAL_PREFIX):
         from paperlib.models.regional import RegionalPotential
 
         kind = name.removeprefix(LOCAL_PREFIX)
-        if kind not in BASE_NAMES:
-            raise _unknown(name)
+        backend(kind)
         return RegionalPotential.load(path, lambda k, p: load(k, p, device), lambda: make(kind))
-    if name.startswith("schnet_"):
-        from paperlib.models.schnet import SchNetPotential
-
-        return SchNetPotential.load(path, device=device)
-    if name == "gap":
-        from paperlib.models.gap import GAPPotential
-
-        return GAPPotential.load(path)
-    if name == "fchl19":
-        from paperlib.models.gpr import FCHLPotential
-
-        return FCHLPotential.load(path)
-    if name == "sgdml":
-        from paperlib.models.sgdml import SGDMLPotential
-
-        return SGDMLPotential.load(path)
-    if name == "bpnn":
-        from paperlib.models.bpnn import BPNNPotential
-
-        return BPNNPotential.load(path, device=device)
-    if name == "mace":
-        from paperlib.models.mace import MACEPotential
-
-        return MACEPotential.load(path)
-    if name == "deepmd":
-        from paperlib.models.deepmd import DeepMDPotential
-
-        return DeepMDPotential.load(path)
-    raise _unknown(name)
+    cls = backend(name).potential_class()
+    # Networks are placed on a device when loaded; the other backends have no device to choose.
+    return cls.load(path, device=device) if "device" in inspect.signature(cls.load).parameters else cls.load(path)

@@ -139,6 +139,7 @@ class SchNetPotential:
     """
 
     provides_hessians = True
+    trains_on_hessians = True
 
     def __init__(self, config: SchNetConfig = SchNetConfig(), name: str | None = None):
         self.config = config

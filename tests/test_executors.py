@@ -43,8 +43,9 @@ def test_local_cluster_returns_results_in_order_from_worker_processes(cluster):
 
 def test_kernel_learning_curves_are_identical_in_process_and_on_two_workers(cluster, ethanol_frames, tmp_path):
     """The gradients study's KRR and GPR curves (3 sizes x 2 draws x 2 targets), each executor with its own
-    empty cache: every error agrees to 1e-6 relative. Workers run BLAS on one thread and this process on two,
-    which sums in another order; the E+F kernel solve (regularisation 1e-8) amplifies that rounding to 3e-7."""
+    empty cache: every error agrees to 1e-5 relative. Workers run BLAS on one thread and this process on two,
+    which sums in another order; the E+F kernel solve (regularisation 1e-8) amplifies that rounding (to 1.3e-6 on
+    the draws of the study's ``training_draws`` seed stream)."""
     from paperlib.params import resolve
     from paperlib.studies import gradients as study
 
@@ -59,6 +60,6 @@ def test_kernel_learning_curves_are_identical_in_process_and_on_two_workers(clus
     cols = ["targets", "n_train", "draw"]
     pd.testing.assert_frame_equal(serial[cols], dask[cols])
     for m in ("mae_energy", "mae_forces"):
-        assert dask[m].to_numpy() == pytest.approx(serial[m].to_numpy(), rel=1e-6)
+        assert dask[m].to_numpy() == pytest.approx(serial[m].to_numpy(), rel=1e-5)
     # Another draw's training set gives other errors, so agreement is not trivial.
     assert serial.mae_energy.nunique() > len(serial) // 2

@@ -4,20 +4,25 @@ Stages (each cached by its inputs): reference MD of one molecule (or an rMD17 fi
 cross-validation on training data -> learning curves of energy-only vs energy+force kernel models (FCHL19
 KRR / GPR) and SchNet -> normal-mode conformations of many small molecules, split by molecule ->
 unseen-molecule learning curves -> claims.
+
+The study contract: :class:`Params`, :func:`run` (all the compute, one executor for the independent fits) ->
+:class:`Results`, :data:`CLAIMS` and :func:`figures`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from paperlib import keys
+from paperlib.seeds import rng, stream_seed
 from paperlib.analysis import claims as C
 from paperlib.analysis import intervals as IV
 from paperlib.analysis import learning_curves as LC
@@ -28,11 +33,15 @@ from paperlib.data.splits import group_split, random_split
 from paperlib.executors import Executor
 from paperlib.models.base import Targets
 from paperlib.models.gpr import FCHLConfig, FCHLPotential, select_hyperparameters
-from paperlib.params import Params
+from paperlib.options import RunOptions
 from paperlib.reference.xtb import XTBSettings, relax
 from paperlib.sampling.md import xtb_langevin_trajectories
 from paperlib.sampling.molecules import read_smiles_list, rmd17_molecule
 from paperlib.sampling.normal_modes import xtb_normal_mode_set
+from paperlib.studies.contract import StudyParams, StudyResults
+
+if TYPE_CHECKING:
+    from paperlib.runner import Timer
 
 STUDY = "gradients"
 FRAMES = "frames.xyz"
@@ -41,6 +50,12 @@ E_ONLY, E_AND_F = "E", "E+F"
 SINGLE, UNSEEN = "single molecule", "unseen molecules"
 METRICS = ("mae_energy", "mae_forces")
 PAPER_RATIO = 7.0
+
+
+class Params(StudyParams):
+    """Validated parameters of the gradients study (``Params.resolve(profile, overrides)``)."""
+
+    STUDY = STUDY
 
 
 # -- reference data -------------------------------------------------------------------------------
@@ -68,14 +83,17 @@ def single_molecule_data(p: Params, cache: Cache, progress: bool = True) -> tupl
         if len(data) < pool_size(p) + p.n_test:
             raise ValueError(f"parameter 'dataset_path': {p.dataset_path!r} has {len(data)} frames; the chosen "
                              f"sizes need {pool_size(p) + p.n_test} (pool {pool_size(p)} + n_test {p.n_test})")
-        rest, test = random_split(len(data), p.n_test, p.seed)
+        rest, test = random_split(len(data), p.n_test, stream_seed(p.seed, "test_split"))
         return data.subset(rest), data.subset(test)
     stride = max(1, round(p.stride_fs / p.timestep_fs))
     common = dict(molecule=p.molecule, temperature_K=p.temperature_K, timestep_fs=p.timestep_fs,
                   friction_per_fs=p.friction_per_fs, equil_steps=p.equil_steps, stride=stride,
                   n_trajectories=p.n_trajectories)
     out = []
-    for kind, n, seed in (("pool", pool_size(p), p.seed), ("test", p.n_test, p.seed + 10_000)):
+    # Pool and test frames come from trajectories of separate seed streams: no test frame is a near-copy of a
+    # training frame.
+    for kind, n, seed in (("pool", pool_size(p), stream_seed(p.seed, "pool_md")),
+                          ("test", p.n_test, stream_seed(p.seed, "test_md"))):
         args = dict(common, frames_per_trajectory=math.ceil(n / p.n_trajectories), seed=seed)
         entry = cache.get(_reference_md, args, lambda o, a=args: _reference_md(o, progress=progress, **a))
         out.append(Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces])[:n])
@@ -106,7 +124,7 @@ def _qm7b(out: Path, *, molecules: list, per_molecule: int, temperature_K: float
 def qm7b_data(p: Params, cache: Cache, progress: bool = True) -> tuple[Dataset, dict[str, str]]:
     """Labelled normal-mode conformations of the QM7b-like molecules, and the molecules that failed."""
     args = dict(molecules=[list(m) for m in qm7b_molecules(p)], per_molecule=p.conformations_per_molecule,
-                temperature_K=p.nm_temperature_K, seed=p.seed)
+                temperature_K=p.nm_temperature_K, seed=stream_seed(p.seed, "normal_modes"))
     entry = cache.get(_qm7b, args, lambda o: _qm7b(o, progress=progress, **args))
     data = Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces])
     return data, json.loads((entry / "failed.json").read_text())
@@ -114,17 +132,17 @@ def qm7b_data(p: Params, cache: Cache, progress: bool = True) -> tuple[Dataset, 
 
 def unseen_split(p: Params, data: Dataset) -> tuple[Dataset, Dataset]:
     """(training conformations, test conformations), split by molecule: no test molecule is in training."""
-    tr, te = group_split(data.info("molecule"), p.test_molecule_fraction, p.seed)
+    tr, te = group_split(data.info("molecule"), p.test_molecule_fraction, stream_seed(p.seed, "molecule_split"))
     return data.subset(tr), data.subset(te)
 
 
 # -- models ---------------------------------------------------------------------------------------
 def _cv_set(p: Params, pool: Dataset) -> Dataset:
-    return pool.subset(np.sort(np.random.default_rng([p.seed, 77]).permutation(len(pool))[:p.cv_size]))
+    return pool.subset(np.sort(rng(p.seed, "cv_set").permutation(len(pool))[:p.cv_size]))
 
 
 def _hyper(out: Path, *, with_forces: bool, grouped: bool, sigmas: list, regularisations: list, folds: int,
-           seed: int, device: str, data_fingerprint: str, data: Dataset) -> None:
+           seed: int, data_fingerprint: str, data: Dataset, device: str = "cpu") -> None:
     groups = data.info("molecule") if grouped else None
     sigma, lam, table = select_hyperparameters(data, with_forces=with_forces, sigmas=sigmas,
                                                regularisations=regularisations, folds=folds, groups=groups,
@@ -132,21 +150,48 @@ def _hyper(out: Path, *, with_forces: bool, grouped: bool, sigmas: list, regular
     (out / "hyper.json").write_text(json.dumps({"sigma": sigma, "regularisation": lam, "table": table}))
 
 
-def hyperparameters(p: Params, cache: Cache, pool: Dataset, with_forces: bool, grouped: bool = False
-                    ) -> dict[str, Any]:
+def hyperparameters(p: Params, cache: Cache, pool: Dataset, with_forces: bool, grouped: bool = False,
+                    device: str = "auto") -> dict[str, Any]:
     """Kernel width and regularisation chosen by ``cv_folds``-fold cross-validation on ``cv_size``
-    configurations of the training pool (grouped by molecule when ``grouped``)."""
+    configurations of the training pool (grouped by molecule when ``grouped``), computed on torch ``device``
+    (a runtime setting: not part of the cache key)."""
+    data, args = _hyper_job(p, pool, with_forces, grouped)
+    return _hyper_entry(cache, data, args, _device(device))
+
+
+def _hyper_job(p: Params, pool: Dataset, with_forces: bool, grouped: bool) -> tuple[Dataset, dict[str, Any]]:
     data = _cv_set(p, pool)
-    args = dict(with_forces=with_forces, grouped=grouped, sigmas=p.sigmas, regularisations=p.regularisations,
-                folds=p.cv_folds, seed=p.seed, device=_device(p), data_fingerprint=data.fingerprint())
-    entry = cache.get(_hyper, args, lambda o: _hyper(o, data=data, **args))
+    return data, dict(with_forces=with_forces, grouped=grouped, sigmas=list(p.sigmas),
+                      regularisations=list(p.regularisations), folds=p.cv_folds,
+                      seed=stream_seed(p.seed, "cv_folds"),
+                      data_fingerprint=data.fingerprint())
+
+
+def _hyper_entry(cache: Cache, data: Dataset, args: dict[str, Any], device: str) -> dict[str, Any]:
+    entry = cache.get(_hyper, args, lambda o: _hyper(o, data=data, device=device, **args))
     return json.loads((entry / "hyper.json").read_text())
 
 
-def _device(p: Params) -> str:
+def hyperparameter_pair(p: Params, cache: Cache, pool: Dataset, grouped: bool = False, device: str = "auto",
+                        executor: Executor | None = None, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """:func:`hyperparameters` of the energy-only and of the energy+force model (targets -> choice), the two
+    cross-validations computed by ``executor`` (default: in this process)."""
+    from paperlib.executors import InProcessExecutor
+
+    executor = executor or InProcessExecutor()
+    device = _device(device)
+    # Mapped over (data, key) built here: the parameters object itself does not cross to the workers.
+    jobs = [_hyper_job(p, pool, with_forces, grouped) for with_forces in (False, True)]
+    chosen = executor.map(lambda job: _hyper_entry(cache, job[0], job[1], device), jobs, desc="hyperparameters",
+                          progress=progress)
+    return {E_ONLY: chosen[0], E_AND_F: chosen[1]}
+
+
+def _device(device: str) -> str:
+    """The torch device ``device`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``) stands for, as a string."""
     from paperlib.training import resolve_device
 
-    return str(resolve_device(p.device))
+    return str(resolve_device(device))
 
 
 def _errors(pred, test: Dataset) -> dict[str, float]:
@@ -155,7 +200,7 @@ def _errors(pred, test: Dataset) -> dict[str, float]:
 
 
 def _kernel_point(out: Path, *, train: Dataset, test: Dataset, sigma: float, regularisation: float,
-                  with_forces: bool, device: str, **_key) -> None:
+                  with_forces: bool, device: str = "cpu", **_key) -> None:
     model = FCHLPotential(FCHLConfig(sigma=sigma, regularisation=regularisation, device=device))
     fit = model.fit(train, targets=Targets(1.0, 1.0 if with_forces else 0.0))
     (out / "point.json").write_text(json.dumps({**_errors(model.predict(list(test)), test),
@@ -163,18 +208,24 @@ def _kernel_point(out: Path, *, train: Dataset, test: Dataset, sigma: float, reg
 
 
 def _nn_point(out: Path, *, train: Dataset, test: Dataset, model: str, settings: dict, force_weight: float,
-              progress: bool, **_key) -> None:
+              progress: bool, runtime: dict | None = None, **_key) -> None:
     from paperlib.models import registry
 
-    pot = registry.make(model, progress=progress, **settings)
+    pot = registry.make(model, progress=progress, **settings, **(runtime or {}))
     targets = Targets(1.0 - force_weight, force_weight) if force_weight > 0 else Targets(1.0, 0.0)
     fit = pot.fit(train, targets=targets)
     (out / "point.json").write_text(json.dumps({**_errors(pot.predict(list(test)), test),
                                                 "fit_s": fit.wall_time_s}))
 
 
+def _draws_seed(p: Params) -> int:
+    """Seed of the training-set draws: the E-only and E+F curves (and the network's) share it, so draw d of
+    every curve of a pool is the same training set (nested in N)."""
+    return stream_seed(p.seed, "training_draws")
+
+
 def _curve(cache: Cache, fn, pool: Dataset, test: Dataset, subsets, key: dict, compute_args: dict,
-           executor: Executor | None, **labels) -> pd.DataFrame:
+           executor: Executor | None, progress: bool = False, **labels) -> pd.DataFrame:
     pool_fp, test_fp = pool.fingerprint(), test.fingerprint()
 
     def evaluate(idx: np.ndarray) -> dict[str, float]:
@@ -182,36 +233,40 @@ def _curve(cache: Cache, fn, pool: Dataset, test: Dataset, subsets, key: dict, c
         entry = cache.get(fn, args, lambda o: fn(o, train=pool.subset(idx), test=test, **compute_args, **args))
         return json.loads((entry / "point.json").read_text())
 
-    return LC.learning_curve(subsets, evaluate, executor, **labels)
+    return LC.learning_curve(subsets, evaluate, executor, progress=progress, **labels)
 
 
 def kernel_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, hyper: Mapping[str, dict],
-                  sizes: Mapping[str, list[int]], dataset: str, executor: Executor | None = None) -> pd.DataFrame:
+                  sizes: Mapping[str, list[int]], dataset: str, executor: Executor | None = None,
+                  device: str = "auto", progress: bool = False) -> pd.DataFrame:
     """Learning curves of KRR (E) and GPR (E+F): one row per (targets, size, draw) with energy and force MAE.
-    The points are computed by ``executor`` (default: in this process)."""
+    The points are computed by ``executor`` (default: in this process) on torch ``device``."""
     frames = []
+    compute = {"device": _device(device)}
     for targets, with_forces in ((E_ONLY, False), (E_AND_F, True)):
         hp = hyper[targets]
-        subsets = LC.draws(len(pool), sizes[targets], p.n_draws, p.seed)
-        key = dict(sigma=hp["sigma"], regularisation=hp["regularisation"], with_forces=with_forces,
-                   device=_device(p))
-        frames.append(_curve(cache, _kernel_point, pool, test, subsets, key, {}, executor, dataset=dataset,
-                             family=KERNEL, targets=targets))
+        subsets = LC.draws(len(pool), sizes[targets], p.n_draws, _draws_seed(p))
+        key = dict(sigma=hp["sigma"], regularisation=hp["regularisation"], with_forces=with_forces)
+        frames.append(_curve(cache, _kernel_point, pool, test, subsets, key, compute, executor, progress,
+                             dataset=dataset, family=KERNEL, targets=targets))
     return _with_labels(pd.concat(frames, ignore_index=True), pool)
 
 
 def nn_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, progress: bool = True,
-              executor: Executor | None = None) -> pd.DataFrame:
+              executor: Executor | None = None, options: RunOptions | None = None) -> pd.DataFrame:
     """Learning curves of the neural network trained on E only and on E+F (same sizes and draws), the points
-    computed by ``executor`` (default: in this process)."""
+    computed by ``executor`` (default: in this process) with the device, devices and strategy of
+    ``options`` (runtime settings: not part of the cache key)."""
+    options = options or RunOptions()
+    runtime = dict(device=options.device, devices=options.devices, strategy=options.strategy)
     frames = []
-    subsets = LC.draws(len(pool), p.nn_sizes, p.nn_draws, p.seed)
+    subsets = LC.draws(len(pool), p.nn_sizes, p.nn_draws, _draws_seed(p))
     for targets, w in ((E_ONLY, 0.0), (E_AND_F, p.force_weight)):
-        settings = dict(seed=p.seed, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
-                        learning_rate=p.learning_rate, devices=p.devices, strategy=p.strategy)
+        settings = dict(seed=p.seed, max_epochs=p.max_epochs, batch_size=p.batch_size,
+                        learning_rate=p.learning_rate)
         key = dict(model=p.nn_model, settings=settings, force_weight=w)
-        frames.append(_curve(cache, _nn_point, pool, test, subsets, key, {"progress": progress}, executor,
-                             dataset=SINGLE, family=NN, targets=targets))
+        frames.append(_curve(cache, _nn_point, pool, test, subsets, key, {"progress": progress, "runtime": runtime},
+                             executor, progress, dataset=SINGLE, family=NN, targets=targets))
     return _with_labels(pd.concat(frames, ignore_index=True), pool)
 
 
@@ -467,3 +522,103 @@ def summary_figures(curves: pd.DataFrame) -> dict[str, float]:
             for m, v in ratios(curves, ds).items():
                 figures[f"{ds}/kernel/ratio_{m}"] = float(v)
     return figures
+
+
+def figures(results: "Results") -> dict[str, float]:
+    """The measured figures of results.json (:func:`summary_figures` of the curves)."""
+    return summary_figures(results.curves)
+
+
+# -- the study ------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Results(StudyResults):
+    """What the chapter presents and the claims judge.
+
+    Attributes
+    ----------
+    curves
+        one row per (dataset, family, targets, n_train, draw): ``mae_energy``, ``mae_forces`` (eV, eV/Å),
+        ``fit_s`` and ``n_labels``; the single-molecule kernel and network curves and the unseen-molecule
+        kernel curves.
+    n_test_configurations
+        test frames of the single molecule.
+    unseen_test_molecules
+        molecules held out for the unseen-molecule test.
+    reference_sets
+        the single molecule's training pool and test set: frames, atoms, energy spread and mean |F| (eV, eV/Å).
+    hyperparameters
+        one row per (dataset, targets): the cross-validated ``sigma`` and ``regularisation``.
+    unseen_sets
+        training and test side of the split by molecule: molecules, conformations, atoms (min-max).
+    failed_molecules
+        molecule name -> why its conformations could not be made.
+    """
+
+    curves: pd.DataFrame
+    n_test_configurations: int
+    unseen_test_molecules: int
+    reference_sets: pd.DataFrame
+    hyperparameters: pd.DataFrame
+    unseen_sets: pd.DataFrame
+    failed_molecules: dict[str, str]
+
+
+def _reference_table(pool: Dataset, test: Dataset) -> pd.DataFrame:
+    sets = (("training pool", pool), ("test", test))
+    return pd.DataFrame({"set": [name for name, _ in sets], "frames": [len(d) for _, d in sets],
+                         "atoms": [int(d.n_atoms()[0]) for _, d in sets],
+                         "energy_spread": [float(np.ptp(d.energies())) for _, d in sets],
+                         "mean_abs_force": [float(np.abs(d.forces()).mean()) for _, d in sets]})
+
+
+def _unseen_table(train: Dataset, test: Dataset) -> pd.DataFrame:
+    sets = (("training", train), ("test", test))
+    return pd.DataFrame({"set": [name for name, _ in sets],
+                         "molecules": [len(set(d.info("molecule"))) for _, d in sets],
+                         "conformations": [len(d) for _, d in sets],
+                         "atoms (min-max)": [f"{d.n_atoms().min()}-{d.n_atoms().max()}" for _, d in sets]})
+
+
+def _hyper_rows(dataset: str, hyper: Mapping[str, dict]) -> list[dict[str, Any]]:
+    return [{"dataset": dataset, "targets": t, "sigma": float(h["sigma"]),
+             "regularisation": float(h["regularisation"])} for t, h in hyper.items()]
+
+
+def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: "Timer | None" = None) -> Results:
+    """All the compute of the chapter, each stage cached: reference MD, cross-validated hyperparameters, the
+    single-molecule kernel and network learning curves, the normal-mode conformations of many molecules and
+    the unseen-molecule kernel curves. The independent fits (the two cross-validations of each dataset and
+    every learning-curve point) run on one executor of ``options``."""
+    from paperlib.runner import Timer
+
+    timer = timer if timer is not None else Timer()
+    progress = options.progress
+    device = _device(options.device)
+    with options.make_executor() as ex:
+        with timer("reference MD"):
+            pool, test = single_molecule_data(p, cache, progress=progress)
+        with timer("hyperparameters (single molecule)"):
+            hyper = hyperparameter_pair(p, cache, pool, False, device, ex, progress)
+        with timer("kernel learning curves (single molecule)"):
+            kernel = kernel_curves(p, cache, pool, test, hyper, {E_ONLY: p.krr_sizes, E_AND_F: p.gp_sizes},
+                                   SINGLE, ex, device, progress)
+        with timer("neural-network learning curves"):
+            nn = nn_curves(p, cache, pool, test, progress=progress, executor=ex, options=options)
+        with timer("reference conformations (many molecules)"):
+            confs, failed = qm7b_data(p, cache, progress=progress)
+            train_u, test_u = unseen_split(p, confs)
+        shared = set(train_u.info("molecule")) & set(test_u.info("molecule"))
+        if shared:
+            raise RuntimeError(f"molecules on both sides of the split: {sorted(shared)}")
+        with timer("unseen-molecule curves"):
+            hyper_u = hyperparameter_pair(p, cache, train_u, True, device, ex, progress)
+            unseen = kernel_curves(p, cache, train_u, test_u, hyper_u, {E_ONLY: p.qm7b_sizes,
+                                                                        E_AND_F: p.qm7b_sizes}, UNSEEN, ex,
+                                   device, progress)
+    return Results(curves=pd.concat([kernel, nn, unseen], ignore_index=True),
+                   n_test_configurations=len(test),
+                   unseen_test_molecules=len(set(test_u.info("molecule"))),
+                   reference_sets=_reference_table(pool, test),
+                   hyperparameters=pd.DataFrame(_hyper_rows(SINGLE, hyper) + _hyper_rows(UNSEEN, hyper_u)),
+                   unseen_sets=_unseen_table(train_u, test_u),
+                   failed_molecules={str(k): str(v) for k, v in failed.items()})

@@ -1,3 +1,7 @@
+import json
+import pickle
+
+import cloudpickle
 import numpy as np
 import pandas as pd
 import pytest
@@ -190,7 +194,7 @@ def test_bad_parameters_are_named(override, name):
 
 
 def test_malonaldehyde_runs_like_ethanol(cache):
-    p = resolve("gradients", "smoke", {"molecule": "malonaldehyde", "krr_sizes": [4, 8], "gp_sizes": [4, 8],
+    p = study.Params.resolve("smoke", {"molecule": "malonaldehyde", "krr_sizes": [4, 8], "gp_sizes": [4, 8],
                                        "n_draws": 2})
     pool, test = study.single_molecule_data(p, cache, progress=False)
     assert pool[0].get_chemical_formula(mode="hill") == "C3H4O2" and len(test) == p.n_test
@@ -236,3 +240,81 @@ def test_unseen_split_is_by_molecule():
     assert not set(train.info("molecule")) & set(test.info("molecule"))
     assert len(train) + len(test) == 40
     assert isinstance(pd.Series(test.info("molecule")).nunique(), int)
+
+
+# -- the study contract ---------------------------------------------------------------------------
+def _results(**curve_args):
+    res = _curves(7.0, 1.0, 7.0, **curve_args)
+    return study.Results(
+        curves=pd.DataFrame(res["curves"]).assign(fit_s=0.25),
+        n_test_configurations=res["n_test_configurations"], unseen_test_molecules=res["unseen_test_molecules"],
+        reference_sets=pd.DataFrame({"set": ["training pool", "test"], "frames": [16, 20], "atoms": [9, 9],
+                                     "energy_spread": [0.31, 0.27], "mean_abs_force": [0.9, 0.85]}),
+        hyperparameters=pd.DataFrame([{"dataset": d, "targets": t, "sigma": 16.0, "regularisation": 1e-8}
+                                      for d in (study.SINGLE, study.UNSEEN) for t in (study.E_ONLY, study.E_AND_F)]),
+        unseen_sets=pd.DataFrame({"set": ["training", "test"], "molecules": [9, 3], "conformations": [27, 9],
+                                  "atoms (min-max)": ["3-15", "5-12"]}),
+        failed_molecules={"cyclopropanone": "xtb did not converge"})
+
+
+def test_results_round_trip_through_json_with_the_same_figures_and_verdicts():
+    r = _results()
+    back = study.Results.from_json(json.loads(json.dumps(r.to_json())))
+    assert study.figures(back) == study.figures(r)
+    assert "single molecule/kernel/E+F/N=64/mae_forces" in study.figures(back)   # integer N survives JSON
+    for name in ("curves", "reference_sets", "hyperparameters", "unseen_sets"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(r, name))
+    assert back.failed_molecules == r.failed_molecules and back.n_test_configurations == 500
+    judged = {v.key: (v.verdict, v.evidence) for v in C.judge(study.CLAIMS, r.claims_input(), "smoke")}
+    assert judged == {v.key: (v.verdict, v.evidence) for v in C.judge(study.CLAIMS, back.claims_input(), "smoke")}
+    assert judged["1"][0] == C.REPRODUCED
+
+
+def test_figures_are_the_summary_of_the_curves():
+    r = _results()
+    assert study.figures(r) == study.summary_figures(r.curves)
+    assert study.figures(r)["single molecule/kernel/ratio_mae_energy"] == pytest.approx(
+        7.0 * np.exp(np.log(JITTER).mean()))
+
+
+def test_params_hold_science_only():
+    p = study.Params.resolve("smoke", {"n_draws": 2})
+    assert p.study == "gradients" and p.n_draws == 2 and p.profile == "smoke"
+    for runtime in ("device", "executor", "devices", "strategy"):
+        assert runtime not in p
+    with pytest.raises(ParameterError, match="device"):
+        study.Params.resolve("smoke", {"device": "cpu"})
+
+
+def test_random_choices_draw_from_named_streams():
+    from paperlib.seeds import stream_seed
+
+    p = study.Params.resolve("smoke")
+    assert study._draws_seed(p) == stream_seed(p.seed, "training_draws") != p.seed
+    assert study._draws_seed(study.Params.resolve("smoke", {"seed": 1})) != study._draws_seed(p)
+
+
+class _PicklingExecutor:
+    """In process, but every function and item crosses cloudpickle as it would to a dask worker."""
+
+    def map(self, fn, items, desc="", progress=True):
+        fn = pickle.loads(cloudpickle.dumps(fn))
+        return [fn(pickle.loads(cloudpickle.dumps(item))) for item in items]
+
+
+def test_mapped_fits_are_picklable_and_runtime_settings_stay_out_of_cache_keys(tmp_path, ethanol_frames):
+    from paperlib.cache import Cache
+
+    p = study.Params.resolve("smoke", {"n_draws": 2, "cv_size": 8, "sigmas": [16.0], "regularisations": [1e-8]})
+    pool, test = ethanol_frames.subset(range(16)), ethanol_frames.subset(range(20, 26))
+    cache = Cache(tmp_path / "cache")
+    hyper = study.hyperparameter_pair(p, cache, pool, device="cpu", executor=_PicklingExecutor())
+    assert set(hyper) == {study.E_ONLY, study.E_AND_F} and hyper[study.E_AND_F]["sigma"] == 16.0
+    sizes = {study.E_ONLY: [4, 8], study.E_AND_F: [4]}
+    df = study.kernel_curves(p, cache, pool, test, hyper, sizes, study.SINGLE, _PicklingExecutor(), device="cpu")
+    n_entries = len(cache.entries())
+    # "auto" is the CPU here; another device name must find the same entries, not compute new ones
+    assert study.hyperparameter_pair(p, cache, pool, device="auto") == hyper
+    again = study.kernel_curves(p, cache, pool, test, hyper, sizes, study.SINGLE, device="auto")
+    pd.testing.assert_frame_equal(again, df)
+    assert len(cache.entries()) == n_entries == 2 + 2 * (2 + 1)

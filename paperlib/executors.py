@@ -76,8 +76,9 @@ class DaskExecutor:
         self.cluster = None
         if address is None:
             # One thread per worker: N workers already fill N cores, and more threads would oversubscribe them.
+            # The scheduler always serves HTTP; port 0 takes a free one instead of warning that 8787 is taken.
             self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=":0")
             address = self.cluster.scheduler_address
         self.client = Client(address)
 

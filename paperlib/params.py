@@ -39,6 +39,10 @@ class Params(Mapping[str, Any]):
         return self._values[key]
 
     def __getattr__(self, key: str) -> Any:
+        # Private names are never parameters; refusing them keeps copy and pickle (dask workers) from recursing
+        # into this method before ``_values`` exists.
+        if key.startswith("_"):
+            raise AttributeError(key)
         try:
             return self._values[key]
         except KeyError:

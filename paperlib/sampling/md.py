@@ -23,7 +23,7 @@ from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from ase.neighborlist import neighbor_list
 from tqdm.auto import tqdm
 
-from paperlib import keys
+from paperlib import keys, seeds
 from paperlib.reference.bmhtf import LammpsBMHTF, attach_labels
 from paperlib.units import amu_per_A3_to_g_per_cm3
 
@@ -242,10 +242,10 @@ def _xtb_trajectory(start: Atoms, settings, trajectory_id: int, md: dict) -> lis
 def xtb_langevin_trajectories(start: Atoms, settings, *, n_trajectories: int, seed: int, workers: int | None = None,
                               progress: bool = True, **md) -> list[Atoms]:
     """Independent :func:`langevin_md` runs of ``start`` with the GFN2-xTB reference (``settings``: an
-    :class:`~paperlib.reference.xtb.XTBSettings`), seeds ``seed + k``, run in parallel over the cores.
+    :class:`~paperlib.reference.xtb.XTBSettings`), seeds from the stream ``trajectory`` of ``seed`` (:mod:`paperlib.seeds`), run in parallel over the cores.
     ``md`` holds the remaining keyword arguments of :func:`langevin_md`. Frames come trajectory by trajectory.
     """
-    runs = [dict(md, seed=seed + k) for k in range(n_trajectories)]
+    runs = [dict(md, seed=seeds.stream_seed(seed, "trajectory", k)) for k in range(n_trajectories)]
     return xtb_langevin_runs([start] * n_trajectories, settings, runs, workers=workers, progress=progress)
 
 

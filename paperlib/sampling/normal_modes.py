@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms, units
 
+from paperlib import seeds
+
 _HBAR_OMEGA_PER_SQRT_LAMBDA = units._hbar * 1e10 / np.sqrt(units._e * units._amu)
 """hbar*omega (eV) of a mass-weighted Hessian eigenvalue lambda = 1 eV/(A^2 amu), as in ``ase.vibrations``."""
 
@@ -120,7 +122,8 @@ def xtb_normal_mode_set(molecules: list[tuple[str, str]], *, per_molecule: int, 
 
     from paperlib.reference.xtb import default_workers, map_in_workers
 
-    jobs = [(s, name, per_molecule, temperature_K, seed + i) for i, (s, name) in enumerate(molecules)]
+    jobs = [(s, name, per_molecule, temperature_K, seeds.stream_seed(seed, "molecule", i))
+            for i, (s, name) in enumerate(molecules)]
     chunk = 8
     chunks = [jobs[i:i + chunk] for i in range(0, len(jobs), chunk)]
     workers = min(workers or default_workers(), len(chunks))

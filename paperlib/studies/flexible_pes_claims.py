@@ -1,6 +1,7 @@
 """Claims of the flexible-PES study, their rules, and the figures written to ``results.json``.
 
-``results`` (what the notebook hands to :func:`paperlib.analysis.claims.judge`) holds the records of
+``results`` (``Results.claims_input()`` of :mod:`paperlib.studies.flexible_pes`, what
+:func:`paperlib.analysis.claims.judge` reads) holds the records of
 ``errors`` (one per test frame, model and training size; ``frame`` numbers the test frame, the same for every
 model), ``profiles`` (one per scan image and model at the largest size), ``paper_models`` (the paper's three
 models among those run) and ``local`` / ``global`` (the names of the local model set and its global
@@ -25,7 +26,6 @@ import pandas as pd
 from paperlib.analysis import claims as C
 from paperlib.analysis.intervals import Interval, bootstrap_interval
 from paperlib.sampling.azobenzene import MECHANISMS
-from paperlib.studies.flexible_pes import KCAL_MOL_EV, TRANSITION, barrier_table, crossing, learning_curves
 
 PAPER_LIMIT = 1000
 """The paper's claim: chemical accuracy with at most this many training points (also the budget for a negative)."""
@@ -37,6 +37,36 @@ MIN_FRAMES = 25
 """Fewest test frames per region group or mechanism for a negative verdict on claims 2 and 3."""
 SEED = 0
 """Seed of every bootstrap."""
+
+KCAL_MOL_EV = 0.0433641
+"""1 kcal/mol in eV: the paper's 'chemical accuracy'."""
+TRANSITION = "transition"
+"""The group of every transition-region frame (rotation, inversion, inversion-assisted rotation)."""
+
+
+# -- tables shared by the study, its figures and its claims ----------------------------------------
+def learning_curves(errors: pd.DataFrame) -> pd.DataFrame:
+    """Test MAE of energies (eV) and forces (eV/A) per model and training size."""
+    return errors.groupby(["model", "n_train"])[["err_energy", "mae_forces"]].mean().reset_index()
+
+
+def crossing(curves: pd.DataFrame, threshold_eV: float = KCAL_MOL_EV) -> pd.DataFrame:
+    """Per model: the smallest training size whose energy MAE is below ``threshold_eV`` (NaN if none)."""
+    rows = []
+    for model, d in curves.groupby("model"):
+        below = d[d["err_energy"] < threshold_eV]["n_train"]
+        rows.append({"model": model, "sizes tried": ", ".join(str(n) for n in sorted(d["n_train"])),
+                     "smallest size below 1 kcal/mol": float(below.min()) if len(below) else np.nan,
+                     "energy MAE at largest (eV)": float(d.sort_values("n_train")["err_energy"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+def barrier_table(profiles: pd.DataFrame) -> pd.DataFrame:
+    """Per model and mechanism: scan barrier (highest image) of reference and model and the error (eV)."""
+    g = profiles.groupby(["model", "mechanism"])
+    out = pd.DataFrame({"reference_barrier_eV": g["reference_eV"].max(), "model_barrier_eV": g["model_eV"].max()})
+    out["barrier_error_eV"] = (out["model_barrier_eV"] - out["reference_barrier_eV"]).abs()
+    return out.reset_index()
 
 
 # -- per-frame data -------------------------------------------------------------------------------

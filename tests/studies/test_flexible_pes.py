@@ -307,3 +307,83 @@ def test_reference_table_names_the_saddle_each_refinement_found():
                                   study.region_rule(resolve("flexible_pes", "smoke"))).set_index("mechanism")
     assert table["saddle region (rule)"].tolist() == ["cis", "inversion", "inversion-assisted rotation"]
     assert table["saddle of this mechanism"].tolist() == [False, True, False]
+
+
+def synthetic_results() -> study.Results:
+    """A small Results built from synthetic records (no reference, no training)."""
+    spec = {("sgdml", 10): uniform(0.02, 0.05, 2.0), ("gap", 10): uniform(0.02, 0.05, 2.0),
+            ("sgdml", 20): uniform(0.01, 0.04, 2.0, 1.5), ("gap", 20): uniform(0.01, 0.03, 2.0, 1.5),
+            ("local_gap", 20): uniform(0.008, 0.02)}
+    raw = results(spec, frames=5)
+    errors, profiles = pd.DataFrame(raw["errors"]), pd.DataFrame(raw["profiles"])
+    curves = study.learning_curves(errors)
+    pair = errors[errors["model"].isin(["gap", "local_gap"]) & (errors["n_train"] == 20)]
+    summary = {"minima": {"cis": {"energy_rel_cis_eV": 0.0, "torsion_deg": 8.0},
+                          "trans": {"energy_rel_cis_eV": -0.1, "torsion_deg": 180.0}},
+               "mechanisms": {"rotation": {"scan_barrier_eV": 1.2, "saddle_converged": True}}}
+    res = study.Results(
+        errors=errors, profiles=profiles,
+        fit_seconds=pd.DataFrame([{"model": m, "n_train": n, "fit_s": 1.5, "notes": "ok"} for m, n in spec]),
+        paper_models=["sgdml", "gap"], local="local_gap", global_model="gap", reference_summary=summary,
+        saddles=pd.DataFrame([{"mechanism": "rotation", "imaginary modes": 1, "saddle of this mechanism": True}]),
+        region_counts=pd.DataFrame({"region": list(REGION_GROUP), "all frames": [5] * 5, "test": [5] * 5}),
+        frame_cvs=pd.DataFrame({"torsion_deg": [1.0, 90.0], "angle_deg": [115.0, 150.0],
+                                "region": ["cis", "inversion-assisted rotation"]}),
+        path_cvs=pd.DataFrame({"torsion_deg": [1.0], "angle_deg": [115.0], "mechanism": ["rotation"], "image": [0]}),
+        curves=curves, crossing=study.crossing(curves), region_errors=study.region_errors(errors, 20),
+        transition_ratios=pd.DataFrame(), barriers=study.barrier_table(profiles),
+        local_vs_global=pair.groupby(["model", "group"])[["err_energy", "mae_forces"]].mean().reset_index())
+    res.transition_ratios = claims.transition_ratios(res.claims_input())
+    return res
+
+
+def test_results_round_trip_through_json_with_the_same_figures_and_verdicts():
+    import json
+
+    original = synthetic_results()
+    back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
+    assert study.figures(back) == study.figures(original) and len(study.figures(original)) > 10
+    for f in dataclasses.fields(study.Results):
+        a, b = getattr(original, f.name), getattr(back, f.name)
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a.reset_index(drop=True), b, check_dtype=False)
+        else:
+            assert a == b
+    assert back.claims_input()["global"] == "gap"
+    assert C.judge(study.CLAIMS, back.claims_input(), "smoke") == C.judge(study.CLAIMS, original.claims_input(),
+                                                                            "smoke")
+
+
+def test_study_module_follows_the_contract():
+    from paperlib.studies import STUDIES
+    from paperlib.studies.contract import StudyParams, StudyResults
+
+    assert STUDIES["flexible_pes"] is study
+    assert issubclass(study.Params, StudyParams) and study.Params.STUDY == "flexible_pes"
+    assert issubclass(study.Results, StudyResults) and study.CLAIMS is claims.CLAIMS
+    p = study.Params.resolve("smoke", {"max_epochs": 2})
+    assert isinstance(p, study.Params) and p.max_epochs == 2 and "device" not in p.to_dict()
+    jobs = study.fit_jobs(p)
+    assert jobs[-1] == ("local_gap", max(p.curve_sizes)) and len(jobs) == len(p.models) * len(p.curve_sizes) + 1
+
+
+def test_params_pickle_for_the_executor():
+    import pickle
+
+    import cloudpickle
+
+    p = study.Params.resolve("smoke", {"seed": 3})
+    q = pickle.loads(cloudpickle.dumps(p))
+    assert type(q) is study.Params and q.to_dict() == p.to_dict() and q.overrides == {"seed": 3}
+
+
+def test_model_settings_keep_the_study_configs_and_take_the_device_from_the_options():
+    from paperlib.studies import RunOptions
+
+    p = study.Params.resolve("smoke")
+    gap = study.make_model("gap", p).config
+    assert (gap.n_max, gap.l_max, gap.cutoff_A, gap.n_sparse, gap.seed) == (6, 4, 5.0, p.gap_n_sparse, p.seed)
+    assert study.make_model("sgdml", p).config.sigmas == tuple(p.sgdml_sigmas)
+    net = study.make_model("bpnn", p, RunOptions(device="cpu")).config
+    assert net.device == "cpu" and net.train.patience == 50 and net.train.max_epochs == p.max_epochs
+    assert "device" not in study.model_settings("gap", p) and study.model_settings("local_gap", p)["n_sparse"] == 30

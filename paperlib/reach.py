@@ -7,7 +7,8 @@ statically, without running the step:
   the module-level functions and classes it names (recursively), and the values of module-level constants it
   names; an edit elsewhere in a study module does not recompute the step;
 - any other paperlib module it names (or whose function or class it names), and every paperlib module that
-  module imports anywhere in its source, transitively, at the level of whole modules;
+  module imports anywhere in its source (or names in a string, for ``importlib``), transitively, at the level
+  of whole modules;
 - the installed version of every third-party distribution those modules import.
 
 So an edit to ``models/schnet.py`` recomputes every step that can reach the SchNet backend (trained models,
@@ -79,6 +80,10 @@ def _imports(name: str) -> tuple[set[str], set[str]]:
     ours, theirs = set(), set()
     is_package = _is_package(name)
     for node in ast.walk(ast.parse(src)) if src else ():
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _is_module(node.value):
+            # A module named in a string is imported by importlib (e.g. the model registry's backends).
+            ours.add(node.value)
+            continue
         if isinstance(node, ast.Import):
             targets = [(a.name, None) for a in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -1,7 +1,9 @@
 """Study 4: data selection for molten NaCl (Tovey et al., arXiv 2108.01582).
 
 Stages (each cached by its inputs): NPT reference pools -> selections -> trained models -> test-set force
-errors -> reference and ML-driven NVT MD -> RDFs -> claims.
+errors -> reference and ML-driven NVT MD -> RDFs -> claims. :func:`run` computes them all and returns the
+:class:`Results` that the chapter presents and the claims judge; the two reference pools, the trainings and the
+ML MD runs go through one executor (:class:`~paperlib.options.RunOptions`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
 from paperlib.models import registry
-from paperlib.params import Params
+from paperlib.options import RunOptions
 from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF
 from paperlib.sampling.md import ase_md, density_g_cm3, lammps_md, random_salt_box
+from paperlib.seeds import stream_seed
+from paperlib.studies.contract import StudyParams, StudyResults
 
 STUDY = "nacl_selection"
 PAIRS: tuple[tuple[str, str], ...] = (("Na", "Na"), ("Na", "Cl"), ("Cl", "Cl"))
@@ -35,33 +39,62 @@ GOOD = ("uniform_atomic_energy", "uniform_force")
 BAD = ("uniform_energy", "random")
 START_DENSITY_G_CM3 = 1.5
 FRAMES = "frames.xyz"
+STATE_T, STATE_P = "T (K)", "P (bar)"
+PROPERTIES = {"E/N (eV)": "global energy per atom (eV)", "atomic energy (eV)": "atomic energy (eV)",
+              "|F| (eV/Å)": "force magnitude (eV/Å)"}
+"""The properties whose distributions over every training set the chapter shows ({column: axis label})."""
+
+
+class Params(StudyParams):
+    """Validated parameters of the NaCl data-selection study (``paperlib/profiles/nacl_selection.yaml``)."""
+
+    STUDY = STUDY
 
 
 # -- reference data -------------------------------------------------------------------------------
 def _npt_pool(out: Path, *, n_atoms: int, temperatures_K: list[float], pressures_bar: list[float],
-              timestep_fs: float, equil_steps: int, n_frames: int, stride: int, seed: int, progress: bool) -> None:
+              timestep_fs: float, equil_steps: int, n_frames: int, stride: int, seed: int, pool: str,
+              progress: bool) -> None:
+    """NPT MD of every state point ``k``; its start box and velocities come from the streams
+    ``<pool>_pool_box`` and ``<pool>_pool_md`` (index ``k``) of the study seed."""
     engine = LammpsBMHTF()
     frames: list = []
     states = [(t, p) for t in temperatures_K for p in pressures_bar]
     for k, (t, p) in enumerate(states):
-        start = random_salt_box(n_atoms, START_DENSITY_G_CM3, seed=seed + k)
+        start = random_salt_box(n_atoms, START_DENSITY_G_CM3, seed=stream_seed(seed, f"{pool}_pool_box", k))
         frames += lammps_md(engine, start, temperature_K=t, pressure_bar=p, timestep_fs=timestep_fs,
-                            equil_steps=equil_steps, n_frames=n_frames, stride=stride, seed=seed + k,
-                            trajectory_id=k, progress=progress)
+                            equil_steps=equil_steps, n_frames=n_frames, stride=stride,
+                            seed=stream_seed(seed, f"{pool}_pool_md", k), trajectory_id=k, progress=progress)
     engine.close()
     Dataset(frames).write(out / FRAMES)
 
 
-def reference_pool(p: Params, cache: Cache, kind: str = "train", progress: bool = True) -> Dataset:
-    """The labelled NPT pool (``kind="train"``) or the separate test pool (``kind="test"``, other seeds)."""
+def _pool_args(p: Params, kind: str) -> dict[str, Any]:
     if kind not in ("train", "test"):
         raise ValueError(f"kind: got {kind!r}; allowed: 'train' or 'test'")
-    args = dict(n_atoms=p.n_atoms, temperatures_K=p.temperatures_K, pressures_bar=p.pressures_bar,
+    return dict(n_atoms=p.n_atoms, temperatures_K=p.temperatures_K, pressures_bar=p.pressures_bar,
                 timestep_fs=p.timestep_fs, equil_steps=p.equil_steps, stride=p.stride_steps,
                 n_frames=p.frames_per_state if kind == "train" else p.test_frames_per_state,
-                seed=p.seed if kind == "train" else p.seed + 100_000)
-    entry = cache.get(_npt_pool, args, lambda out: _npt_pool(out, progress=progress, **args))
+                seed=p.seed, pool=kind)
+
+
+def _pool_entry(cache: Cache, args: Mapping[str, Any], progress: bool) -> Path:
+    return cache.get(_npt_pool, args, lambda out: _npt_pool(out, progress=progress, **args))
+
+
+def reference_pool(p: Params, cache: Cache, kind: str = "train", progress: bool = True) -> Dataset:
+    """The labelled NPT pool (``kind="train"``) or the separate test pool (``kind="test"``, other streams)."""
+    entry = _pool_entry(cache, _pool_args(p, kind), progress)
     return Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces, keys.REF_atomic_energies])
+
+
+def pool_states(pool: Dataset) -> pd.DataFrame:
+    """Per state point (temperature, pressure) of ``pool``: frames, mean density (g/cm^3), mean energy per
+    atom (eV)."""
+    states = pd.DataFrame({STATE_T: pool.info(keys.TEMPERATURE), STATE_P: pool.info(keys.PRESSURE),
+                           "density": [density_g_cm3(a) for a in pool], "e": pool.energies() / pool.n_atoms()})
+    return (states.groupby([STATE_T, STATE_P]).agg(frames=("e", "size"), density=("density", "mean"),
+                                                   energy_per_atom=("e", "mean")).reset_index())
 
 
 # -- selection ------------------------------------------------------------------------------------
@@ -71,8 +104,10 @@ def method_options(p: Params, method: str) -> dict[str, Any]:
 
 
 def training_selections(p: Params, pool: Dataset) -> dict[tuple[str, int], np.ndarray]:
-    """Pool indices of every training set, keyed by (method, replicate)."""
-    return {(m, r): selection.select(m, pool, p.n_train, seed=p.seed + 1000 * r, **method_options(p, m))
+    """Pool indices of every training set, keyed by (method, replicate); replicate ``r`` of every method draws
+    from the stream ``selection`` (index ``r``)."""
+    return {(m, r): selection.select(m, pool, p.n_train, seed=stream_seed(p.seed, "selection", r),
+                                     **method_options(p, m))
             for m in p.selection_methods for r in range(p.n_seeds)}
 
 
@@ -91,25 +126,51 @@ def test_set(p: Params, test_pool: Dataset) -> tuple[Dataset, np.ndarray]:
             take = min(per, int(np.sum(at_t & (traj == traj[at_t].min())))) if at_t.any() else 0
         else:
             take = min(per, len(sub))
-        picked = remaining[selection.select(m, sub, take, seed=p.seed + 7 + k, **opts)] if take else []
+        seed = stream_seed(p.seed, "test_set", k)
+        picked = remaining[selection.select(m, sub, take, seed=seed, **opts)] if take else []
         chosen += list(picked)
         origin += [m] * len(picked)
         remaining = np.setdiff1d(remaining, picked)
     return test_pool.subset(chosen), np.array(origin)
 
 
+def selection_distributions(pool: Dataset, selections: Mapping) -> dict[str, dict[str, np.ndarray]]:
+    """Per method, the values of every :data:`PROPERTIES` column over all its training sets (replicates
+    pooled): global energy per atom per configuration, atomic energies and force magnitudes per atom."""
+    out: dict[str, dict[str, list]] = {}
+    for (m, r), idx in selections.items():
+        sub = pool.subset(idx)
+        parts = out.setdefault(m, {col: [] for col in PROPERTIES})
+        parts["E/N (eV)"].append(sub.energies() / sub.n_atoms())
+        parts["atomic energy (eV)"].append(np.asarray(sub.per_atom(keys.REF_atomic_energies), float))
+        parts["|F| (eV/Å)"].append(np.linalg.norm(sub.forces(), axis=1))
+    return {m: {col: np.concatenate(v) for col, v in parts.items()} for m, parts in out.items()}
+
+
 # -- training -------------------------------------------------------------------------------------
-def train_settings(p: Params, replicate: int) -> dict[str, Any]:
-    """Keyword arguments of :func:`paperlib.models.registry.make` for one replicate."""
-    return dict(seed=p.seed + replicate, device=p.device, max_epochs=p.max_epochs, batch_size=p.batch_size,
-                learning_rate=p.learning_rate, gap_n_sparse=p.gap_n_sparse, devices=p.devices, strategy=p.strategy)
+def train_settings(p: Params, replicate: int, model: str = "schnet_small") -> dict[str, Any]:
+    """Keyword arguments of :func:`paperlib.models.registry.make` of ``model`` for one replicate (what is
+    trained; where it trains comes from :func:`runtime_settings`). Replicate ``r`` of every method and model
+    shares the training seed of stream ``training`` (index ``r``)."""
+    seed = stream_seed(p.seed, "training", replicate)
+    if model == "gap":
+        return dict(seed=seed, n_sparse=p.gap_n_sparse)
+    return dict(seed=seed, max_epochs=p.max_epochs, batch_size=p.batch_size, learning_rate=p.learning_rate)
+
+
+def runtime_settings(options: RunOptions) -> dict[str, Any]:
+    """Keyword arguments of :func:`paperlib.models.registry.make` from the run options (never in a cache key)."""
+    return dict(device=options.device, devices=options.devices, strategy=options.strategy)
 
 
 def _train(out: Path, *, model: str, settings: dict, force_weight: float, data: str, train: Dataset,
-           progress: bool) -> None:
+           runtime: Mapping[str, Any], progress: bool) -> None:
     from paperlib.models.base import Targets
 
-    pot = registry.make(model, progress=progress, **settings)
+    # Runtime settings and the progress bar go to the models that take them (networks, not GAP).
+    accepted = registry.settings(model)
+    extra = {k: v for k, v in {**runtime, "progress": progress}.items() if k in accepted}
+    pot = registry.make(model, **settings, **extra)
     targets = Targets(energy=1.0 - force_weight, forces=force_weight) if model != "gap" else Targets(1.0, 1.0)
     report = pot.fit(train, targets=targets)
     pot.save(out / "model")
@@ -124,32 +185,34 @@ class Trained:
     potential: Any
     fit: dict
     key: str
+    entry: Path
 
 
-def _train_entry(cache: Cache, args: dict, train: Dataset, progress: bool) -> Path:
-    return cache.get(_train, args, lambda out: _train(out, train=train, progress=progress, **args))
+def _train_entry(cache: Cache, args: dict, train: Dataset, runtime: Mapping[str, Any], progress: bool) -> Path:
+    return cache.get(_train, args, lambda out: _train(out, train=train, runtime=runtime, progress=progress, **args))
 
 
-def _load(p: Params, model: str, entry: Path) -> Trained:
-    pot = registry.load(model, entry / "model", device=p.device if model != "gap" else None)
-    return Trained(pot, json.loads((entry / "fit.json").read_text()), entry.name)
+def _load(model: str, entry: Path, device: str) -> Trained:
+    pot = registry.load(model, entry / "model", device=device if model != "gap" else None)
+    return Trained(pot, json.loads((entry / "fit.json").read_text()), entry.name, entry)
 
 
 def _train_args(p: Params, model: str, train: Dataset, replicate: int) -> dict:
-    return dict(model=model, settings=train_settings(p, replicate), force_weight=p.force_weight,
+    return dict(model=model, settings=train_settings(p, replicate, model), force_weight=p.force_weight,
                 data=train.fingerprint())
 
 
-def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, progress: bool = True,
+def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, options: RunOptions = RunOptions(),
               executor: Executor | None = None) -> dict:
     """Every (model, method, replicate) potential, with its fit info; the trainings run on ``executor``
-    (default: in this process) and the trained models are read back from the cache."""
+    (default: in this process) on ``options.device`` and the trained models are read back from the cache."""
     jobs = [(mdl, m, r) for mdl in p.models for (m, r) in selections]
     trains = {(m, r): pool.subset(idx) for (m, r), idx in selections.items()}
     work = [(_train_args(p, mdl, trains[(m, r)], r), trains[(m, r)]) for mdl, m, r in jobs]
-    entries = (executor or InProcessExecutor()).map(lambda w: _train_entry(cache, w[0], w[1], False), work,
-                                                    desc="training", progress=progress)
-    return {job: _load(p, job[0], entry) for job, entry in zip(jobs, entries)}
+    runtime = runtime_settings(options)
+    entries = (executor or InProcessExecutor()).map(lambda w: _train_entry(cache, w[0], w[1], runtime, False), work,
+                                                    desc="training", progress=options.progress)
+    return {job: _load(job[0], entry, options.device) for job, entry in zip(jobs, entries)}
 
 
 def test_errors(models: Mapping, test: Dataset) -> pd.DataFrame:
@@ -167,11 +230,12 @@ def test_errors(models: Mapping, test: Dataset) -> pd.DataFrame:
 # -- MD and RDFs ----------------------------------------------------------------------------------
 def _reference_nvt(out: Path, *, n_atoms: int, density: float, temperature_K: float, timestep_fs: float,
                    equil_steps: int, steps: int, every: int, seed: int, progress: bool) -> None:
+    """NVT MD of a fresh box; box and velocities from the streams ``reference_md_box`` and ``reference_md``."""
     engine = LammpsBMHTF(BMHTFSettings(kspace_style="pppm", kspace_accuracy=1e-5))
-    start = random_salt_box(n_atoms, density, seed=seed)
+    start = random_salt_box(n_atoms, density, seed=stream_seed(seed, "reference_md_box"))
     frames = lammps_md(engine, start, temperature_K=temperature_K, pressure_bar=None, timestep_fs=timestep_fs,
-                       equil_steps=equil_steps, n_frames=max(1, steps // every), stride=every, seed=seed,
-                       progress=progress)
+                       equil_steps=equil_steps, n_frames=max(1, steps // every), stride=every,
+                       seed=stream_seed(seed, "reference_md"), progress=progress)
     engine.close()
     Dataset(frames).write(out / FRAMES)
 
@@ -191,7 +255,7 @@ def reference_md(p: Params, cache: Cache, density: float, progress: bool = True)
     """Reference NVT frames (LAMMPS, Nose-Hoover) of the RDF box."""
     args = dict(n_atoms=p.md_n_atoms, density=density, temperature_K=p.md_temperature_K,
                 timestep_fs=p.md_timestep_fs, equil_steps=p.md_equil_steps, steps=p.md_steps, every=p.rdf_every,
-                seed=p.seed + 200_000)
+                seed=p.seed)
     entry = cache.get(_reference_nvt, args, lambda out: _reference_nvt(out, progress=progress, **args))
     return Dataset.read(entry / FRAMES)
 
@@ -205,17 +269,29 @@ def _ml_nvt(out: Path, *, potential, start, temperature_K: float, timestep_fs: f
                                                   "time_to_failure_fs": res.time_to_failure_fs}))
 
 
-def ml_md(p: Params, cache: Cache, models: Mapping, start, progress: bool = True) -> dict:
-    """ML-driven NVT MD from ``start`` for every model: {key: (frames, outcome dict)}."""
-    from tqdm.auto import tqdm
+def _ml_md_entry(cache: Cache, model: str, train_entry: Path, start, run: Mapping[str, Any], device: str) -> Path:
+    """The cache entry of one ML MD run; the model is loaded from its training entry only on a miss."""
+    def compute(out: Path) -> None:
+        _ml_nvt(out, potential=_load(model, train_entry, device).potential, start=start, progress=False, **run)
 
+    return cache.get(_ml_nvt, {**run, "model": train_entry.name, "start": Dataset([start]).fingerprint()}, compute)
+
+
+def ml_md(p: Params, cache: Cache, models: Mapping, start, options: RunOptions = RunOptions(),
+          executor: Executor | None = None) -> dict:
+    """ML-driven NVT MD from ``start`` for every model, run on ``executor`` (default: in this process):
+    {key: (frames, outcome dict)}. Every run shares the thermostat seed of stream ``ml_md``."""
+    run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.md_timestep_fs, steps=p.md_steps,
+               every=p.rdf_every, seed=stream_seed(p.seed, "ml_md"))
+    keys_ = list(models)
+    device = options.device
+    # The workers get the model's name and training entry (small, picklable), not the loaded potential.
+    work = [(key[0], models[key].entry) for key in keys_]
+    entries = (executor or InProcessExecutor()).map(
+        lambda w: _ml_md_entry(cache, w[0], w[1], start, run, device), work, desc="ML MD",
+        progress=options.progress)
     out = {}
-    start_id = Dataset([start]).fingerprint()
-    for key, trained in tqdm(list(models.items()), desc="ML MD", disable=not progress):
-        run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.md_timestep_fs, steps=p.md_steps,
-                   every=p.rdf_every, seed=p.seed + 300_000)
-        entry = cache.get(_ml_nvt, {**run, "model": trained.key, "start": start_id},
-                          lambda d: _ml_nvt(d, potential=trained.potential, start=start, progress=progress, **run))
+    for key, entry in zip(keys_, entries):
         outcome = json.loads((entry / "outcome.json").read_text())
         frames = Dataset.read(entry / FRAMES) if (entry / FRAMES).stat().st_size else Dataset()
         out[key] = (frames, outcome)
@@ -381,3 +457,95 @@ def summary_figures(errors: pd.DataFrame, md: pd.DataFrame) -> dict[str, Any]:
         for (mdl, m), g in md.groupby(["model", "method"]):
             figures[f"{mdl}/{m}/md_flagged_fraction"] = float(g.nonphysical.mean())
     return figures
+
+
+def figures(results: "Results") -> dict[str, Any]:
+    """The measured figures written to results.json (see :func:`summary_figures`)."""
+    return summary_figures(results.errors, results.md)
+
+
+# -- the study ------------------------------------------------------------------------------------
+def run_key(model: str, method: str, replicate: int) -> str:
+    """The string key of one (model, method, replicate) in :attr:`Results.model_rdfs`."""
+    return f"{model}/{method}/{replicate}"
+
+
+def parse_run_key(key: str) -> tuple[str, str, int]:
+    """(model, method, replicate) of a :func:`run_key`."""
+    model, method, replicate = key.split("/")
+    return model, method, int(replicate)
+
+
+@dataclasses.dataclass
+class Results(StudyResults):
+    """Everything the chapter shows and the claims judge.
+
+    Attributes
+    ----------
+    states
+        per state point of the training pool (``T (K)``, ``P (bar)``): frames, mean density (g/cm^3), mean
+        energy per atom (eV).
+    distributions
+        per selection method, the values of every :data:`PROPERTIES` column over its training sets.
+    test_origin
+        the selection method that drew each test configuration.
+    errors
+        test-set errors, one row per (model, method, replicate): force MAE, RMSE, Max (eV/A), energy MAE
+        (eV/atom), fit wall time (s).
+    md_density_g_cm3
+        density of the RDF box.
+    md
+        one row per ML MD run: stability, time to failure, ion-ps, core weights, RDF distances, flagged.
+    reference_rdf
+        partial RDFs of the reference run: {pair: array (2, bins) of r (A) and g(r)}.
+    model_rdfs
+        the same for every ML MD run that left frames, keyed by :func:`run_key`.
+    """
+
+    states: pd.DataFrame
+    distributions: dict
+    test_origin: list
+    errors: pd.DataFrame
+    md_density_g_cm3: float
+    md: pd.DataFrame
+    reference_rdf: dict
+    model_rdfs: dict
+
+
+def _rdf_arrays(rdf: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in rdf.items()}
+
+
+def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None) -> Results:
+    """The whole study: reference pools, selections, training, test errors, reference and ML MD, RDFs.
+
+    The two reference pools, the trainings and the ML MD runs go through one executor of ``options``; every
+    step is cached by its inputs, so a second run reads everything back."""
+    if timer is None:
+        from paperlib.runner import Timer
+
+        timer = Timer()
+    progress = options.progress
+    with options.make_executor() as ex:
+        with timer("reference pools"):
+            # Params do not pickle: the workers get the plain arguments of each pool.
+            ex.map(lambda args: _pool_entry(cache, args, False), [_pool_args(p, k) for k in ("train", "test")],
+                   desc="reference pools", progress=progress)
+            pool = reference_pool(p, cache, "train", progress)
+            test_pool = reference_pool(p, cache, "test", progress)
+        states = pool_states(pool)
+        with timer("selection"):
+            selections = training_selections(p, pool)
+            test, test_origin = test_set(p, test_pool)
+        distributions = selection_distributions(pool, selections)
+        with timer("training"):
+            models = train_all(p, cache, pool, selections, options, executor=ex)
+        errors = test_errors(models, test)
+        with timer("MD"):
+            density = md_density(p, pool)
+            ref_frames = reference_md(p, cache, density, progress)
+            runs = ml_md(p, cache, models, ref_frames[-1], options, executor=ex)
+    md, ref_rdf, model_rdfs = md_summary(ref_frames, runs, p.md_timestep_fs)
+    return Results(states=states, distributions=distributions, test_origin=[str(m) for m in test_origin],
+                   errors=errors, md_density_g_cm3=density, md=md, reference_rdf=_rdf_arrays(ref_rdf),
+                   model_rdfs={run_key(*k): _rdf_arrays(v) for k, v in model_rdfs.items()})

@@ -198,3 +198,57 @@ def test_results_json_follows_the_rule(tmp_path):
     assert all(C.rule_problems(c) == [] for c in data["claims"])
     assert isinstance(C.rules_table(CLAIMS), pd.DataFrame)
     assert [c.key for c in CLAIMS] == ["a", "b"]
+
+
+def synthetic_results() -> study.Results:
+    """A small Results as run() builds it, without training or MD."""
+    rng = np.random.default_rng(3)
+    errs = pd.DataFrame(errors(GOOD_ERRORS, n=3, models=("schnet_small", "gap"))["errors"])
+    errs["energy_mae_per_atom"] = rng.uniform(0.001, 0.01, len(errs))
+    errs["fit_s"] = rng.uniform(1, 2, len(errs))
+    runs = pd.DataFrame(md([True, False, True], [False, False, True])["md"])
+    runs["failure"] = ["", "", "close atoms", "", "", ""]
+    runs["time_to_failure_ps"] = [np.nan, np.nan, 0.08, np.nan, np.nan, np.nan]
+    runs["rdf_distance_Na-Cl"] = [0.1, 0.2, np.nan, 0.05, 0.07, 0.3]
+    r = np.linspace(0.05, 5.95, 60)
+    rdf = {pair: np.vstack([r, rng.uniform(0, 2, r.size)]) for pair in ("Na-Na", "Na-Cl", "Cl-Cl")}
+    states = pd.DataFrame({study.STATE_T: [1200.0, 2000.0], study.STATE_P: [1.0, 1.0], "frames": [12, 12],
+                           "density": [1.6, 1.4], "energy_per_atom": [-3.3, -3.1]})
+    return study.Results(
+        states=states,
+        distributions={m: {col: rng.normal(size=5) for col in study.PROPERTIES} for m in GOOD_ERRORS},
+        test_origin=["random", "uniform_energy"], errors=errs, md_density_g_cm3=1.55, md=runs,
+        reference_rdf=rdf, model_rdfs={study.run_key("schnet_small", "random", 0): rdf})
+
+
+def test_results_round_trip_through_json():
+    original = synthetic_results()
+    back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
+    pd.testing.assert_frame_equal(back.errors, original.errors)
+    pd.testing.assert_frame_equal(back.md, original.md)
+    pd.testing.assert_frame_equal(back.states, original.states)
+    for m, cols in original.distributions.items():
+        for col, v in cols.items():
+            np.testing.assert_array_equal(back.distributions[m][col], v)
+    np.testing.assert_array_equal(back.reference_rdf["Na-Cl"], original.reference_rdf["Na-Cl"])
+    assert list(back.model_rdfs) == ["schnet_small/random/0"]
+    assert study.parse_run_key(next(iter(back.model_rdfs))) == ("schnet_small", "random", 0)
+    assert back.test_origin == original.test_origin and back.md_density_g_cm3 == original.md_density_g_cm3
+    assert study.figures(back) == study.figures(original)
+    fig = study.figures(original)
+    assert fig["schnet_small/uniform_energy/md_flagged_fraction"] == pytest.approx(2 / 3)
+    assert fig["gap/random/force_rmse_mean"] == pytest.approx(0.21 * np.mean(np.exp(RATIO_NOISE[:3])))
+    # The judges read the same records from a round-tripped Results.
+    verdicts = [C.verdict_of(ev) for ev in (judge_force_errors(back.claims_input()), judge_rdf(back.claims_input()))]
+    assert verdicts == [C.verdict_of(judge_force_errors(original.claims_input())),
+                        C.verdict_of(judge_rdf(original.claims_input()))]
+
+
+def test_runtime_settings_stay_out_of_the_training_key():
+    from paperlib.studies import RunOptions
+
+    p = study.Params.resolve("smoke", {})
+    for model in ("schnet_small", "gap"):
+        assert not {"device", "devices", "strategy", "progress"} & set(study.train_settings(p, 0, model))
+    assert study.train_settings(p, 0, "gap")["n_sparse"] == p.gap_n_sparse
+    assert study.runtime_settings(RunOptions(device="cpu")) == {"device": "cpu", "devices": 1, "strategy": "auto"}

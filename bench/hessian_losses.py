@@ -14,12 +14,13 @@ import torch
 from paperlib.cache import Cache
 from paperlib.models.base import Targets
 from paperlib.models.schnet import SchNetPotential, collate
-from paperlib.params import resolve
+from paperlib.studies import RunOptions
 from paperlib.studies import hessian_training as study
 from paperlib.losses import N_ATOMS, POSITIONS, REF_HESSIAN, weighted_loss
 from paperlib.training import TrainConfig
 
 EPOCHS = 20
+CPU = RunOptions(device="cpu", executor="in-process", progress=False)
 
 
 def schnetpack_full_loss(forces: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -38,7 +39,7 @@ def schnetpack_full_loss(forces: torch.Tensor, batch: dict) -> torch.Tensor:
 
 def seconds_per_epoch(p, train, name: str) -> float:
     loss_kind, probes = ("hvp", int(name.split("k=")[1].rstrip(")"))) if "HVP" in name else ("full", 1)
-    config = study.model_config(p, loss_kind, 1)
+    config = study.model_config(p, loss_kind, 1, options=CPU)
     model = SchNetPotential(config)
     model.fit(train, targets=Targets(1.0, 1.0))   # one epoch sets the energy scale; not timed
     opt = torch.optim.Adam(model.net.parameters(), lr=1e-4)
@@ -63,8 +64,9 @@ def seconds_per_epoch(p, train, name: str) -> float:
 
 
 if __name__ == "__main__":
-    p = resolve("hessian_training", "default", {"device": "cpu"})
-    train = study.reference_data(p, Cache(), progress=False).reactions(list(p.reactions))
+    p = study.Params.resolve("default")
+    with RunOptions().make_executor() as ex:   # the reactions on every core (cached after the first run)
+        train = study.reference_data(p, Cache(), progress=False, executor=ex).reactions(list(p.reactions))
     names = ["E+F", "E+F+H (full)", "E+F+H (full, schnetpack)", "E+F+H (HVP, k=1)", "E+F+H (HVP, k=4)",
              "E+F+H (HVP, k=16)"]
     times = {n: seconds_per_epoch(p, train, n) for n in names}

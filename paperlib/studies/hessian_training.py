@@ -7,15 +7,19 @@ and normal-mode displaced test geometries, all labelled with Hessians -> SchNet 
 critical points only, with E, E+F and E+F+H losses -> errors against the distance from the nearest
 critical point -> NEB, saddle search and harmonic frequencies on every model -> a learning curve over the
 number of reactions -> the cost of an epoch per loss -> claims.
+
+The study contract: :class:`Params`, :func:`run` (every step above, in order, the reactions, fits and model
+searches on one executor) -> :class:`Results`, :data:`CLAIMS` and :func:`figures`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -27,23 +31,31 @@ from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Targets
 from paperlib.models.schnet import SchNetConfig, SchNetPotential
-from paperlib.params import Params
+from paperlib.executors import Executor, InProcessExecutor
+from paperlib.options import RunOptions
 from paperlib.reference.hessian import finite_difference_hessian, hessian_checks
-from paperlib.reference.xtb import HESSIAN_ASYMMETRY, default_workers, label, map_in_workers, xtb_calculator
+from paperlib.reference.xtb import HESSIAN_ASYMMETRY, label, xtb_calculator
 from paperlib.sampling.normal_modes import displace_along_modes
-from paperlib.sampling.paths import kabsch_rmsd, load_reaction, locate_critical_points, reaction_names
-from paperlib.training import TrainConfig
+from paperlib.sampling.paths import kabsch_rmsd, load_reaction, locate_critical_points
+from paperlib.seeds import stream_seed
+from paperlib.studies.contract import StudyParams, StudyResults
+# CLAIMS is part of this module's interface (the study contract); it lives in the claims module.
+from paperlib.studies.hessian_training_claims import (CLAIMS, E_AND_F, E_ONLY, METRICS,  # noqa: F401
+                                                      efh_mode, summary_figures)
+from paperlib.training import TrainConfig, resolve_device
+
+if TYPE_CHECKING:
+    from paperlib.runner import Timer
 
 STUDY = "hessian_training"
 CRITICAL, PATH, DISPLACED, SUMMARY = "critical.xyz", "path.xyz", "displaced.xyz", "summary.json"
 CP_KINDS = ("reactant", "product", "ts")
-E_ONLY, E_AND_F = "E", "E+F"
-METRICS = {"err_energy": "energy", "mae_forces": "forces", "mae_hessian": "Hessian"}
 
 
-def efh_mode(loss: str, probes: int) -> str:
-    """Name of the E+F+H training mode with Hessian loss ``loss`` ("full" or "hvp")."""
-    return "E+F+H (full)" if loss == "full" else f"E+F+H (HVP, k={probes})"
+class Params(StudyParams):
+    """Validated parameters of the study (``Params.resolve(profile, overrides)``)."""
+
+    STUDY = STUDY
 
 
 def modes(p: Params) -> list[str]:
@@ -64,6 +76,9 @@ def _bare(atoms: Atoms) -> Atoms:
 
 def _reference_reaction(out: Path, *, name: str, n_images: int, amplitudes_A: list[float],
                         samples_per_amplitude: int, seed: int) -> None:
+    """Critical points, NEB images and normal-mode displacements of reaction ``name``, labelled with Hessians;
+    the displacements of critical point j at amplitude a draw from the stream ``displacements/<name>`` (j, a)
+    of ``seed``, so a reaction's test geometries do not depend on the other reactions of a run."""
     calc = xtb_calculator()
     r = load_reaction(name)
     cp = locate_critical_points(r.atoms("reactant"), r.atoms("guess"), r.atoms("product"), calc,
@@ -83,7 +98,7 @@ def _reference_reaction(out: Path, *, name: str, n_images: int, amplitudes_A: li
         hessian = np.reshape(frame.info[keys.REF_hessian], (3 * len(frame), 3 * len(frame)))
         for a, amp in enumerate(amplitudes_A):
             for conf in displace_along_modes(_bare(frame), hessian, amp, samples_per_amplitude,
-                                             seed=seed * 1000 + 10 * j + a):
+                                             seed=stream_seed(seed, f"displacements/{name}", j, a)):
                 got = label(conf, calc, hessian=True)
                 got.info.update(reaction=name, kind="displaced", source=frame.info["kind"], amplitude_A=amp)
                 displaced.append(got)
@@ -127,17 +142,14 @@ class ReferenceData:
         return self.path + self.displaced
 
 
-def reference_data(p: Params, cache: Cache, progress: bool = True) -> ReferenceData:
-    """GFN2-xTB critical points, paths and test geometries of ``p.reactions`` (reactions run in parallel)."""
-    from tqdm.auto import tqdm
-
-    shipped = reaction_names()
+def reference_data(p: Params, cache: Cache, progress: bool = True, executor: Executor | None = None
+                   ) -> ReferenceData:
+    """GFN2-xTB critical points, paths and test geometries of ``p.reactions``, one reaction per point of
+    ``executor`` (default: in this process)."""
     args = [dict(name=n, n_images=p.n_images, amplitudes_A=list(p.amplitudes_A),
-                 samples_per_amplitude=p.samples_per_amplitude, seed=p.seed + shipped.index(n)) for n in p.reactions]
-    workers = min(default_workers(), len(args))
-    entries = list(tqdm(map_in_workers(_reaction_entry, [cache] * len(args), args, workers=workers),
-                        total=len(args), desc="reactions (critical points, Hessians)", disable=not progress,
-                        leave=False))
+                 samples_per_amplitude=p.samples_per_amplitude, seed=p.seed) for n in p.reactions]
+    entries = (executor or InProcessExecutor()).map(functools.partial(_reaction_entry, cache), args,
+                                                    desc="reactions (critical points, Hessians)", progress=progress)
     parts = {k: Dataset() for k in (CRITICAL, PATH, DISPLACED)}
     summaries = {}
     for name, entry in zip(p.reactions, map(Path, entries)):
@@ -173,13 +185,22 @@ def targets_for(mode: str, p: Params) -> tuple[Targets, str]:
     raise ValueError(f"unknown training mode {mode!r}; allowed: {', '.join(modes(p))}")
 
 
-def model_config(p: Params, hessian_loss: str, max_epochs: int | None = None, progress: bool = False
-                 ) -> SchNetConfig:
-    """SchNet settings of the study (float64, since Hessians differentiate the forces once more)."""
+def model_config(p: Params, hessian_loss: str, max_epochs: int | None = None, progress: bool = False,
+                 options: RunOptions = RunOptions()) -> SchNetConfig:
+    """SchNet settings of the study (float64, since Hessians differentiate the forces once more), trained on
+    the device(s) of ``options``."""
     train = TrainConfig(max_epochs=max_epochs or p.max_epochs, batch_size=p.batch_size,
                         learning_rate=p.learning_rate, seed=p.seed, progress=progress, hessian_loss=hessian_loss,
-                        hessian_probes=p.hessian_probes, patience=10 ** 9, lr_patience=50)
-    return SchNetConfig(size=p.model_size, cutoff_A=p.cutoff_A, dtype="float64", device=p.device, train=train)
+                        hessian_probes=p.hessian_probes, patience=10 ** 9, lr_patience=50,
+                        devices=options.devices, strategy=options.strategy)
+    return SchNetConfig(size=p.model_size, cutoff_A=p.cutoff_A, dtype="float64", device=options.device, train=train)
+
+
+def _key_config(config: SchNetConfig) -> SchNetConfig:
+    """``config`` without its runtime settings (device, devices, strategy, progress bars), which do not
+    change the model and so stay out of cache keys."""
+    return dataclasses.replace(config, device="any", train=dataclasses.replace(
+        config.train, progress=False, devices=1, strategy="auto"))
 
 
 def _train(out: Path, train: Dataset, config: SchNetConfig, targets: Targets) -> None:
@@ -190,17 +211,54 @@ def _train(out: Path, train: Dataset, config: SchNetConfig, targets: Targets) ->
                                                  "final_loss": report.train_loss[-1]}))
 
 
-def train_model(p: Params, cache: Cache, train: Dataset, mode: str, progress: bool = True
-                ) -> tuple[SchNetPotential, dict[str, Any]]:
-    """SchNet trained on ``train`` in ``mode`` (cached); returns the model and its cache key parameters."""
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """One model to train: data, settings, loss weights and the cache key parameters of the model."""
+
+    train: Dataset
+    config: SchNetConfig
+    targets: Targets
+    key: dict[str, Any]
+
+
+def train_job(p: Params, train: Dataset, mode: str, options: RunOptions = RunOptions(), progress: bool = False
+              ) -> TrainJob:
+    """The :class:`TrainJob` of a SchNet trained on ``train`` in ``mode``."""
     targets, loss = targets_for(mode, p)
-    config = model_config(p, loss, progress=progress)
-    # The device and progress bars do not change the model, so they are not part of its cache key.
-    key_config = dataclasses.replace(config, device="any", train=dataclasses.replace(config.train, progress=False))
-    args = {"data": train.fingerprint(), "targets": dataclasses.asdict(targets),
-            "config": dataclasses.asdict(key_config)}
-    entry = cache.get(_train, args, lambda o: _train(o, train, config, targets))
-    return SchNetPotential.load(entry / "model", device=None if p.device == "auto" else p.device), args
+    config = model_config(p, loss, progress=progress, options=options)
+    key = {"data": train.fingerprint(), "targets": dataclasses.asdict(targets),
+           "config": dataclasses.asdict(_key_config(config))}
+    return TrainJob(train, config, targets, key)
+
+
+class Trained(NamedTuple):
+    """A trained model, its cache key parameters and the cache entry that holds it."""
+
+    model: SchNetPotential
+    key: dict[str, Any]
+    entry: Path
+
+
+def _train_entry(cache: Cache, job: TrainJob) -> str:
+    """Train (or find in ``cache``) the model of ``job``; the entry's path (a point of an executor)."""
+    return str(cache.get(_train, job.key, lambda o: _train(o, job.train, job.config, job.targets)))
+
+
+def train_models(p: Params, cache: Cache, sets: list[tuple[Dataset, str]], options: RunOptions = RunOptions(),
+                 executor: Executor | None = None, desc: str = "models") -> list[Trained]:
+    """SchNets trained on each (training set, mode) of ``sets`` (cached), one per point of ``executor``
+    (default: in this process), in the order of ``sets``."""
+    jobs = [train_job(p, train, mode, options) for train, mode in sets]
+    entries = (executor or InProcessExecutor()).map(functools.partial(_train_entry, cache), jobs, desc=desc,
+                                                    progress=options.progress)
+    return [Trained(SchNetPotential.load(Path(e) / "model", device=options.device), job.key, Path(e))
+            for e, job in zip(entries, jobs)]
+
+
+def train_model(p: Params, cache: Cache, train: Dataset, mode: str, options: RunOptions = RunOptions()
+                ) -> Trained:
+    """SchNet trained on ``train`` in ``mode`` (cached), in this process."""
+    return train_models(p, cache, [(train, mode)], dataclasses.replace(options, progress=False))[0]
 
 
 def prediction_errors(model: SchNetPotential, frames: Dataset, critical: Dataset) -> pd.DataFrame:
@@ -224,17 +282,20 @@ def prediction_errors(model: SchNetPotential, frames: Dataset, critical: Dataset
     return pd.DataFrame(rows)
 
 
-def main_models(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True
-                ) -> dict[str, tuple[SchNetPotential, dict[str, Any]]]:
-    """One model per training mode, trained on the critical points of every reaction."""
+def main_models(p: Params, cache: Cache, ref: ReferenceData, options: RunOptions = RunOptions(),
+                executor: Executor | None = None) -> dict[str, Trained]:
+    """One model per training mode, trained on the critical points of every reaction (the modes on
+    ``executor``)."""
     train = ref.reactions(list(p.reactions))
-    return {mode: train_model(p, cache, train, mode, progress) for mode in modes(p)}
+    trained = train_models(p, cache, [(train, mode) for mode in modes(p)], options, executor,
+                           desc="models (one per training mode)")
+    return dict(zip(modes(p), trained))
 
 
-def test_errors(models: Mapping[str, tuple[SchNetPotential, dict]], ref: ReferenceData) -> pd.DataFrame:
+def test_errors(models: Mapping[str, Trained], ref: ReferenceData) -> pd.DataFrame:
     """:func:`prediction_errors` of every model on every test geometry, with a ``mode`` column."""
-    return pd.concat([prediction_errors(m, ref.test, ref.critical).assign(mode=mode)
-                      for mode, (m, _) in models.items()], ignore_index=True)
+    return pd.concat([prediction_errors(t.model, ref.test, ref.critical).assign(mode=mode)
+                      for mode, t in models.items()], ignore_index=True)
 
 
 # -- critical points on the models ----------------------------------------------------------------
@@ -264,15 +325,48 @@ def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactio
     (out / "searches.json").write_text(json.dumps(found, indent=1))
 
 
-def model_searches(p: Params, cache: Cache, model: SchNetPotential, model_key: Mapping[str, Any],
-                   ref: ReferenceData) -> dict[str, dict]:
-    """Minima, NEB path, saddle search and frequencies of every reaction on ``model`` (cached), started from the
-    reference minima and the same rough saddle guess as the reference."""
-    args = {"model": dict(model_key), "reference": ref.critical.fingerprint(), "reactions": list(p.reactions),
-            "n_images": p.n_images, "steps": p.search_steps}
-    entry = cache.get(_model_search, args, lambda o: _model_search(o, model, ref, list(p.reactions), p.n_images,
-                                                                   p.search_steps))
-    return json.loads((entry / "searches.json").read_text())
+@dataclasses.dataclass(frozen=True)
+class SearchJob:
+    """The searches of one model: where its weights are, the reference, and the cache key parameters."""
+
+    model_dir: str
+    device: str
+    ref: ReferenceData
+    reactions: list[str]
+    n_images: int
+    steps: int
+    key: dict[str, Any]
+
+
+def _search_entry(cache: Cache, job: SearchJob) -> str:
+    """Run (or find in ``cache``) the searches of ``job``; the entry's path (a point of an executor)."""
+    def compute(out: Path) -> None:
+        model = SchNetPotential.load(Path(job.model_dir), device=job.device)
+        _model_search(out, model, job.ref, job.reactions, job.n_images, job.steps)
+
+    return str(cache.get(_model_search, job.key, compute))
+
+
+def search_jobs(p: Params, models: Mapping[str, Trained], ref: ReferenceData, options: RunOptions = RunOptions()
+                ) -> list[SearchJob]:
+    """One :class:`SearchJob` per model of ``models`` (trained and cached by :func:`train_models`)."""
+    return [SearchJob(str(t.entry / "model"), options.device, ref, list(p.reactions), p.n_images,
+                      p.search_steps, {"model": dict(t.key), "reference": ref.critical.fingerprint(),
+                                       "reactions": list(p.reactions), "n_images": p.n_images,
+                                       "steps": p.search_steps})
+            for t in models.values()]
+
+
+def model_searches(p: Params, cache: Cache, models: Mapping[str, Trained],
+                   ref: ReferenceData, options: RunOptions = RunOptions(), executor: Executor | None = None
+                   ) -> dict[str, dict[str, dict]]:
+    """Per model (mode): minima, NEB path, saddle search and frequencies of every reaction (cached), started from
+    the reference minima and the same rough saddle guess as the reference; one model per point of ``executor``."""
+    entries = (executor or InProcessExecutor()).map(functools.partial(_search_entry, cache),
+                                                    search_jobs(p, models, ref, options),
+                                                    desc="NEB and saddle searches (one per model)",
+                                                    progress=options.progress)
+    return {mode: json.loads((Path(e) / "searches.json").read_text()) for mode, e in zip(models, entries)}
 
 
 def search_table(ref: ReferenceData, searches: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
@@ -299,17 +393,20 @@ def search_table(ref: ReferenceData, searches: Mapping[str, Mapping[str, dict]])
 
 
 # -- learning curve and cost ----------------------------------------------------------------------
-def learning_curve_errors(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
+def learning_curve_errors(p: Params, cache: Cache, ref: ReferenceData, options: RunOptions = RunOptions(),
+                          executor: Executor | None = None) -> pd.DataFrame:
     """:func:`prediction_errors` of E+F and the judged E+F+H mode trained on the critical points of the first n
     reactions, n in ``curve_sizes``, always on the NEB images and displacements of every reaction; with the
-    columns ``n_reactions``, ``n_structures`` (training critical points) and ``mode``."""
+    columns ``n_reactions``, ``n_structures`` (training critical points) and ``mode``. The models are trained
+    on ``executor``, one per point."""
+    points = [(n, mode) for n in p.curve_sizes for mode in (E_AND_F, judged_mode(p))]
+    sets = [ref.reactions(list(p.reactions[:n])) for n, _ in points]
+    trained = train_models(p, cache, [(train, mode) for train, (_, mode) in zip(sets, points)], options, executor,
+                           desc="learning curve (one model per size and mode)")
     parts = []
-    for n in p.curve_sizes:
-        train = ref.reactions(list(p.reactions[:n]))
-        for mode in (E_AND_F, judged_mode(p)):
-            model, _ = train_model(p, cache, train, mode, progress)
-            err = prediction_errors(model, ref.test, ref.critical)
-            parts.append(err.assign(n_reactions=n, n_structures=len(train), mode=mode))
+    for (n, mode), train, t in zip(points, sets, trained):
+        err = prediction_errors(t.model, ref.test, ref.critical)
+        parts.append(err.assign(n_reactions=n, n_structures=len(train), mode=mode))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -319,10 +416,11 @@ def curve_means(errors: pd.DataFrame) -> pd.DataFrame:
             .reset_index())
 
 
-def learning_curve(p: Params, cache: Cache, ref: ReferenceData, progress: bool = True) -> pd.DataFrame:
+def learning_curve(p: Params, cache: Cache, ref: ReferenceData, options: RunOptions = RunOptions(),
+                   executor: Executor | None = None) -> pd.DataFrame:
     """Mean test errors of E+F and the judged E+F+H mode trained on the critical points of the first n
     reactions, n in ``curve_sizes``, always tested on the NEB images and displacements of every reaction."""
-    return curve_means(learning_curve_errors(p, cache, ref, progress))
+    return curve_means(learning_curve_errors(p, cache, ref, options, executor))
 
 
 def _epoch_costs(out: Path, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]]) -> None:
@@ -333,19 +431,85 @@ def _epoch_costs(out: Path, train: Dataset, runs: Mapping[str, tuple[SchNetConfi
     (out / "costs.json").write_text(json.dumps(times, indent=1))
 
 
-def epoch_costs(p: Params, cache: Cache, train: Dataset) -> pd.DataFrame:
+def epoch_costs(p: Params, cache: Cache, train: Dataset, options: RunOptions = RunOptions()) -> pd.DataFrame:
     """Seconds per training epoch of E+F, E+F+H (full) and E+F+H (HVP) for each k in ``cost_probes``,
-    measured one after the other in one process on ``train``; with the ratio to E+F."""
-    runs = {E_AND_F: (model_config(p, "full", p.cost_epochs), Targets(p.energy_weight, p.force_weight))}
+    measured one after the other in this process on ``train`` on the device of ``options``; with the ratio to
+    E+F. Unlike every other cached step, this one keys on the device: a timing measures the device it ran on."""
+    runs = {E_AND_F: (model_config(p, "full", p.cost_epochs, options=options),
+                      Targets(p.energy_weight, p.force_weight))}
     h = Targets(p.energy_weight, p.force_weight, p.hessian_weight)
-    runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs), h)
+    runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs, options=options), h)
     for k in p.cost_probes:
-        config = model_config(p, "hvp", p.cost_epochs)
+        config = model_config(p, "hvp", p.cost_epochs, options=options)
         runs[efh_mode("hvp", k)] = (dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                                           hessian_probes=k)), h)
-    args = {"data": train.fingerprint(), "runs": {k: [dataclasses.asdict(c), dataclasses.asdict(t)]
-                                                  for k, (c, t) in runs.items()}}
+    args = {"data": train.fingerprint(), "runs": {k: [dataclasses.asdict(_key_config(c)), dataclasses.asdict(t)]
+                                                  for k, (c, t) in runs.items()},
+            "timed_on": str(resolve_device(options.device))}
     entry = cache.get(_epoch_costs, args, lambda o: _epoch_costs(o, train, runs))
     times = json.loads((entry / "costs.json").read_text())
     return pd.DataFrame([{"mode": k, "seconds_per_epoch": v, "ratio_to_E+F": v / times[E_AND_F]}
                          for k, v in times.items()])
+
+
+# -- the study contract ---------------------------------------------------------------------------
+@dataclasses.dataclass
+class Results(StudyResults):
+    """Everything the chapter presents and the claims judge.
+
+    ``reference`` (one row per reaction: :func:`reference_table`), ``summaries`` (reaction -> reference
+    summary: barrier, path energies, wavenumbers), ``data_sizes`` (critical points, NEB images, displaced
+    geometries, reactions), ``modes`` (training modes in order), ``errors`` (one row per test geometry and mode:
+    :func:`test_errors`), ``search_runs`` (mode -> reaction -> the search on that model: :func:`model_searches`),
+    ``searches`` (one row per mode and reaction: :func:`search_table`), ``curve_errors`` and ``curve``
+    (:func:`learning_curve_errors`, :func:`curve_means`), ``costs`` (:func:`epoch_costs`), ``judged`` (the E+F+H
+    mode compared with E+F) and ``seeds`` (the training seeds behind the models).
+    """
+
+    reference: pd.DataFrame
+    summaries: dict[str, dict]
+    data_sizes: dict[str, int]
+    modes: list[str]
+    errors: pd.DataFrame
+    search_runs: dict[str, dict[str, dict]]
+    searches: pd.DataFrame
+    curve_errors: pd.DataFrame
+    curve: pd.DataFrame
+    costs: pd.DataFrame
+    judged: str
+    seeds: list[int]
+
+
+def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Timer | None = None) -> Results:
+    """Every computation of the chapter, in its order, the steps timed by ``timer``: reference data (one
+    reaction per executor point), one model per training mode (one per point), test errors, NEB and saddle
+    searches (one model per point), the learning curve (one model per point) and the epoch costs (in this
+    process, one mode after the other)."""
+    if timer is None:
+        from paperlib.runner import Timer
+
+        timer = Timer()
+    with options.make_executor() as ex:
+        with timer("reference critical points and test geometries"):
+            ref = reference_data(p, cache, options.progress, ex)
+        with timer("training"):
+            models = main_models(p, cache, ref, options, ex)
+        with timer("test errors"):
+            errors = test_errors(models, ref)
+        with timer("NEB and saddle searches on the models"):
+            searches = model_searches(p, cache, models, ref, options, ex)
+        with timer("learning curve"):
+            curve_errors = learning_curve_errors(p, cache, ref, options, ex)
+    with timer("epoch costs"):
+        costs = epoch_costs(p, cache, ref.reactions(list(p.reactions)), options)
+    sizes = {"critical": len(ref.critical), "path": len(ref.path), "displaced": len(ref.displaced),
+             "reactions": len(p.reactions)}
+    return Results(reference=reference_table(ref), summaries=ref.summaries, data_sizes=sizes, modes=modes(p),
+                   errors=errors, search_runs=searches, searches=search_table(ref, searches),
+                   curve_errors=curve_errors, curve=curve_means(curve_errors), costs=costs, judged=judged_mode(p),
+                   seeds=[p.seed])
+
+
+def figures(results: Results) -> dict[str, float]:
+    """Measured figures for ``results.json`` (timings excluded: they vary between identical runs)."""
+    return summary_figures(results.claims_input())

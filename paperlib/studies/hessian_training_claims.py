@@ -4,7 +4,9 @@
 ``errors`` (one per test geometry and mode), ``searches`` (one per reaction and mode), ``curve`` (one per
 training size and mode), ``curve_errors`` (one per test geometry, training size and mode), ``costs`` (one per
 timed mode, or several per mode when the timing is repeated), ``judged``, the name of the E+F+H mode compared
-with E+F, and ``seeds``, the training seeds behind the models (today one).
+with E+F, and ``seeds``, the training seeds behind the models (today one): the fields of
+:class:`paperlib.studies.hessian_training.Results` (``Results.claims_input()``). The mode names and metric
+columns live here so that the study module can import this one without a cycle.
 
 Every model of a mode is trained with one seed, so the independent units of the intervals are the reactions:
 E+F and E+F+H are tested on the same reactions, so their comparisons are paired per reaction (the test
@@ -23,7 +25,16 @@ import pandas as pd
 
 from paperlib.analysis import claims as C
 from paperlib.analysis import intervals as iv
-from paperlib.studies.hessian_training import E_AND_F, METRICS, efh_mode
+
+E_ONLY, E_AND_F = "E", "E+F"
+METRICS = {"err_energy": "energy", "mae_forces": "forces", "mae_hessian": "Hessian"}
+"""Test-error columns (of ``errors``, ``curve`` and ``curve_errors``) and their names."""
+
+
+def efh_mode(loss: str, probes: int) -> str:
+    """Name of the E+F+H training mode with Hessian loss ``loss`` ("full" or "hvp")."""
+    return "E+F+H (full)" if loss == "full" else f"E+F+H (HVP, k={probes})"
+
 
 MIN_SEEDS = 3
 """Fewest training seeds for a negative verdict."""

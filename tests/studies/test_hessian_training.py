@@ -279,3 +279,56 @@ def test_search_table_marks_failed_searches():
     assert t.loc[EFH, "ts_confirmed"] and t.loc[EFH, "barrier_error_eV"] == pytest.approx(0.2)
     assert t.loc[EFH, "freq_mae_minima_cm"] == pytest.approx(5.0) and t.loc[EFH, "freq_mae_ts_cm"] == 50.0
     assert isinstance(t, pd.DataFrame)
+
+
+def synthetic_results() -> S.Results:
+    """A small :class:`Results` built by hand (no training), shaped like a smoke run's."""
+    err = pd.DataFrame(errors((0.5, 0.6, 0.7), REACTIONS[:2])).assign(
+        kind="displaced", amplitude_A=[0.05, np.nan, 0.2, 0.05, 0.2, np.nan, 0.05, 0.2], distance_A=0.1)
+    wn = {"reactant": [3000.0, 1000.0], "product": [3010.0, 990.0], "ts": [-900.0, 2000.0]}
+    summaries = {r: {"name": r, "description": f"reaction {r}", "barrier_eV": 1.0, "reaction_energy_eV": -0.1,
+                     "ts_imaginary": 1, "connects": True, "converged": True, "wavenumbers_cm": wn,
+                     "path_energies_eV": [0.0, 0.5, 1.0, 0.4, -0.1], "max_asymmetry_eV_A2": 1e-4,
+                     "max_translation_sum_eV_A2": 2e-4, "max_element_eV_A2": 30.0} for r in REACTIONS[:2]}
+    runs = {EF: {"r0": {"failed": "RuntimeError: exploded"},
+                 "r1": {"barrier_eV": 1.3, "ts_imaginary": 2, "connects": None, "ts_rmsd_A": 0.2,
+                        "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.3, -0.1]}},
+            EFH: {r: {"barrier_eV": 1.1, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
+                      "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.1, -0.1]} for r in REACTIONS[:2]}}
+    ref = S.ReferenceData(None, None, None, summaries)
+    curve_err = pd.DataFrame(curve_errors(np.ones(7), 0.5 * np.ones(7))).assign(err_energy=1.0, mae_hessian=2.0)
+    costs = pd.DataFrame([{"mode": EF, "seconds_per_epoch": 0.1, "ratio_to_E+F": 1.0},
+                          {"mode": HC.FULL, "seconds_per_epoch": 0.9, "ratio_to_E+F": 9.0}])
+    return S.Results(reference=pd.DataFrame([{"reaction": r, "barrier (eV)": 1.0} for r in REACTIONS[:2]]),
+                     summaries=summaries, data_sizes={"critical": 6, "path": 6, "displaced": 8, "reactions": 2},
+                     modes=["E", EF, EFH], errors=err, search_runs=runs, searches=S.search_table(ref, runs),
+                     curve_errors=curve_err, curve=S.curve_means(curve_err), costs=costs, judged=EFH, seeds=[0])
+
+
+def test_results_round_trip_through_json():
+    import json
+
+    original = synthetic_results()
+    back = S.Results.from_json(json.loads(json.dumps(original.to_json())))
+    assert S.figures(back) == S.figures(original)
+    assert f"searches/{EF}/barrier_mae_eV" in S.figures(original)       # the failed search is left out
+    assert f"curve/{EFH}/n=3/mae_forces" in S.figures(original)
+    for name in ("reference", "errors", "searches", "curve_errors", "curve", "costs"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(original, name), check_dtype=False)
+    assert back.search_runs == original.search_runs and back.summaries == original.summaries
+    assert (back.modes, back.judged, back.seeds, back.data_sizes) == (original.modes, EFH, [0], original.data_sizes)
+    verdicts = C.judge(S.CLAIMS, back.claims_input(), "smoke")
+    assert [v.evidence for v in verdicts] == [v.evidence for v in C.judge(S.CLAIMS, original.claims_input(), "smoke")]
+
+
+def test_the_study_contract():
+    assert S.Params.STUDY == "hessian_training" and S.CLAIMS is HC.CLAIMS
+    p = S.Params.resolve("smoke", {"max_epochs": 2})
+    assert p.max_epochs == 2 and "device" not in p
+    config = S.model_config(p, "hvp", options=S.RunOptions(device="cpu", devices=1))
+    assert config.device == "cpu"
+    # Runtime settings never enter the cache key of a model.
+    key = S.train_job(p, S.Dataset(), EF, S.RunOptions(device="cpu")).key
+    assert key == S.train_job(p, S.Dataset(), EF, S.RunOptions(device="auto", executor="in-process")).key
+    assert key["config"]["device"] == "any" and key["config"]["train"]["progress"] is False
+

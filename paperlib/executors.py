@@ -15,6 +15,7 @@ any executor.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -77,8 +78,10 @@ class DaskExecutor:
         if address is None:
             # One thread per worker: N workers already fill N cores, and more threads would oversubscribe them.
             # The scheduler always serves HTTP; port 0 takes a free one instead of warning that 8787 is taken.
+            # silence_logs: the scheduler runs in this process, and a library that set the root logger to INFO
+            # would otherwise print its state changes into the notebook.
             self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=":0")
+                                        dashboard_address=":0", silence_logs=logging.ERROR)
             address = self.cluster.scheduler_address
         self.client = Client(address)
 

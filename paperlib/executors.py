@@ -78,8 +78,9 @@ class DaskExecutor:
         if address is None:
             # One thread per worker: N workers already fill N cores, and more threads would oversubscribe them.
             # The scheduler always serves HTTP; port 0 takes a free one instead of warning that 8787 is taken.
-            # silence_logs: the scheduler runs in this process, and a library that set the root logger to INFO
-            # would otherwise print its state changes into the notebook.
+            # The scheduler runs in this process: a library that set the root logger to INFO would otherwise print
+            # its state changes (and the routine closing of its connections at shutdown) into the notebook.
+            logging.getLogger("distributed").setLevel(logging.ERROR)
             self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                         dashboard_address=":0", silence_logs=logging.ERROR)
             address = self.cluster.scheduler_address

@@ -8,12 +8,18 @@ both scores the model and, for the first generation, supplies the automatic set 
 model's own trajectory, relabelled) -> both algorithms trained on simple + corrective and on simple + each
 algorithm's automatic set -> fixed test-set errors, MD stability, density, errors on each model's own
 trajectory, one score, the transfer matrix, and MD of liquids the models never saw.
+
+:func:`run` computes all of it and returns the :class:`Results` the chapter presents and the claims
+(:mod:`~paperlib.studies.transferability_claims`) judge. The fits, the MD runs and the automatic sets go through
+one executor of the :class:`~paperlib.options.RunOptions`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import multiprocessing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -26,21 +32,29 @@ from paperlib.analysis.stability import StabilityCriteria, frame_failure
 from paperlib.cache import Cache
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Potential, Targets
-from paperlib.params import Params
+from paperlib.options import RunOptions
 from paperlib.reference.xtb import default_workers, label_all
 from paperlib.sampling.liquids import SOLVENTS, counts_for_weight_fractions, pack_box, solvent_molecule
 from paperlib.sampling.training_sets import automatic_set, corrective_set, simple_set
+from paperlib.seeds import stream_seed
+from paperlib.studies import transferability_analysis as analysis
+from paperlib.studies import transferability_claims as claims
+from paperlib.studies.contract import StudyParams, StudyResults
+from paperlib.studies.transferability_analysis import MD_FRAMES, MD_SUMMARY, OWN, Fitted, MDRun
+from paperlib.studies.transferability_claims import (ALGORITHM_LABELS, ALGORITHMS, AUTOMATIC, CLAIMS, FOUNDATION,
+                                                     ORIGIN_LABELS, ORIGINS)
 
 STUDY = "transferability"
-ALGORITHMS = ("mace", "deepmd")
-ALGORITHM_LABELS = {"mace": "MACE", "deepmd": "Deep Potential"}
-AUTOMATIC = "automatic_"
-ORIGINS = ("simple", "corrective", AUTOMATIC + "mace", AUTOMATIC + "deepmd")
-ORIGIN_LABELS = {"simple": "simple", "corrective": "simple + corrective",
-                 AUTOMATIC + "mace": "simple + automatic (MACE MD)",
-                 AUTOMATIC + "deepmd": "simple + automatic (Deep Potential MD)"}
 TRAINING = "training liquid"
-FOUNDATION = "foundation"
+__all__ = ["ALGORITHMS", "ALGORITHM_LABELS", "AUTOMATIC", "CLAIMS", "FOUNDATION", "ORIGINS", "ORIGIN_LABELS",
+           "Fitted", "MDRun", "Params", "Results", "figures", "run"]
+
+
+class Params(StudyParams):
+    """Validated parameters of the transferability study (``Params.resolve(profile, overrides)``)."""
+
+    STUDY = STUDY
+
 
 
 # -- composition ----------------------------------------------------------------------------------
@@ -81,10 +95,37 @@ def unseen_liquid(p: Params, name: str) -> Liquid:
                   SOLVENTS[name].density_g_cm3)
 
 
+# -- seeds ----------------------------------------------------------------------------------------
+def seed_of(p: Params, stream: str, *indices: int) -> int:
+    """The integer seed of one named random stream of the study's ``seed`` (:func:`paperlib.seeds.stream_seed`):
+    ``corrective``, ``test``, ``periodic`` (index: the box), ``automatic``, ``test <liquid>`` and ``md`` /
+    ``md <liquid>`` (unseen liquids). The simple set, the molecules and the models take ``seed`` itself."""
+    return stream_seed(p.seed, stream, *indices)
+
+
+def md_seed(p: Params, liquid: str | None = None) -> int:
+    """Seed of the MD runs of the training liquid (``liquid`` None: every model starts from the same packed box
+    with the same velocities) or of the unseen liquid ``liquid``."""
+    return seed_of(p, "md" if liquid is None else f"md {liquid}")
+
+
+def _md_stream(seed: int, stream: str) -> int:
+    """The seed of one part of an MD run of seed ``seed`` (``npt``: the NPT continuation; ``own``: the choice of
+    the own-trajectory clusters); the packed box and the NVT run take ``seed`` itself."""
+    return stream_seed(seed, stream)
+
+
 # -- reference data -------------------------------------------------------------------------------
+def _label_workers() -> int:
+    """Processes for GFN2-xTB labelling: every core in the main process; one (this process) inside a dask
+    worker, which is daemonic (it may not start processes) and is one of the workers that already fill the
+    cores (dask starts its workers with one OpenMP/BLAS thread, as the spawned labelling workers run)."""
+    return 1 if multiprocessing.current_process().daemon else default_workers()
+
+
 def _label(structures: Sequence[Atoms]) -> list[Atoms]:
-    """GFN2-xTB labels in single-threaded worker processes, so that repeated runs give identical numbers."""
-    workers = default_workers()
+    """GFN2-xTB labels in single-threaded processes, so that repeated runs give identical numbers."""
+    workers = _label_workers()
     return label_all(structures, workers=workers, chunk=max(1, -(-len(structures) // (4 * workers))),
                      progress=False)
 
@@ -97,16 +138,16 @@ def _reference_sets(out: Path, p: Params) -> None:
                              seed=p.seed),
         "corrective": corrective_set(liquid.molecules, liquid.counts, liquid.density_g_cm3,
                                      n_per_kind=p.corrective_per_kind, cluster_radius_A=p.cluster_radius_A,
-                                     seed=p.seed + 1),
+                                     seed=seed_of(p, "corrective")),
         "test": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=0, n_dimers=0,
-                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=p.seed + 2),
-        "periodic": [liquid.box(seed=p.seed + 3 + k) for k in range(p.n_periodic)],
+                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=seed_of(p, "test")),
+        "periodic": [liquid.box(seed=seed_of(p, "periodic", k)) for k in range(p.n_periodic)],
     }
-    for k, name in enumerate(p.unseen):
+    for name in p.unseen:
         u = unseen_liquid(p, name)
         sets[f"test {name}"] = simple_set(u.molecules, u.counts, u.density_g_cm3, n_monomers=0, n_dimers=0,
                                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A,
-                                          seed=p.seed + 10 + k)
+                                          seed=seed_of(p, f"test {name}"))
     for a in sets["periodic"]:
         a.info["set_kind"] = "periodic"
     names = list(sets)
@@ -141,9 +182,23 @@ def set_summary(sets: Mapping[str, Dataset]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+ENERGY_COLUMN = "energy (eV/atom) - set median"
+
+
+def set_energies(sets: Mapping[str, Dataset]) -> pd.DataFrame:
+    """Energy per atom of every configuration of the training-liquid sets (unseen liquids left out), less its
+    set's median: columns ``set`` and :data:`ENERGY_COLUMN`."""
+    return pd.DataFrame([{"set": name, ENERGY_COLUMN: e}
+                         for name, data in sets.items() if not name.startswith("test ")
+                         for e in (data.energies() / data.n_atoms()
+                                   - pd.Series(data.energies() / data.n_atoms()).median())],
+                        columns=["set", ENERGY_COLUMN])
+
+
 # -- models ---------------------------------------------------------------------------------------
-def make_model(algorithm: str, p: Params) -> Potential:
-    """A fresh model of ``algorithm`` with the study's settings (shared cutoff ``r_cut_A``)."""
+def make_model(algorithm: str, p: Params, device: str = "auto") -> Potential:
+    """A fresh model of ``algorithm`` with the study's settings (shared cutoff ``r_cut_A``); MACE trains on the
+    torch ``device`` (the Deep Potential on DeePMD-kit's default device)."""
     if algorithm == "mace":
         from paperlib.models.mace import MACEConfig, MACEPotential
         from paperlib.training import resolve_device
@@ -153,20 +208,13 @@ def make_model(algorithm: str, p: Params) -> Potential:
                                         max_epochs=p.mace_epochs, batch_size=p.batch_size,
                                         learning_rate=p.mace_learning_rate,
                                         stage_two_epochs=p.mace_stage_two_epochs, dtype=p.mace_dtype,
-                                        seed=p.seed, device=resolve_device(p.device).type))
+                                        seed=p.seed, device=resolve_device(device).type))
     if algorithm == "deepmd":
         from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
 
         return DeepMDPotential(DeepMDConfig(rcut_A=p.r_cut_A, steps=p.deepmd_steps, batch_size=p.batch_size,
                                             start_lr=p.deepmd_start_lr, stop_lr=p.deepmd_stop_lr, seed=p.seed))
     raise ValueError(f"algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
-
-
-def load_model(algorithm: str, directory: Path) -> Potential:
-    """A model of ``algorithm`` saved by :func:`fit`."""
-    from paperlib.models import registry
-
-    return registry.load(algorithm, directory)
 
 
 def _predictions(model: Potential, evaluate: Mapping[str, Dataset]) -> dict:
@@ -177,8 +225,9 @@ def _predictions(model: Potential, evaluate: Mapping[str, Dataset]) -> dict:
     return out
 
 
-def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset]) -> None:
-    model = make_model(algorithm, p)
+def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset],
+         device: str = "auto") -> None:
+    model = make_model(algorithm, p, device)
     report = model.fit(train, None, targets=Targets(p.energy_weight, p.force_weight))
     model.save(out / "model")
     (out / "predictions.json").write_text(json.dumps({"fit_s": report.wall_time_s,
@@ -192,36 +241,33 @@ def _model_settings(p: Params) -> dict:
                                         "energy_weight", "force_weight")}
 
 
-@dataclasses.dataclass
-class Fitted:
-    """A trained model's cache entry: the saved model directory, fit time (s) and test-set predictions."""
-
-    algorithm: str
-    origin: str
-    directory: Path
-    fit_s: float
-    predictions: dict
-    key: dict
-
-    def model(self) -> Potential:
-        """The trained model."""
-        return load_model(self.algorithm, self.directory)
+def _fit_key(p: Params, algorithm: str, train: Dataset, evaluate: Mapping[str, Dataset]) -> dict:
+    return {"algorithm": algorithm, "settings": _model_settings(p), "train": train.fingerprint(),
+            "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
 
 
-def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
-        evaluate: Mapping[str, Dataset]) -> Fitted:
-    """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached)."""
-    key = {"algorithm": algorithm, "settings": _model_settings(p), "train": train.fingerprint(),
-           "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
-    entry = cache.get(_fit, key, lambda o: _fit(o, algorithm, p, train, evaluate))
+def _fit_entry(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], device: str,
+               job: tuple[str, Dataset]) -> Path:
+    """The cache entry of ``algorithm`` trained on ``train`` (``job``), computed on a miss (an executor task)."""
+    algorithm, train = job
+    return cache.get(_fit, _fit_key(p, algorithm, train, evaluate),
+                     lambda o: _fit(o, algorithm, p, train, evaluate, device))
+
+
+def _fitted(algorithm: str, origin: str, entry: Path, key: dict) -> Fitted:
     raw = json.loads((entry / "predictions.json").read_text())
     return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"], key)
 
 
+def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
+        evaluate: Mapping[str, Dataset], device: str = "auto") -> Fitted:
+    """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached;
+    ``device`` is where MACE trains, never part of the key)."""
+    entry = _fit_entry(p, cache, evaluate, device, (algorithm, train))
+    return _fitted(algorithm, origin, entry, _fit_key(p, algorithm, train, evaluate))
+
+
 # -- MD with a model ------------------------------------------------------------------------------
-MD_FRAMES, MD_SUMMARY, OWN = "trajectory.xyz", "md.json", "own.xyz"
-
-
 def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> None:
     from paperlib.sampling.md import ase_md, density_g_cm3
     from paperlib.sampling.paths import bond_graph
@@ -239,10 +285,11 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
     # expansion would otherwise pass for a density collapse
     npt_density, npt_failure = [], None
     if res.stable and p.npt_steps:
-        npt = ase_md(frames[-1], model.calculator(), steps=p.npt_steps, seed=seed + 2, pressure_bar=p.pressure_bar,
-                     check=lambda a: frame_failure(a, bonds, None, criteria), **run)
+        npt = ase_md(frames[-1], model.calculator(), steps=p.npt_steps, seed=_md_stream(seed, "npt"),
+                     pressure_bar=p.pressure_bar, check=lambda a: frame_failure(a, bonds, None, criteria), **run)
         npt_density, npt_failure = [density_g_cm3(a) for a in npt.frames], npt.failure
-    own = _label(automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A, seed=seed + 1))
+    own = _label(automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A,
+                               seed=_md_stream(seed, "own")))
     pred = model.predict(own)
     (out / MD_SUMMARY).write_text(json.dumps({
         "duration_fs": p.md_steps * p.timestep_fs, "time_to_failure_fs": res.time_to_failure_fs,
@@ -256,61 +303,54 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
     Dataset(own).write(out / OWN)
 
 
-@dataclasses.dataclass
-class MDRun:
-    """A model's MD of one liquid: NVT snapshots (periodic, with ``mol_id``; the packed start first) and their
-    times, the failure (time and reason, ``None`` when it ran to the end), the densities of the NPT
-    continuation of a complete run, and the relabelled own-trajectory clusters (cut from :attr:`model_frames`)
-    with the model's predictions on them."""
+def _md_key(p: Params, fitted: Fitted, liquid: Liquid, seed: int) -> dict:
+    return {"model": fitted.key, "liquid": liquid.name, "counts": liquid.counts, "density": liquid.density_g_cm3,
+            "seed": seed, **{k: getattr(p, k) for k in ("md_temperature_K", "pressure_bar", "timestep_fs",
+                                                           "md_steps", "npt_steps", "md_sample_every", "own_frames",
+                                                           "cluster_radius_A", "min_distance_A",
+                                                           "max_force_eV_A")}}
 
-    algorithm: str
-    origin: str
-    liquid: str
-    frames: Dataset
-    summary: dict
-    own: Dataset
 
-    @property
-    def model_frames(self) -> list[Atoms]:
-        """The snapshots the model generated (after the packed start), or the start alone when the run failed
-        before its first snapshot."""
-        return list(self.frames)[1:] or list(self.frames)[:1]
+def _md_entry(p: Params, cache: Cache, job: tuple[Fitted, Liquid, int]) -> Path:
+    """The cache entry of one MD run (``job``: model, liquid, seed), computed on a miss (an executor task)."""
+    fitted, liquid, seed = job
+    return cache.get(_md, _md_key(p, fitted, liquid, seed), lambda o: _md(o, fitted.model(), liquid, p, seed))
 
-    @property
-    def survived_fraction(self) -> float:
-        """Fraction of the requested duration before failure (1 when the run completed)."""
-        t = self.summary["time_to_failure_fs"]
-        return 1.0 if t is None else min(t, self.summary["duration_fs"]) / self.summary["duration_fs"]
+
+def _md_run(fitted: Fitted, liquid: Liquid, entry: Path) -> MDRun:
+    return MDRun(fitted.algorithm, fitted.origin, liquid.name, Dataset.read(entry / MD_FRAMES),
+                 json.loads((entry / MD_SUMMARY).read_text()), Dataset.read(entry / OWN))
 
 
 def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -> MDRun:
     """NVT MD of ``liquid`` at its experimental density with the model of ``fitted`` from a box packed with
     ``seed``, then, when it survived, an NPT continuation at ``pressure_bar`` (cached)."""
-    key = {"model": fitted.key, "liquid": liquid.name, "counts": liquid.counts, "density": liquid.density_g_cm3,
-           "seed": seed, **{k: getattr(p, k) for k in ("md_temperature_K", "pressure_bar", "timestep_fs",
-                                                          "md_steps", "npt_steps", "md_sample_every", "own_frames",
-                                                          "cluster_radius_A", "min_distance_A",
-                                                          "max_force_eV_A")}}
-    entry = cache.get(_md, key, lambda o: _md(o, fitted.model(), liquid, p, seed))
-    return MDRun(fitted.algorithm, fitted.origin, liquid.name, Dataset.read(entry / MD_FRAMES),
-                 json.loads((entry / MD_SUMMARY).read_text()), Dataset.read(entry / OWN))
+    return _md_run(fitted, liquid, _md_entry(p, cache, (fitted, liquid, seed)))
 
 
 def _automatic(out: Path, run: MDRun, n: int, radius_A: float, seed: int) -> None:
     Dataset(_label(automatic_set(run.model_frames, n, radius_A, seed))).write(out / "automatic.xyz")
 
 
+def _automatic_entry(p: Params, cache: Cache, run: MDRun) -> Path:
+    """The cache entry of the automatic set harvested from ``run``, computed on a miss (an executor task)."""
+    key = {"frames": run.frames.fingerprint(), "n": p.n_automatic, "radius": p.cluster_radius_A, "seed": p.seed}
+    return cache.get(_automatic, key, lambda o: _automatic(o, run, p.n_automatic, p.cluster_radius_A,
+                                                           seed_of(p, "automatic")))
+
+
+def _read_automatic(entry: Path) -> Dataset:
+    return Dataset.read(entry / "automatic.xyz", [keys.REF_energy, keys.REF_forces])
+
+
 def automatic(p: Params, cache: Cache, run: MDRun) -> Dataset:
     """The automatic set harvested from a first-generation model's run, relabelled by GFN2-xTB (cached)."""
-    key = {"frames": run.frames.fingerprint(), "n": p.n_automatic, "radius": p.cluster_radius_A, "seed": p.seed}
-    entry = cache.get(_automatic, key, lambda o: _automatic(o, run, p.n_automatic, p.cluster_radius_A,
-                                                            p.seed + 4))
-    return Dataset.read(entry / "automatic.xyz", [keys.REF_energy, keys.REF_forces])
+    return _read_automatic(_automatic_entry(p, cache, run))
 
 
 # -- the whole grid -------------------------------------------------------------------------------
 @dataclasses.dataclass
-class Results:
+class Grid:
     """Every fitted model, every MD run, the training sets by origin and the evaluation sets."""
 
     fits: list[Fitted]
@@ -324,33 +364,53 @@ def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
     return {k: v for k, v in sets.items() if k not in ("simple", "corrective")}
 
 
-def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], progress: bool = True) -> Results:
+def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunOptions = RunOptions(),
+             executor=None) -> Grid:
     """First generation (simple set) of every algorithm and its MD, the automatic sets, then every other
-    origin x algorithm, each with MD of the training liquid; unseen liquids for ``unseen_origins``."""
-    from tqdm.auto import tqdm
+    origin x algorithm, each with MD of the training liquid; unseen liquids for ``unseen_origins``.
 
+    The fits of one generation, their MD runs and the automatic sets each go through ``executor`` (default: in
+    this process); every task writes a cache entry that this process reads back."""
+    from paperlib.executors import InProcessExecutor
+
+    ex = executor if executor is not None else InProcessExecutor()
+    progress = options.progress
     evaluate = evaluation_sets(sets)
     liquid = training_liquid(p)
     unseen = [unseen_liquid(p, n) for n in p.unseen]
+
+    def generation(jobs: list[tuple[str, str]], training: Mapping[str, Dataset], label: str
+                   ) -> tuple[list[Fitted], list[MDRun]]:
+        entries = ex.map(functools.partial(_fit_entry, p, cache, evaluate, options.device),
+                         [(alg, training[origin]) for alg, origin in jobs], desc=f"fits ({label})",
+                         progress=progress)
+        fits = [_fitted(alg, origin, entry, _fit_key(p, alg, training[origin], evaluate))
+                for (alg, origin), entry in zip(jobs, entries)]
+        md_jobs = []
+        for f in fits:
+            md_jobs.append((f, liquid, md_seed(p)))
+            if f.origin in p.unseen_origins:
+                md_jobs += [(f, u, md_seed(p, u.name)) for u in unseen]
+        md_entries = ex.map(functools.partial(_md_entry, p, cache), md_jobs, desc=f"MD ({label})",
+                            progress=progress)
+        return fits, [_md_run(f, u, entry) for (f, u, _), entry in zip(md_jobs, md_entries)]
+
     training = {"simple": sets["simple"]}
-    jobs = [(alg, "simple") for alg in p.algorithms]
-    jobs += [(alg, o) for o in p.origins if o != "simple" for alg in p.algorithms]
-    fits, runs = [], []
-    bar = tqdm(total=len(jobs), desc="models (fit + MD)", disable=not progress, leave=False)
-    for alg, origin in jobs:
-        if origin not in training:
-            extra = sets["corrective"] if origin == "corrective" else automatic(
-                p, cache, next(r for r in runs if r.algorithm == origin.removeprefix(AUTOMATIC)
-                               and r.origin == "simple" and r.liquid == liquid.name))
-            training[origin] = sets["simple"] + extra
-        f = fit(p, cache, alg, origin, training[origin], evaluate)
-        fits.append(f)
-        runs.append(md_run(p, cache, f, liquid, seed=p.seed + 100))
-        if origin in p.unseen_origins:
-            runs += [md_run(p, cache, f, u, seed=p.seed + 101 + k) for k, u in enumerate(unseen)]
-        bar.update(1)
-    bar.close()
-    return Results(fits, runs, training, evaluate)
+    first, rest = [(alg, "simple") for alg in p.algorithms], [(alg, o) for o in p.origins if o != "simple"
+                                                             for alg in p.algorithms]
+    fits, runs = generation(first, training, "first generation")
+    harvest = [o.removeprefix(AUTOMATIC) for o in dict.fromkeys(o for _, o in rest) if o.startswith(AUTOMATIC)]
+    sources = [next(r for r in runs if r.algorithm == alg and r.origin == "simple" and r.liquid == liquid.name)
+               for alg in harvest]
+    auto = ex.map(functools.partial(_automatic_entry, p, cache), sources, desc="automatic sets", progress=progress)
+    for alg, entry in zip(harvest, auto):
+        training[AUTOMATIC + alg] = sets["simple"] + _read_automatic(entry)
+    if any(o == "corrective" for _, o in rest):
+        training["corrective"] = sets["simple"] + sets["corrective"]
+    more_fits, more_runs = generation(rest, training, "other training sets")
+    # the training sets in the order of the origins (the first generation first)
+    training = {o: training[o] for o in dict.fromkeys(o for _, o in first + rest)}
+    return Grid(fits + more_fits, runs + more_runs, training, evaluate)
 
 
 def liquid_densities(p: Params) -> dict[str, float]:
@@ -382,4 +442,112 @@ def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset]) -> tupl
     entry = cache.get(foundation, key, compute)
     raw = json.loads((entry / "predictions.json").read_text())
     fitted = Fitted("mace", FOUNDATION, entry / "model", 0.0, raw["predictions"], key)
-    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=p.seed + 100)
+    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=md_seed(p))
+
+
+# -- the study ------------------------------------------------------------------------------------
+RDF_PAIRS: tuple[tuple[str, str], ...] = (("O", "H"), ("C", "O"))
+"""Element pairs of the intermolecular RDFs the chapter shows."""
+RDF_MAX_A = 6.0
+
+
+@dataclasses.dataclass
+class Results(StudyResults):
+    """Everything the chapter shows and the claims judge.
+
+    Attributes
+    ----------
+    set_summary
+        per reference set and configuration kind: configurations, mean atoms, energy spread (:func:`set_summary`).
+    energies
+        energy per atom less the set median, per configuration of the training-liquid sets (:func:`set_energies`).
+    training_sets
+        per training-set origin: configurations and atoms.
+    fit_times
+        per model (algorithm, origin): fit wall time (s).
+    foundation_model
+        the foundation model file evaluated with the trained models ("" when none was).
+    errors
+        fixed test-set errors, one row per model and evaluation set
+        (:func:`~paperlib.studies.transferability_analysis.fixed_errors`).
+    configurations
+        force MAE per model and test configuration
+        (:func:`~paperlib.studies.transferability_analysis.configuration_errors`).
+    md
+        one row per MD run (:func:`~paperlib.studies.transferability_analysis.md_table`).
+    liquid
+        name of the training liquid.
+    gains
+        per algorithm, the score gains over its simple-set model
+        (:func:`~paperlib.studies.transferability_claims.gains`).
+    unseen
+        per unseen liquid, the runs completed by models stable on the training liquid
+        (:func:`~paperlib.studies.transferability_claims.unseen_table`).
+    density_traces
+        density / experiment along every NPT continuation of the training liquid.
+    rdfs
+        intermolecular RDFs of every run of the training liquid: {"algorithm / origin": {"A-B": array (2, bins)
+        of r (A) and g(r)}}.
+    """
+
+    set_summary: pd.DataFrame
+    energies: pd.DataFrame
+    training_sets: pd.DataFrame
+    fit_times: pd.DataFrame
+    foundation_model: str
+    errors: pd.DataFrame
+    configurations: pd.DataFrame
+    md: pd.DataFrame
+    liquid: str
+    gains: pd.DataFrame
+    unseen: pd.DataFrame
+    density_traces: pd.DataFrame
+    rdfs: dict
+
+
+def figures(results: Results) -> dict[str, float]:
+    """Headline figures for results.json: per model on the training liquid, the MD score and the test force MAE
+    (eV/A) (:func:`~paperlib.studies.transferability_claims.figures`)."""
+    return claims.figures(results.claims_input())
+
+
+def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None) -> Results:
+    """The whole study: reference labels, every fit and MD run of the grid, the foundation model (when given),
+    and the tables of errors, MD, gains, unseen liquids, NPT densities and RDFs.
+
+    The fits, MD runs and automatic sets go through one executor of ``options``; the reference labels are one
+    cache entry, labelled over every core in this process."""
+    if timer is None:
+        from paperlib.runner import Timer
+
+        timer = Timer()
+    with timer("reference labels (GFN2-xTB)"):
+        sets = reference_sets(p, cache)
+    with options.make_executor() as ex:
+        with timer("training and MD (all origins x algorithms)"):
+            grid = run_grid(p, cache, sets, options, executor=ex)
+    with timer("foundation model"):
+        found = foundation(p, cache, grid.evaluate)
+    fits = grid.fits + ([found[0]] if found else [])
+    runs = grid.runs + ([found[1]] if found else [])
+    densities = liquid_densities(p)
+    liquid = training_liquid(p).name
+    errors = analysis.fixed_errors(fits, grid.evaluate)
+    md = analysis.md_table(runs, densities, p.score_force_scale_eV_A)
+    configurations = analysis.configuration_errors(fits, grid.evaluate)
+    judged = {"errors": errors.to_dict("records"), "md": md.to_dict("records"), "liquid": liquid,
+              "configurations": configurations.to_dict("records")}
+    on_liquid = [r for r in runs if r.liquid == liquid]
+    rdfs = analysis.rdf_curves(on_liquid, RDF_PAIRS, r_max_A=RDF_MAX_A)
+    return Results(
+        set_summary=set_summary(sets), energies=set_energies(sets),
+        training_sets=pd.DataFrame([{"origin": o, "configurations": len(d), "atoms": int(d.n_atoms().sum())}
+                                    for o, d in grid.training_sets.items()],
+                                   columns=["origin", "configurations", "atoms"]),
+        fit_times=pd.DataFrame([{"algorithm": f.algorithm, "origin": f.origin, "fit (s)": f.fit_s} for f in fits],
+                               columns=["algorithm", "origin", "fit (s)"]),
+        foundation_model=p.foundation_model if found else "", errors=errors, configurations=configurations,
+        md=md, liquid=liquid, gains=claims.gains(judged), unseen=claims.unseen_table(judged),
+        density_traces=analysis.density_traces(on_liquid, densities),
+        rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}
+              for model, c in rdfs.items()})

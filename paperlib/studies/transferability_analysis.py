@@ -4,7 +4,9 @@ intra/inter-molecular force split, the MD table and its score, transfer matrices
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,8 +14,66 @@ from ase import Atoms
 
 from paperlib.analysis.metrics import molecular_force_split
 from paperlib.data.dataset import Dataset
+from paperlib.models.base import Potential
 from paperlib.sampling.liquids import MOL_ID
-from paperlib.studies.transferability import ALGORITHM_LABELS, ORIGIN_LABELS, ORIGINS, Fitted, MDRun
+from paperlib.studies.transferability_claims import ALGORITHM_LABELS, ORIGIN_LABELS, ORIGINS
+
+MD_FRAMES, MD_SUMMARY, OWN = "trajectory.xyz", "md.json", "own.xyz"
+"""Files of an MD run's cache entry: NVT snapshots, summary, relabelled own-trajectory clusters."""
+
+
+# -- what the study computes (the records the analysis reads) ----------------------------------------
+def load_model(algorithm: str, directory: Path) -> Potential:
+    """A model of ``algorithm`` saved by :func:`paperlib.studies.transferability.fit`."""
+    from paperlib.models import registry
+
+    return registry.load(algorithm, directory)
+
+
+@dataclasses.dataclass
+class Fitted:
+    """A trained model's cache entry: the saved model directory, fit time (s) and test-set predictions."""
+
+    algorithm: str
+    origin: str
+    directory: Path
+    fit_s: float
+    predictions: dict
+    key: dict
+
+    def model(self) -> Potential:
+        """The trained model."""
+        return load_model(self.algorithm, self.directory)
+
+
+@dataclasses.dataclass
+class MDRun:
+    """A model's MD of one liquid: NVT snapshots (periodic, with ``mol_id``; the packed start first) and their
+    times, the failure (time and reason, ``None`` when it ran to the end), the densities of the NPT
+    continuation of a complete run, and the relabelled own-trajectory clusters (cut from :attr:`model_frames`)
+    with the model's predictions on them."""
+
+    algorithm: str
+    origin: str
+    liquid: str
+    frames: Dataset
+    summary: dict
+    own: Dataset
+
+    @property
+    def model_frames(self) -> list[Atoms]:
+        """The snapshots the model generated (after the packed start), or the start alone when the run failed
+        before its first snapshot."""
+        return list(self.frames)[1:] or list(self.frames)[:1]
+
+    @property
+    def survived_fraction(self) -> float:
+        """Fraction of the requested duration before failure (1 when the run completed)."""
+        t = self.summary["time_to_failure_fs"]
+        return 1.0 if t is None else min(t, self.summary["duration_fs"]) / self.summary["duration_fs"]
+
+
+# -- tables -------------------------------------------------------------------------------------------
 
 
 def error_rows(algorithm: str, origin: str, data: Dataset, pred: Mapping[str, list], set_name: str

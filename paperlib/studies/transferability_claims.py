@@ -1,6 +1,7 @@
 """Claims of the transferability study, their rules, and the figures written to ``results.json``.
 
-``results`` (what the notebook hands to :func:`paperlib.analysis.claims.judge`) holds the records of
+``results`` (``Results.claims_input()`` of :mod:`paperlib.studies.transferability`, what
+:func:`paperlib.analysis.claims.judge` reads) holds the records of
 ``errors`` (:func:`~paperlib.studies.transferability_analysis.fixed_errors`: one per model and fixed evaluation
 set), ``configurations`` (:func:`~paperlib.studies.transferability_analysis.configuration_errors`: one per model
 and configuration of the fixed test set of the training liquid), ``md``
@@ -26,7 +27,17 @@ import pandas as pd
 
 from paperlib.analysis import claims as C
 from paperlib.analysis import intervals as I
-from paperlib.studies.transferability import ALGORITHM_LABELS, AUTOMATIC, FOUNDATION
+
+ALGORITHMS = ("mace", "deepmd")
+ALGORITHM_LABELS = {"mace": "MACE", "deepmd": "Deep Potential"}
+AUTOMATIC = "automatic_"
+"""Prefix of the origin of an automatic set: ``automatic_<algorithm>`` was harvested from that algorithm's MD."""
+ORIGINS = ("simple", "corrective", AUTOMATIC + "mace", AUTOMATIC + "deepmd")
+ORIGIN_LABELS = {"simple": "simple", "corrective": "simple + corrective",
+                 AUTOMATIC + "mace": "simple + automatic (MACE MD)",
+                 AUTOMATIC + "deepmd": "simple + automatic (Deep Potential MD)"}
+FOUNDATION = "foundation"
+"""Origin of the foundation model, evaluated beside the trained models and left out of the claims."""
 
 TOL = 0.05
 """Score differences below this (the score runs from 0 to 1) count as no difference."""

@@ -1,6 +1,7 @@
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -331,3 +332,61 @@ def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):
     errors = analysis.fixed_errors([fitted], evaluate)
     assert set(errors["set"]) == set(evaluate) and (errors["force MAE (eV/Å)"] > 0).all()
     assert study.foundation(resolve("transferability", "smoke"), cache, evaluate) is None
+
+
+# -- the study contract ---------------------------------------------------------------------------
+def synthetic_results(**kw) -> study.Results:
+    """A Results built from the synthetic records (no training), with every table the chapter shows."""
+    raw = paper_like(**kw)
+    rng = np.random.default_rng(3)
+    r = np.linspace(0.1, 6.0, 8)
+    return study.Results(
+        set_summary=pd.DataFrame([{"set": "simple", "kind": "cluster", "configurations": 4, "mean atoms": 30.0,
+                                   "energy spread (eV/atom)": 0.01}]),
+        energies=pd.DataFrame({"set": ["simple"] * 3, study.ENERGY_COLUMN: rng.normal(size=3)}),
+        training_sets=pd.DataFrame([{"origin": o, "configurations": 4, "atoms": 120} for o in study.ORIGINS]),
+        fit_times=pd.DataFrame([{"algorithm": a, "origin": o, "fit (s)": 1.5} for a, o in PAPER_RUNS]),
+        foundation_model="", errors=pd.DataFrame(raw["errors"]),
+        configurations=pd.DataFrame(raw.get("configurations", [])), md=pd.DataFrame(raw["md"]),
+        liquid=raw["liquid"], gains=claims.gains(raw), unseen=claims.unseen_table(raw),
+        density_traces=pd.DataFrame([{"model": "MACE / simple", "liquid": "EC", "time (fs)": 5.0,
+                                      "density / experiment": 0.98}]),
+        rdfs={"MACE / simple": {"O-H": np.vstack([r, rng.random(8)]), "C-O": np.vstack([r, rng.random(8)])}})
+
+
+def test_results_round_trip_through_json_keeps_figures_and_verdicts():
+    import json
+
+    for kw in ({}, POWERED):
+        original = synthetic_results(**kw)
+        back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
+        assert study.figures(back) == study.figures(original)
+        assert study.figures(original) == claims.figures(paper_like(**kw))
+        for name in ("errors", "md", "configurations", "gains", "unseen", "training_sets"):
+            pd.testing.assert_frame_equal(getattr(back, name), getattr(original, name), check_dtype=False,
+                                          check_column_type=False, check_index_type=False)
+        np.testing.assert_array_equal(back.rdfs["MACE / simple"]["O-H"], original.rdfs["MACE / simple"]["O-H"])
+        verdicts = [C.judge(study.CLAIMS, r.claims_input(), "default") for r in (original, back)]
+        assert [(v.key, v.verdict, v.evidence) for v in verdicts[0]] == \
+            [(v.key, v.verdict, v.evidence) for v in verdicts[1]]
+
+
+def test_params_resolve_and_pickle_for_the_executor():
+    import pickle
+
+    import cloudpickle
+
+    p = study.Params.resolve("smoke", {"md_steps": 30})
+    assert isinstance(p, study.Params) and p.md_steps == 30 and p.study == "transferability"
+    back = pickle.loads(cloudpickle.dumps(p))
+    assert back.to_dict() == p.to_dict() and back.overrides == {"md_steps": 30} and back.profile == "smoke"
+    assert "device" not in p.to_dict()
+
+
+def test_seed_streams_are_named_and_distinct():
+    p = study.Params.resolve("smoke")
+    seeds = [study.seed_of(p, s) for s in ("corrective", "test", "automatic")]
+    seeds += [study.seed_of(p, "periodic", k) for k in range(3)] + [study.md_seed(p)]
+    seeds += [study.md_seed(p, name) for name in p.unseen] + [study.seed_of(p, f"test {n}") for n in p.unseen]
+    assert len(set(seeds)) == len(seeds)
+    assert study.md_seed(p) == study.md_seed(study.Params.resolve("smoke", {"unseen": ["VC"]}))

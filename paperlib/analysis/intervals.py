@@ -9,9 +9,12 @@ Which interval suits which data:
 - :func:`proportion_interval`: a count out of n (Clopper-Pearson, exact).
 - :func:`proportion_difference_interval`: difference of two proportions (Newcombe's hybrid score interval
   from the two Wilson intervals).
+- :func:`all_of`: the smallest of several statistics that must all exceed their thresholds (a claim with
+  parts), with the multiplicity of its parts accounted for.
 
-Every function returns an :class:`Interval`; with fewer than two units the bounds are NaN, which the verdict
-rule reads as "inconclusive".
+Every function returns an :class:`Interval`. The bounds are NaN, which the verdict rule reads as
+"inconclusive", wherever the data cannot give an honest interval: too few units, a non-finite unit (a diverged
+model), or no spread at all among a handful of units (three identical values say nothing about variability).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import numpy as np
 from scipy import stats
 
 CONFIDENCE = 0.95
+MIN_BOOTSTRAP_UNITS = 10
+"""Below this many units a bootstrap interval under-covers badly (use :func:`mean_interval`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,64 +47,98 @@ def _nan_interval(value: float, n: int, method: str) -> Interval:
     return Interval(float(value), math.nan, math.nan, n, f"{method} (undefined for n={n})")
 
 
-def mean_interval(values: Sequence[float]) -> Interval:
-    """Mean of independent ``values`` with Student's t 95 % interval."""
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> Interval:
+    """Mean of independent ``values`` with Student's t interval (undefined with a non-finite value, fewer
+    than two values, or no spread)."""
     x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
     method = "Student t interval of the mean"
+    if len(x) and not np.isfinite(x).all():
+        bad = int((~np.isfinite(x)).sum())
+        return _nan_interval(float(np.mean(x)), len(x), f"{method}; {bad} of {len(x)} units not finite")
     if len(x) < 2:
         return _nan_interval(float(x.mean()) if len(x) else math.nan, len(x), method)
     m = float(x.mean())
     if np.ptp(x) == 0:
-        return Interval(m, m, m, len(x), method)
-    ci = stats.ttest_1samp(x, 0.0).confidence_interval(CONFIDENCE)
+        return _nan_interval(m, len(x), f"{method}; the {len(x)} units are identical")
+    ci = stats.ttest_1samp(x, 0.0).confidence_interval(confidence)
     return Interval(m, float(ci.low), float(ci.high), len(x), method)
 
 
 def bootstrap_interval(data: Sequence[Sequence[float]], statistic: Callable[..., float], *, paired: bool = False,
-                       seed: int = 0, n_resamples: int = 4999) -> Interval:
-    """``statistic(*data)`` with a bootstrap 95 % interval over the units of ``data``.
+                       seed: int = 0, n_resamples: int = 4999, confidence: float = CONFIDENCE) -> Interval:
+    """``statistic(*data)`` with a bootstrap interval over the units of ``data``.
 
     ``data`` is one or more equally long sequences of per-unit values; ``paired=True`` resamples the same
     units in every sequence (methods compared on the same test configurations or seeds). BCa is used, and
-    the percentile interval where BCa is undefined (e.g. a statistic constant over resamples).
+    the percentile interval where BCa is undefined. Undefined below :data:`MIN_BOOTSTRAP_UNITS` units, with
+    non-finite values, or when the statistic does not vary over resamples.
     """
     arrays = [np.asarray(d, dtype=float) for d in data]
     n = min(len(a) for a in arrays)
     value = float(statistic(*arrays))
-    if n < 2:
-        return _nan_interval(value, n, "bootstrap")
+    if n < MIN_BOOTSTRAP_UNITS:
+        return _nan_interval(value, n, f"bootstrap (needs >= {MIN_BOOTSTRAP_UNITS} units)")
+    if not all(np.isfinite(a).all() for a in arrays):
+        return _nan_interval(value, n, "bootstrap; some units not finite")
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = stats.bootstrap(tuple(arrays), statistic, paired=paired, vectorized=False,
-                                  confidence_level=CONFIDENCE, n_resamples=n_resamples, method=method,
+                                  confidence_level=confidence, n_resamples=n_resamples, method=method,
                                   random_state=np.random.default_rng(seed))
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if math.isfinite(lo) and math.isfinite(hi):
-            lo, hi = min(lo, value), max(hi, value)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
             kind = "paired " if paired and len(arrays) > 1 else ""
-            return Interval(value, lo, hi, n, f"{kind}bootstrap ({method}, {n_resamples} resamples) over {n} units")
-    return _nan_interval(value, n, "bootstrap")
+            text = f"{kind}bootstrap ({method}, {n_resamples} resamples) over {n} units"
+            if not lo <= value <= hi:
+                text += "; the interval was widened to contain the point estimate"
+                lo, hi = min(lo, value), max(hi, value)
+            return Interval(value, lo, hi, n, text)
+    return _nan_interval(value, n, "bootstrap; the statistic does not vary over resamples")
 
 
-def proportion_interval(k: int, n: int) -> Interval:
-    """Proportion ``k / n`` with the exact (Clopper-Pearson) 95 % interval."""
+def proportion_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Interval:
+    """Proportion ``k / n`` with the exact (Clopper-Pearson) interval."""
     if n < 1:
         return _nan_interval(math.nan, n, "Clopper-Pearson interval")
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(CONFIDENCE, method="exact")
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence, method="exact")
     return Interval(k / n, float(ci.low), float(ci.high), n, "Clopper-Pearson exact interval")
 
 
-def proportion_difference_interval(k1: int, n1: int, k2: int, n2: int) -> Interval:
-    """``k1/n1 - k2/n2`` with Newcombe's hybrid score 95 % interval; ``n`` is the smaller group."""
+def proportion_difference_interval(k1: int, n1: int, k2: int, n2: int, confidence: float = CONFIDENCE) -> Interval:
+    """``k1/n1 - k2/n2`` with Newcombe's hybrid score interval; ``n`` is the smaller group."""
     method = "Newcombe hybrid score interval"
     if min(n1, n2) < 1:
         return _nan_interval(math.nan, min(n1, n2), method)
     p1, p2 = k1 / n1, k2 / n2
-    w1 = stats.binomtest(int(k1), int(n1)).proportion_ci(CONFIDENCE, method="wilson")
-    w2 = stats.binomtest(int(k2), int(n2)).proportion_ci(CONFIDENCE, method="wilson")
+    w1 = stats.binomtest(int(k1), int(n1)).proportion_ci(confidence, method="wilson")
+    w2 = stats.binomtest(int(k2), int(n2)).proportion_ci(confidence, method="wilson")
     d = p1 - p2
     low = d - math.hypot(p1 - w1.low, w2.high - p2)
     high = d + math.hypot(w1.high - p1, p2 - w2.low)
     return Interval(d, float(low), float(high), min(n1, n2), method)
+
+
+def all_of(parts: Callable[[float], Sequence[Interval]], what: str = "parts") -> Interval:
+    """The smallest of several statistics that must all exceed the threshold, with its interval.
+
+    ``parts(confidence)`` returns every part's interval (its statistic minus its own threshold, so that 0
+    is every part's threshold) at that confidence. The lower bound is the smallest of the 95 % lower
+    bounds: the claim is supported only when every part's interval clears 0, a test at the 5 % level without
+    correction (intersection-union). The upper bound is the smallest of the upper bounds at the Bonferroni
+    confidence 1 - 0.05/K: one of K parts falling short by chance would otherwise decide a negative up to K
+    times too often. Undefined when any part's bounds are.
+    """
+    first = list(parts(CONFIDENCE))
+    k = len(first)
+    if k == 1:
+        return first[0]
+    wide = list(parts(1 - (1 - CONFIDENCE) / k))
+    value = min(p.value for p in first)
+    lows, highs = [p.low for p in first], [p.high for p in wide]
+    n = min(p.n for p in first)
+    method = (f"smallest of {k} {what}: lower bound the smallest 95 % lower bound, upper bound the smallest "
+              f"upper bound at Bonferroni confidence 1 - 0.05/{k}; " + first[0].method)
+    if not all(math.isfinite(x) for x in (value, *lows, *highs)):
+        return _nan_interval(value, n, method)
+    return Interval(value, min(lows), min(highs), n, method)

@@ -343,9 +343,9 @@ def _shift(iv: IV.Interval, by: float) -> IV.Interval:
     return IV.Interval(iv.value + by, iv.low + by, iv.high + by, iv.n, iv.method)
 
 
-def log_ratio_intervals(r: pd.DataFrame) -> dict[str, IV.Interval]:
-    """Per metric: mean of the per-draw log ratios with its Student t 95 % interval."""
-    return {m: IV.mean_interval(np.log(r[m].to_numpy())) for m in METRICS}
+def log_ratio_intervals(r: pd.DataFrame, confidence: float = IV.CONFIDENCE) -> dict[str, IV.Interval]:
+    """Per metric: mean of the per-draw log ratios with its Student t interval."""
+    return {m: IV.mean_interval(np.log(r[m].to_numpy()), confidence) for m in METRICS}
 
 
 def closeness_to_one(log_ratio: IV.Interval) -> IV.Interval:
@@ -360,13 +360,6 @@ def closeness_to_one(log_ratio: IV.Interval) -> IV.Interval:
     else:  # undefined bounds stay undefined
         low, high = math.nan, math.nan
     return IV.Interval(-abs(log_ratio.value), low, high, log_ratio.n, log_ratio.method)
-
-
-def smaller_of(parts: list[IV.Interval], method: str) -> IV.Interval:
-    """The minimum of several statistics, with the conservative interval [min of the lower bounds, min of the
-    upper bounds] (it covers the minimum whenever every part's interval covers its part); NaN propagates."""
-    return IV.Interval(float(np.min([p.value for p in parts])), float(np.min([p.low for p in parts])),
-                       float(np.min([p.high for p in parts])), min(p.n for p in parts), method)
 
 
 def _ratio_text(name: str, iv: IV.Interval) -> str:
@@ -387,10 +380,8 @@ def judge_single(results: Mapping[str, Any]) -> C.Evidence | None:
         return None
     n_train = int(r.n_train.iloc[0])
     per = {m: _exp(iv) for m, iv in log_ratio_intervals(r).items()}
-    iv = smaller_of(list(per.values()),
-                    f"per metric the Student t 95 % interval of the mean per-draw log(E-only/E+F MAE) over "
-                    f"{len(r)} paired draws, exponentiated; the smaller of the two lower and of the two upper "
-                    f"bounds (conservative interval of the minimum)")
+    iv = _exp(IV.all_of(lambda c: list(log_ratio_intervals(r, c).values()),
+                        f"per-metric mean per-draw log(E-only/E+F MAE) over {len(r)} paired draws (exponentiated)"))
     n_test = results.get("n_test_configurations", 0)
     powered = iv.n >= POWER_DRAWS and n_test >= POWER_TEST_CONFIGURATIONS
     context = (f"kernel models at N = {n_train}, {n_test} test configurations: "
@@ -416,13 +407,15 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
         return None
     n_train = int(r.n_train.iloc[0])
     logs = log_ratio_intervals(r)
-    energy = _shift(closeness_to_one(logs["mae_energy"]), math.log(ENERGY_WINDOW))
-    forces = _shift(logs["mae_forces"], -math.log(PAPER_RATIO / 2))
-    iv = smaller_of([energy, forces],
-                    f"Student t 95 % intervals of the mean per-draw log(E-only/E+F MAE) over {len(r)} paired "
-                    f"draws; energy part: the interval mapped through log 2 - |.|; forces part: shifted by "
-                    f"-log 3.5; the smaller of the two lower and of the two upper bounds (conservative interval "
-                    f"of the minimum)")
+
+    def parts(confidence: float) -> list[IV.Interval]:
+        at = log_ratio_intervals(r, confidence)
+        return [_shift(closeness_to_one(at["mae_energy"]), math.log(ENERGY_WINDOW)),
+                _shift(at["mae_forces"], -math.log(PAPER_RATIO / 2))]
+
+    energy, forces = parts(IV.CONFIDENCE)
+    iv = IV.all_of(parts, f"margins (energy: log 2 - |mean per-draw log ratio|; forces: mean per-draw log ratio "
+                          f"- log 3.5) over {len(r)} paired draws")
     n_mol = results.get("unseen_test_molecules", 0)
     powered = iv.n >= POWER_DRAWS and n_mol >= POWER_TEST_MOLECULES
     context = (f"kernel models at N = {n_train}, {n_mol} held-out test molecules: "

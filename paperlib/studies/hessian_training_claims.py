@@ -58,18 +58,6 @@ def _budget(results: Mapping[str, Any]) -> str:
     return f"{_n_seeds(results)} training seed(s)"
 
 
-def _min_interval(parts: Sequence[iv.Interval], names: Sequence[str], what: str) -> iv.Interval:
-    """The smallest of several statistics over the same units; conservative interval: the smallest lower
-    and the smallest upper bound (NaN when any part is undefined)."""
-    n = min(p.n for p in parts)
-    lows, highs = [p.low for p in parts], [p.high for p in parts]
-    finite = all(math.isfinite(x) for x in lows + highs)
-    return iv.Interval(min(p.value for p in parts), min(lows) if finite else math.nan,
-                      min(highs) if finite else math.nan, n,
-                      f"minimum over {', '.join(names)} of the {what}, each a {parts[0].method} over {n} reactions; "
-                      "conservative interval (smallest lower and smallest upper bound)")
-
-
 def error_means(results: Mapping[str, Any]) -> pd.DataFrame:
     """Mean test errors per mode (rows) and metric (columns)."""
     return pd.DataFrame(results["errors"]).groupby("mode")[list(METRICS)].mean()
@@ -92,7 +80,8 @@ def judge_extrapolation(results: Mapping[str, Any]) -> C.Evidence | None:
         return None
     logs = reaction_log_ratios(errors, E_AND_F, efh, list(METRICS))
     parts = [iv.mean_interval(logs[k].to_numpy()) for k in METRICS]
-    interval = _min_interval(parts, list(METRICS.values()), "mean per-reaction log(E+F / E+F+H MAE)")
+    interval = iv.all_of(lambda c: [iv.mean_interval(logs[k].to_numpy(), c) for k in METRICS],
+                         f"mean per-reaction log(E+F / E+F+H MAE) of {', '.join(METRICS.values())}")
     n_geo = int((errors["mode"] == efh).sum())
     context = (f"E+F / {efh} MAE per reaction (geometric mean over {len(logs)} reactions, {n_geo} unseen "
                "geometries): " + ", ".join(f"{METRICS[k]} {math.exp(p.value):.2f}x" for k, p in zip(METRICS, parts))
@@ -123,10 +112,9 @@ def judge_barriers(results: Mapping[str, Any]) -> C.Evidence | None:
     # A failed search yields no barrier: it is charged the zero-barrier error.
     ef = s["barrier_error_eV_ef"].fillna(zero).to_numpy()
     efh = s["barrier_error_eV_efh"].fillna(zero).to_numpy()
-    gain = iv.mean_interval(ef - efh)
-    margin = iv.mean_interval(zero.to_numpy() - efh)
-    interval = _min_interval([gain, margin], ["E+F MAE - E+F+H MAE", "zero-barrier MAE - E+F+H MAE"],
-                             "mean per-reaction difference of |barrier error| (eV)")
+    interval = iv.all_of(lambda c: [iv.mean_interval(ef - efh, c), iv.mean_interval(zero.to_numpy() - efh, c)],
+                         "mean per-reaction differences of |barrier error| (eV): E+F - E+F+H and zero-barrier - "
+                         "E+F+H")
     fails = {k: int(s[f"barrier_error_eV_{k}"].isna().sum()) for k in ("ef", "efh")}
     context = (f"barrier MAE over {len(s)} reactions: E+F {ef.mean():.3f} eV, {results['judged']} {efh.mean():.3f} eV, "
                f"zero-barrier baseline {zero.mean():.3f} eV; failed searches {fails['ef']} / {fails['efh']} "

@@ -363,30 +363,19 @@ def judge_force_errors(results: Mapping[str, Any]) -> C.Evidence | None:
 
     For every model, metric (force RMSE, Max) and pair (atomic-energy or force vs global-energy or random),
     the mean over replicates of the paired log error ratio with its Student t interval; the statistic is
-    the weakest of these comparisons (smallest mean), its interval conservatively the smallest lower bound
-    and the smallest upper bound over all comparisons."""
+    the weakest of these comparisons (smallest mean), with the interval of :func:`~paperlib.analysis.intervals.all_of`
+    (Bonferroni over the comparisons for the upper bound)."""
     df = pd.DataFrame(results.get("errors", []))
     if df.empty or not set(GOOD + BAD) <= set(df.method):
         return None
-    comparisons = {}
-    for model in sorted(df.model.unique()):
-        for col in METRICS:
-            for good in GOOD:
-                for bad in BAD:
-                    comparisons[(model, col, good, bad)] = I.mean_interval(
-                        paired_log_ratios(df, model, good, bad, col))
+    keys_ = [(model, col, good, bad) for model in sorted(df.model.unique()) for col in METRICS for good in GOOD
+             for bad in BAD]
+    logs = {(m, col, g, b): paired_log_ratios(df, m, g, b, col) for m, col, g, b in keys_}
+    comparisons = {k: I.mean_interval(v) for k, v in logs.items()}
     weakest = min(comparisons, key=lambda k: (comparisons[k].value if np.isfinite(comparisons[k].value)
                                                else -np.inf))
-    iv = comparisons[weakest]
-    lows = [c.low for c in comparisons.values()]
-    highs = [c.high for c in comparisons.values()]
-    n = min(c.n for c in comparisons.values())
-    defined = all(np.isfinite(lows)) and all(np.isfinite(highs))
-    low, high = (min(lows), min(highs)) if defined else (np.nan, np.nan)
-    reps = f"{n} replicate" + ("" if n == 1 else "s")
-    method = (f"per comparison a Student t interval of the mean paired log ratio over {reps}; the "
-              f"weakest of {len(comparisons)} comparisons (models x metrics x pairs), interval conservatively the "
-              "smallest lower and smallest upper bound over all comparisons")
+    combined = I.all_of(lambda c: [I.mean_interval(logs[k], c) for k in keys_],
+                        "comparisons (models x metrics x pairs), each the mean paired log ratio over replicates")
     model, col, good, bad = weakest
     means = []
     for mdl in sorted(df.model.unique()):
@@ -394,12 +383,12 @@ def judge_force_errors(results: Mapping[str, Any]) -> C.Evidence | None:
         means.append(f"{mdl} mean force RMSE (eV/A): " + ", ".join(
             f"{selection.LABELS[m]} {g[m]:.3f}" for m in GOOD + BAD if m in g))
     context = (f"Weakest comparison: {model} force {METRICS[col]}, {selection.LABELS[bad]} / "
-               f"{selection.LABELS[good]} error ratio {np.exp(iv.value):.3g} (geometric mean over replicates). "
+               f"{selection.LABELS[good]} error ratio {np.exp(comparisons[weakest].value):.3g} (geometric mean "
+               "over replicates). "
                + "; ".join(means))
-    powered = n >= MIN_REPLICATES
     return C.Evidence.from_interval(
         "weakest mean paired log ratio of force error (global-energy or random / atomic-energy or force)",
-        I.Interval(iv.value, low, high, n, method), 0.0, powered, context)
+        combined, 0.0, combined.n >= MIN_REPLICATES, context)
 
 
 def judge_rdf(results: Mapping[str, Any]) -> C.Evidence | None:

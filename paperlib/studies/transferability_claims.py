@@ -132,23 +132,11 @@ def _shift(iv: I.Interval, threshold: float) -> I.Interval:
     return I.Interval(iv.value - threshold, iv.low - threshold, iv.high - threshold, iv.n, iv.method)
 
 
-def _smallest(parts: Sequence[tuple[str, I.Interval]]) -> I.Interval:
-    """The smallest of several margins (each a part's statistic minus its threshold), with the conservative
-    interval: the smallest lower bound and the smallest upper bound (undefined if any part's is)."""
-    values = [iv.value for _, iv in parts]
-    lows = [iv.low for _, iv in parts]
-    highs = [iv.high for _, iv in parts]
-    value = min(values) if _finite(*values) else math.nan
-    low, high = (min(lows), min(highs)) if _finite(*lows, *highs) else (math.nan, math.nan)
-    method = ("smallest margin of its parts over their thresholds, conservative interval (smallest lower and "
-              "smallest upper bound); " + "; ".join(f"{name}: {iv.method}" for name, iv in parts))
-    return I.Interval(value, low, high, min(iv.n for _, iv in parts), method)
-
-
 def _margins_over_seeds(margins: Mapping[str, pd.Series]) -> I.Interval:
     """Per-seed margins of each part -> the Student t interval of each part's mean margin, combined by
-    :func:`_smallest`."""
-    return _smallest([(name, I.mean_interval(m.to_numpy())) for name, m in margins.items()])
+    :func:`~paperlib.analysis.intervals.all_of`."""
+    return I.all_of(lambda c: [I.mean_interval(m.to_numpy(), c) for m in margins.values()],
+                    "margins over their thresholds (" + "; ".join(margins) + "), each the mean over training seeds")
 
 
 def _fmt(x: float) -> str:
@@ -314,10 +302,10 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
         return None
     ks, ns = (int(u.loc[u["change"] == "shape", c].sum()) for c in ("runs completed", "runs"))
     kf, nf = (int(u.loc[u["change"] == "functional", c].sum()) for c in ("runs completed", "runs"))
-    iv = _smallest([("share of shape-change runs completed - (1 - LOST)",
-                     _shift(I.proportion_interval(ks, ns), 1.0 - LOST)),
-                    ("shape - functional share completed - LOST",
-                     _shift(I.proportion_difference_interval(ks, ns, kf, nf), LOST))])
+    iv = I.all_of(lambda c: [_shift(I.proportion_interval(ks, ns, c), 1.0 - LOST),
+                             _shift(I.proportion_difference_interval(ks, ns, kf, nf, c), LOST)],
+                  "margins (share of shape-change runs completed - (1 - LOST); shape - functional share "
+                  "completed - LOST)")
     context = ("runs completed by models stable on the training liquid: " + "; ".join(
         f"{r['liquid']} ({r['change']}) {r['runs completed']} of {r['runs']} (mean survived fraction "
         f"{_fmt(r['mean survived fraction'])})" for r in u.to_dict("records")))

@@ -20,11 +20,14 @@ def test_too_few_units_give_an_undefined_interval():
         assert math.isnan(iv.low) and math.isnan(iv.high)
 
 
-def test_constant_values_give_a_point_interval():
-    iv = I.mean_interval([2.0, 2.0, 2.0])
-    assert (iv.low, iv.value, iv.high) == (2.0, 2.0, 2.0)
-    bs = I.bootstrap_interval([[2.0] * 10], np.mean)
-    assert bs.low == bs.high == 2.0
+def test_no_spread_non_finite_units_or_a_small_bootstrap_give_no_interval():
+    """Three identical values say nothing about variability; a diverged model's infinite error is not a
+    number to average; a bootstrap over a handful of units under-covers. None of them may decide a verdict."""
+    for iv in (I.mean_interval([2.0, 2.0, 2.0]), I.bootstrap_interval([[2.0] * 10], np.mean),
+               I.mean_interval([1.0, 2.0, np.inf]), I.bootstrap_interval([[1.0, 2.0, 3.0, 4.0]], np.mean),
+               I.bootstrap_interval([list(range(9)) + [np.nan]], np.mean)):
+        assert math.isnan(iv.low) and math.isnan(iv.high), iv
+    assert "not finite" in I.mean_interval([1.0, 2.0, np.inf]).method
 
 
 def test_bootstrap_covers_the_mean_and_narrows_with_n():
@@ -52,3 +55,20 @@ def test_exact_proportion_and_newcombe_difference():
     assert d.value == 1.0 and 0.5 < d.low < 0.75 and d.high == pytest.approx(1.0)
     same = I.proportion_difference_interval(3, 10, 3, 10)
     assert same.low < 0 < same.high and same.low == pytest.approx(-same.high)
+
+
+def test_all_of_takes_the_weakest_part_with_a_bonferroni_upper_bound():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(1.0, 1.0, 8), rng.normal(0.5, 1.0, 8)
+    iv = I.all_of(lambda c: [I.mean_interval(a, c), I.mean_interval(b, c)])
+    assert iv.value == pytest.approx(min(a.mean(), b.mean()))
+    assert iv.low == pytest.approx(min(I.mean_interval(a).low, I.mean_interval(b).low))
+    bonferroni = min(I.mean_interval(a, 0.975).high, I.mean_interval(b, 0.975).high)
+    assert iv.high == pytest.approx(bonferroni) and iv.high > min(I.mean_interval(a).high, I.mean_interval(b).high)
+    assert iv.n == 8 and "Bonferroni" in iv.method
+    assert math.isnan(I.all_of(lambda c: [I.mean_interval(a, c), I.mean_interval([1.0], c)]).low)
+
+
+def test_all_of_one_part_is_that_part():
+    a = [0.1, 0.4, 0.3, 0.2]
+    assert I.all_of(lambda c: [I.mean_interval(a, c)]) == I.mean_interval(a)

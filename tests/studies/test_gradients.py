@@ -41,6 +41,16 @@ def _t_interval(x):
     return x.mean(), lo, hi
 
 
+def _t_bounds(x, confidence):
+    ci = stats.ttest_1samp(np.asarray(x, dtype=float), 0).confidence_interval(confidence)
+    return ci.low, ci.high
+
+
+def _all_of_high(*parts):
+    """Upper bound of a claim whose K parts must all hold: the smallest upper bound at 1 - 0.05/K."""
+    return min(_t_bounds(x, 1 - 0.05 / len(parts))[1] for x in parts)
+
+
 def _verdicts(results):
     return {v.key: v for v in C.judge(study.CLAIMS, results, "smoke")}
 
@@ -48,9 +58,12 @@ def _verdicts(results):
 # -- claim 1 --------------------------------------------------------------------------------------
 def test_claim1_reproduced_at_seven_fold():
     ev = study.judge_single(_curves(7.0, 1.0, 7.0))
-    m, lo, hi = _t_interval(np.log(7.0 * np.array(JITTER)))
+    energy = forces = np.log(7.0 * np.array(JITTER))
+    m, lo, _ = _t_interval(forces)
     assert ev.value == pytest.approx(np.exp(m)) and ev.ci_low == pytest.approx(np.exp(lo))
-    assert ev.ci_high == pytest.approx(np.exp(hi))
+    # two parts (energy, forces): upper bound at the Bonferroni confidence 1 - 0.05/2
+    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces)))
+    assert ev.ci_high > np.exp(_t_interval(forces)[2])
     assert ev.threshold == 3.5 and ev.n == 3 and ev.powered
     assert C.verdict_of(ev) == C.REPRODUCED
     assert _verdicts(_curves(7.0, 1.0, 7.0))["1"].verdict == C.REPRODUCED
@@ -58,16 +71,19 @@ def test_claim1_reproduced_at_seven_fold():
 
 def test_claim1_takes_the_smaller_metric_conservatively():
     ev = study.judge_single(_curves(7.0, 1.0, 7.0, single_force_ratio=2.0))
-    m, lo, hi = _t_interval(np.log(2.0 * np.array(JITTER)))
-    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_high == pytest.approx(np.exp(hi))
-    assert ev.ci_low == pytest.approx(np.exp(lo))
+    energy, forces = np.log(7.0 * np.array(JITTER)), np.log(2.0 * np.array(JITTER))
+    m, lo, _ = _t_interval(forces)
+    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_low == pytest.approx(np.exp(lo))
+    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces))) and ev.ci_high < 3.5
     assert C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
 def test_claim1_not_reproduced_when_forces_do_not_help():
     ev = study.judge_single(_curves(1.0, 1.0, 7.0))
-    m, lo, hi = _t_interval(np.log(np.array(JITTER)))
-    assert ev.ci_high == pytest.approx(np.exp(hi)) and ev.ci_high < 3.5
+    energy = forces = np.log(np.array(JITTER))
+    m, lo, _ = _t_interval(forces)
+    assert ev.ci_low == pytest.approx(np.exp(lo))
+    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces))) and ev.ci_high < 3.5
     assert C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
@@ -117,20 +133,32 @@ def test_claim2_reproduced_when_energies_unchanged_and_forces_seven_fold():
     ev = study.judge_unseen(_curves(7.0, 1.0, 7.0))
     # energy part: log 2 - |mean log jitter|, interval straddles 0 in log ratio -> [log 2 - max(|lo|, hi), log 2]
     me, loe, hie = _t_interval(np.log(JITTER))
-    energy = (np.log(2) - abs(me), np.log(2) - max(-loe, hie), np.log(2))
-    mf, lof, hif = _t_interval(np.log(7.0 * np.array(JITTER)))
-    forces = (mf - np.log(3.5), lof - np.log(3.5), hif - np.log(3.5))
+    energy = (np.log(2) - abs(me), np.log(2) - max(-loe, hie))
+    mf, lof, _ = _t_interval(np.log(7.0 * np.array(JITTER)))
+    forces = (mf - np.log(3.5), lof - np.log(3.5))
     assert ev.value == pytest.approx(min(energy[0], forces[0]))
     assert ev.ci_low == pytest.approx(min(energy[1], forces[1]))
-    assert ev.ci_high == pytest.approx(min(energy[2], forces[2]))
+    # upper bounds at the Bonferroni confidence 1 - 0.05/2: the energy interval still contains 0 (-> log 2)
+    loe_b, hie_b = _t_bounds(np.log(JITTER), 0.975)
+    assert loe_b < 0 < hie_b
+    hif_b = _t_bounds(np.log(7.0 * np.array(JITTER)), 0.975)[1]
+    assert ev.ci_high == pytest.approx(min(np.log(2), hif_b - np.log(3.5)))
     assert ev.threshold == 0.0 and ev.n == 3 and ev.powered
     assert C.verdict_of(ev) == C.REPRODUCED
 
 
 def test_claim2_not_reproduced_when_forces_improve_energies():
     ev = study.judge_unseen(_curves(7.0, 5.0, 7.0))
-    m, lo, hi = _t_interval(np.log(5.0 * np.array(JITTER)))
-    assert ev.ci_high == pytest.approx(np.log(2) - lo) and ev.ci_high < 0
+    # energy part at the Bonferroni confidence 1 - 0.05/2: the interval of the log ratio lies above 0, so
+    # its upper margin is log 2 - (lower bound); forces part: upper bound - log 3.5
+    loe_b, _ = _t_bounds(np.log(5.0 * np.array(JITTER)), 0.975)
+    hif_b = _t_bounds(np.log(7.0 * np.array(JITTER)), 0.975)[1]
+    assert loe_b > 0
+    assert ev.ci_high == pytest.approx(min(np.log(2) - loe_b, hif_b - np.log(3.5))) and ev.ci_high < 0
+    # lower bound: smallest 95 % lower bound, as before
+    hie = _t_interval(np.log(5.0 * np.array(JITTER)))[2]
+    lof = _t_interval(np.log(7.0 * np.array(JITTER)))[1]
+    assert ev.ci_low == pytest.approx(min(np.log(2) - hie, lof - np.log(3.5)))
     assert C.verdict_of(ev) == C.NOT_REPRODUCED
     assert C.verdict_of(study.judge_unseen(_curves(7.0, 1.0, 1.0))) == C.NOT_REPRODUCED
 

@@ -262,9 +262,18 @@ def judge_md_stringent(results: Mapping[str, Any]) -> C.Evidence | None:
         return max(math.log(err[j].sum() / err[i].sum()) for i, j in index)
 
     data = [w[m].to_numpy() for m in used]
+    md = _md(results)
+    training = md[md["liquid"] == results.get("liquid")] if "liquid" in md else md
+    md_seeds = int(training.groupby(["algorithm", "origin"])[MD_SEED].nunique().min()) if len(training) else 0
     if len(w) < MIN_CONFIGURATIONS:
         iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
                         f"paired bootstrap over test configurations (undefined for fewer than {MIN_CONFIGURATIONS})")
+    elif md_seeds < MIN_MD_SEEDS:
+        # The pairs are chosen by MD scores; from fewer MD runs per model the choice is noise the bootstrap over
+        # test configurations cannot see, and the largest of many pairwise ratios would then decide by chance.
+        iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
+                        f"undefined: the MD scores that choose the pairs rest on {md_seeds} MD run(s) per model "
+                        f"(needs >= {MIN_MD_SEEDS})")
     else:
         iv = I.bootstrap_interval(data, largest, paired=True, seed=0)
         iv = dataclasses.replace(iv, method=iv.method + " (test configurations shared by every model; the MD "
@@ -345,7 +354,8 @@ CLAIMS = (
             f"MD ranks lower; threshold log(1/{LOWER:g}) (the test set gives the MD-worse model a force MAE >= "
             f"{round(100 * (1 - LOWER))} % lower). Interval: paired bootstrap (BCa) over the test "
             f"configurations every model sees (undefined below {MIN_CONFIGURATIONS}), with the MD scores that pick "
-            "the pairs held fixed, so it does not cover seed-to-seed variation. Reproduced if the interval lies "
+            "the pairs held fixed, so it does not cover seed-to-seed variation; undefined unless every model's MD "
+            f"score rests on >= {MIN_MD_SEEDS} MD runs, since one run per model picks the pairs by chance. Reproduced if the interval lies "
             f"above the threshold; not reproduced if below it with >= {MIN_CONFIGURATIONS} test configurations and "
             + BUDGET + ".", judge_md_stringent),
     C.Claim("unseen_molecules",

@@ -224,9 +224,12 @@ def test_md_stringent_reproduced_by_a_model_the_test_set_prefers_but_md_does_not
     assert verdict == C.REPRODUCED and ev.n == 30 and ev.threshold == pytest.approx(-np.log(claims.LOWER))
     assert ev.value == pytest.approx(md_stringent_value(results))
     assert ev.ci_low <= ev.value <= ev.ci_high and "paired bootstrap" in ev.method
-    # the same with one seed: configurations decide a positive, but a negative would not be powered
-    ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=30))
+    # one training seed but three MD runs per model: configurations decide a positive, a negative is not powered
+    ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=30, md_seeds=3))
     assert verdict == C.REPRODUCED and not ev.powered
+    # one MD run per model: the pairs are chosen by unreplicated MD scores, so there is no interval
+    ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=30))
+    assert np.isnan(ev.ci_low) and verdict == C.INCONCLUSIVE and "1 MD run(s) per model" in ev.method
 
 
 def test_md_stringent_not_reproduced_when_test_set_and_md_agree():
@@ -237,7 +240,7 @@ def test_md_stringent_not_reproduced_when_test_set_and_md_agree():
 
 
 def test_md_stringent_inconclusive_unpowered_few_configurations_or_no_md_contrast():
-    ev, verdict = evidence(claims.judge_md_stringent, opposite(n_configurations=30))
+    ev, verdict = evidence(claims.judge_md_stringent, opposite(n_configurations=30, md_seeds=3))
     assert ev.ci_high < ev.threshold and not ev.powered and verdict == C.INCONCLUSIVE
     ev, verdict = evidence(claims.judge_md_stringent, paper_like(n_configurations=claims.MIN_CONFIGURATIONS - 1))
     assert np.isnan(ev.ci_low) and verdict == C.INCONCLUSIVE

@@ -175,10 +175,11 @@ def test_transition_states_newcombe():
     assert HC.judge_transition_states({"searches": [], "judged": EFH}) is None
 
 
-def freq_case(ef_freq, efh_freq, seeds):
+def freq_case(ef_freq, efh_freq, seeds, trained=()):
     n = len(ef_freq)
     res = {"searches": searches(EF, [0.1] * n, [True] * n, [0.1] * n, ef_freq)
-           + searches(EFH, [0.1] * n, [True] * n, [0.1] * n, efh_freq), "judged": EFH, "seeds": seeds}
+           + searches(EFH, [0.1] * n, [True] * n, [0.1] * n, efh_freq), "judged": EFH, "seeds": seeds,
+           "reference": [{"reaction": r} for r in trained]}
     return HC.judge_frequencies(res)
 
 
@@ -197,6 +198,15 @@ def test_frequencies_paired_log_ratio():
     check_evidence(ev, *t_interval(np.log(ef[1:] / efh[1:])), n=6)
     assert not ev.powered and "1 reaction(s) left out" in ev.context
     assert HC.judge_frequencies({"searches": [], "judged": EFH}) is None
+
+
+def test_frequencies_at_the_training_reactions_are_in_sample_and_decide_nothing():
+    ef, efh = 100.0 * JITTER, 40.0 * JITTER[::-1]
+    ev = freq_case(ef, efh, POWERED, trained=[f"r{i}" for i in range(len(ef))])
+    assert ev.n == 0 and np.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert ev.value == pytest.approx(np.mean(np.log(ef / efh))) and "in-sample" in ev.method
+    ev = freq_case(ef, efh, POWERED, trained=["r0", "r1", "r2"])   # four reactions held out
+    check_evidence(ev, *t_interval(np.log(ef[3:] / efh[3:])), n=4)
 
 
 def curve_errors(ef_large, efh_small, reactions=REACTIONS) -> list[dict]:

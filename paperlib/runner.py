@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from paperlib.options import RunOptions
+from paperlib.timing import Timer
 from paperlib.params import Params, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,35 +79,13 @@ def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] 
     lines = [f"**Provenance.** commit `{prov['commit']}`, profile `{prov['profile']}`, device {prov['device']}, "
              f"Python {prov['python']}, started {prov['started']}.", "",
              "Overrides: " + (", ".join(f"`{k}={v}`" for k, v in prov["overrides"].items()) or "none") + ".", "",
+             *(["Run options (where it computed, not what): " + ", ".join(
+                 f"{k} `{v}`" for k, v in prov["options"].items() if k != "progress") + ".", ""]
+               if prov.get("options") else []),
              "Packages: " + ", ".join(f"{k} {v}" for k, v in prov["packages"].items()) + "."]
     if timings_s:
         lines += ["", "Wall time per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings_s.items()) + "."]
     return "\n".join(lines)
-
-
-class Timer:
-    """Collects wall times of named steps: ``with timer("training"): ...``."""
-
-    def __init__(self):
-        self.times: dict[str, float] = {}
-        self._start = time.perf_counter()
-
-    def __call__(self, name: str):
-        timer = self
-
-        class _Step:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timer.times[name] = timer.times.get(name, 0.0) + time.perf_counter() - self.t0
-
-        return _Step()
-
-    @property
-    def total_s(self) -> float:
-        """Seconds since the timer was created."""
-        return time.perf_counter() - self._start
 
 
 @dataclasses.dataclass(frozen=True)

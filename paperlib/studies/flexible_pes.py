@@ -46,7 +46,7 @@ from paperlib.studies.flexible_pes_claims import (CLAIMS, KCAL_MOL_EV, TRANSITIO
                                                    crossing, learning_curves, summary_figures, transition_ratios)
 
 if TYPE_CHECKING:
-    from paperlib.runner import Timer
+    from paperlib.timing import Timer
 
 STUDY = "flexible_pes"
 MINIMA, PATHS, SADDLES, FRAMES, SUMMARY = "minima.xyz", "paths.xyz", "saddles.xyz", "frames.xyz", "summary.json"
@@ -440,7 +440,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
     """All the study's compute: reference surface, MD sampling, splits, every model at every training size (one
     executor of ``options`` over the fits) and the tables of :class:`Results`."""
     if timer is None:
-        from paperlib.runner import Timer
+        from paperlib.timing import Timer
 
         timer = Timer()
     with timer("reference minima, scans and saddles"):

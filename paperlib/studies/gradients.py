@@ -41,7 +41,7 @@ from paperlib.sampling.normal_modes import xtb_normal_mode_set
 from paperlib.studies.contract import StudyParams, StudyResults
 
 if TYPE_CHECKING:
-    from paperlib.runner import Timer
+    from paperlib.timing import Timer
 
 STUDY = "gradients"
 FRAMES = "frames.xyz"
@@ -586,7 +586,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: "Tim
     single-molecule kernel and network learning curves, the normal-mode conformations of many molecules and
     the unseen-molecule kernel curves. The independent fits (the two cross-validations of each dataset and
     every learning-curve point) run on one executor of ``options``."""
-    from paperlib.runner import Timer
+    from paperlib.timing import Timer
 
     timer = timer if timer is not None else Timer()
     progress = options.progress

@@ -45,7 +45,7 @@ from paperlib.studies.hessian_training_claims import (CLAIMS, E_AND_F, E_ONLY, M
 from paperlib.training import TrainConfig, resolve_device
 
 if TYPE_CHECKING:
-    from paperlib.runner import Timer
+    from paperlib.timing import Timer
 
 STUDY = "hessian_training"
 CRITICAL, PATH, DISPLACED, SUMMARY = "critical.xyz", "path.xyz", "displaced.xyz", "summary.json"
@@ -486,7 +486,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
     searches (one model per point), the learning curve (one model per point) and the epoch costs (in this
     process, one mode after the other)."""
     if timer is None:
-        from paperlib.runner import Timer
+        from paperlib.timing import Timer
 
         timer = Timer()
     with options.make_executor() as ex:

@@ -511,7 +511,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     The two reference pools, the trainings and the ML MD runs go through one executor of ``options``; every
     step is cached by its inputs, so a second run reads everything back."""
     if timer is None:
-        from paperlib.runner import Timer
+        from paperlib.timing import Timer
 
         timer = Timer()
     progress = options.progress

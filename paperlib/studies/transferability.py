@@ -518,7 +518,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     The fits, MD runs and automatic sets go through one executor of ``options``; the reference labels are one
     cache entry, labelled over every core in this process."""
     if timer is None:
-        from paperlib.runner import Timer
+        from paperlib.timing import Timer
 
         timer = Timer()
     with timer("reference labels (GFN2-xTB)"):

@@ -320,14 +320,15 @@ def _train_and_predict_entry(p: Params, cache: Cache, name: str, n: int, splits:
 
 
 def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list]) -> pd.DataFrame:
-    """Per frame: model, training size, frame (its index in ``data``, the unit shared by every model), region,
-    mechanism group, |energy error| (eV), force MAE (eV/A)."""
+    """Per frame: model, training size, frame (its index in ``data``, shared by every model), the MD run it came
+    from, region, mechanism group, |energy error| (eV), force MAE (eV/A)."""
     energies = np.asarray(pred["energies"])
     forces = np.split(np.asarray(pred["forces"]), np.cumsum(data.n_atoms())[:-1])
     rows = []
     for i, a in enumerate(data):
         region = a.info["region"]
-        rows.append({"model": name, "n_train": n, "frame": i, "region": region,
+        rows.append({"model": name, "n_train": n, "frame": i, "trajectory": int(a.info.get(keys.TRAJECTORY, -1)),
+                     "region": region,
                      "group": region if region in NEAR_EQUILIBRIUM else TRANSITION,
                      "err_energy": abs(energies[i] - a.info[keys.REF_energy]),
                      "mae_forces": float(np.mean(np.abs(forces[i] - a.arrays[keys.REF_forces])))})

@@ -120,6 +120,22 @@ def _log_ratio(mat: np.ndarray, num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.log(mat[:, num].mean(axis=1) / mat[:, den].mean(axis=1))
 
 
+def _frames_as_units(results: Mapping[str, Any], ev: C.Evidence) -> C.Evidence:
+    """``ev`` as it stands when the split kept whole MD runs apart (``results["split_by_trajectory"]``);
+    otherwise without an interval. With frames split one by one, near-copies of test frames 5 fs away sit in
+    the training set and frames of one run are not independent, so no interval over frames is honest; ``n`` is
+    then the number of MD runs the test frames came from."""
+    if results.get("split_by_trajectory", False):
+        return ev
+    errors = pd.DataFrame(results.get("errors", []))
+    runs = int(errors["trajectory"].nunique()) if "trajectory" in errors else 0
+    return dataclasses.replace(
+        ev, ci_low=math.nan, ci_high=math.nan, n=runs, powered=False,
+        method="undefined: test frames were split from training frames one by one (frames of the same MD runs on "
+               f"both sides), so they are not independent units; {runs} MD runs gave the test frames. The "
+               "interval over frames would have been: " + ev.method)
+
+
 # -- claim 1 --------------------------------------------------------------------------------------
 def judge_global_accuracy(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 1: GAP, SchNet and sGDML reach 1 kcal/mol energy MAE with at most 1000 training points.
@@ -149,8 +165,9 @@ def judge_global_accuracy(results: Mapping[str, Any]) -> C.Evidence | None:
         first = cross.loc[m, "smallest size below 1 kcal/mol"]
         parts.append(f"{m} {mae:.3g} kcal/mol" + (f" (below 1 from {int(first)} points)" if np.isfinite(first) else ""))
     context = f"test energy MAE at {size} training points: " + "; ".join(parts)
-    return C.Evidence.from_interval("1 kcal/mol minus the worst paper model's test energy MAE (kcal/mol)", interval,
-                                    0.0, size >= PAPER_LIMIT and len(frames) >= MIN_TEST, context)
+    ev = C.Evidence.from_interval("1 kcal/mol minus the worst paper model's test energy MAE (kcal/mol)", interval,
+                                 0.0, size >= PAPER_LIMIT and len(frames) >= MIN_TEST, context)
+    return _frames_as_units(results, ev)
 
 
 # -- claim 2 --------------------------------------------------------------------------------------
@@ -195,9 +212,10 @@ def judge_regions(results: Mapping[str, Any]) -> C.Evidence | None:
                              for i, m in enumerate(paper))
     else:
         context += "undefined"
-    return C.Evidence.from_interval("log transition / near-equilibrium MAE (smaller of energy and force) reached by "
-                                    "most paper models", interval, math.log(MIN_EFFECT),
-                                    min(len(near), len(trans)) >= MIN_FRAMES, context)
+    ev = C.Evidence.from_interval("log transition / near-equilibrium MAE (smaller of energy and force) reached by "
+                                 "most paper models", interval, math.log(MIN_EFFECT),
+                                 min(len(near), len(trans)) >= MIN_FRAMES, context)
+    return _frames_as_units(results, ev)
 
 
 # -- claim 3 --------------------------------------------------------------------------------------
@@ -234,8 +252,9 @@ def judge_mechanisms(results: Mapping[str, Any]) -> C.Evidence | None:
         b = barrier_table(profiles[profiles["model"].isin(paper)])
         worst = b.loc[b.groupby("model")["barrier_error_eV"].idxmax()].set_index("model")["mechanism"]
         context += "; largest scan-barrier error: " + "; ".join(f"{m} {v}" for m, v in worst.items())
-    return C.Evidence.from_interval("log largest / smallest per-mechanism test force MAE reached by most paper models",
-                                    interval, math.log(MIN_EFFECT), min(counts.values()) >= MIN_FRAMES, context)
+    ev = C.Evidence.from_interval("log largest / smallest per-mechanism test force MAE reached by most paper models",
+                                 interval, math.log(MIN_EFFECT), min(counts.values()) >= MIN_FRAMES, context)
+    return _frames_as_units(results, ev)
 
 
 # -- claim 4 --------------------------------------------------------------------------------------
@@ -264,12 +283,13 @@ def judge_local(results: Mapping[str, Any]) -> C.Evidence | None:
     context = (f"{pair[0]} vs {pair[1]} at {int(d['n_train'].max())} points on {len(frames)} test frames: energy MAE "
                f"{g_e:.4f} vs {l_e:.4f} eV, force MAE {g_f:.4f} vs {l_f:.4f} eV/A (global / local "
                f"{g_e / l_e:.3g}x, {g_f / l_f:.3g}x)")
-    return C.Evidence.from_interval("log global / local test MAE (smaller of energy and force)", interval, 0.0,
-                                    len(frames) >= MIN_TEST, context)
+    ev = C.Evidence.from_interval("log global / local test MAE (smaller of energy and force)", interval, 0.0,
+                                 len(frames) >= MIN_TEST, context)
+    return _frames_as_units(results, ev)
 
 
-_BOOT = ("95 % BCa bootstrap (4999 resamples, fixed seed) over test configurations (random test frames, each "
-         "treated as an independent unit")
+_BOOT = ("95 % BCa bootstrap (4999 resamples, fixed seed) over test configurations, which count as independent "
+         "units only when the split keeps whole MD runs out of training (otherwise the interval is undefined")
 CLAIMS: tuple[C.Claim, ...] = (
     C.Claim("1 global accuracy", "GAP/SOAP, SchNet and sGDML reach chemical accuracy (1 kcal/mol) on the whole "
                                  "surface with fewer than 1000 training points.",

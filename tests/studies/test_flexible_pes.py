@@ -54,10 +54,13 @@ def profile_records(models: list[str]) -> list[dict]:
     return rows
 
 
-def results(spec, local="local_gap", glob="gap", paper=("sgdml", "gap"), **kw) -> dict:
+def results(spec, local="local_gap", glob="gap", paper=("sgdml", "gap"), split_by_trajectory=True, **kw) -> dict:
+    """Synthetic results; ``split_by_trajectory`` says whether the test frames are independent of training
+    (each synthetic frame is its own MD run)."""
     models = sorted({m for m, _ in spec})
-    return {"errors": errors(spec, **kw), "profiles": profile_records(models), "paper_models": list(paper),
-            "local": local, "global": glob}
+    rows = [dict(r, trajectory=r["frame"]) for r in errors(spec, **kw)]
+    return {"errors": rows, "profiles": profile_records(models), "paper_models": list(paper),
+            "local": local, "global": glob, "split_by_trajectory": split_by_trajectory}
 
 
 def column(res: dict, model: str, key: str, regions=tuple(REGION_GROUP), n_train=None) -> np.ndarray:
@@ -387,3 +390,20 @@ def test_model_settings_keep_the_study_configs_and_take_the_device_from_the_opti
     net = study.make_model("bpnn", p, RunOptions(device="cpu")).config
     assert net.device == "cpu" and net.train.patience == 50 and net.train.max_epochs == p.max_epochs
     assert "device" not in study.model_settings("gap", p) and study.model_settings("local_gap", p)["n_sparse"] == 30
+
+
+def test_frames_split_one_by_one_decide_nothing():
+    """With test frames taken frame by frame from the training runs, every claim's interval is undefined and
+    n counts the MD runs behind the test frames."""
+    spec = {("sgdml", 200): {r: (0.001, 0.01) for r in REGION_GROUP},
+            ("gap", 200): {r: (0.001, 0.01) for r in REGION_GROUP},
+            ("local_gap", 200): {r: (0.0005, 0.005) for r in REGION_GROUP}}
+    decided = results(spec)
+    leaky = results(spec, split_by_trajectory=False)
+    for row in leaky["errors"]:
+        row["trajectory"] = row["frame"] % 4
+    for judge in (claims.judge_global_accuracy, claims.judge_regions, claims.judge_local):
+        ev, ev_leaky = judge(decided), judge(leaky)
+        assert ev_leaky.value == pytest.approx(ev.value) and np.isnan(ev_leaky.ci_low) and ev_leaky.n == 4
+        assert not ev_leaky.powered and C.verdict_of(ev_leaky) == C.INCONCLUSIVE and "one by one" in ev_leaky.method
+    assert C.verdict_of(claims.judge_local(decided)) == C.REPRODUCED

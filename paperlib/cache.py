@@ -45,14 +45,10 @@ def _canonical(obj: Any) -> Any:
     return obj
 
 
-def function_id(fn: Callable[..., Any]) -> str:
-    """Identity of a step function: module, qualified name and the digest of the code it can reach."""
-    return f"{fn.__module__}.{fn.__qualname__}@{step_fingerprint(fn)['code']}"
-
-
-def cache_key(fn: Callable[..., Any], params: Mapping[str, Any]) -> str:
-    """Hex key of ``fn`` applied to ``params``: covers the reachable code and the package versions."""
-    fp = step_fingerprint(fn)
+def cache_key(fn: Callable[..., Any], params: Mapping[str, Any], fingerprint: Mapping[str, Any] | None = None) -> str:
+    """Hex key of ``fn`` applied to ``params``: covers the reachable code and the package versions
+    (``fingerprint``: :func:`~paperlib.reach.step_fingerprint` of ``fn``, when already computed)."""
+    fp = fingerprint or step_fingerprint(fn)
     payload = json.dumps({"fn": f"{fn.__module__}.{fn.__qualname__}", "code": fp["code"],
                           "packages": fp["packages"], "version": paperlib.__version__,
                           "params": _canonical(params)}, sort_keys=True, default=str)
@@ -78,11 +74,12 @@ class Cache:
         self.hits = 0
         self.misses = 0
 
-    def entry_dir(self, fn: Callable[..., Any], params: Mapping[str, Any]) -> Path:
+    def entry_dir(self, fn: Callable[..., Any], params: Mapping[str, Any],
+                  fingerprint: Mapping[str, Any] | None = None) -> Path:
         """Where the entry of ``fn(params)`` lives (whether or not it exists yet)."""
         if self.root is None:
             raise ValueError("this cache is disabled (root=None)")
-        return self.root / fn.__qualname__.replace("<", "").replace(">", "") / cache_key(fn, params)
+        return self.root / fn.__qualname__.replace("<", "").replace(">", "") / cache_key(fn, params, fingerprint)
 
     def is_valid(self, path: Path) -> bool:
         """True when ``path`` holds a complete entry whose files match its manifest."""
@@ -107,7 +104,9 @@ class Cache:
             compute(out)
             self.misses += 1
             return out
-        final = self.entry_dir(fn, params)
+        # One fingerprint for the key and the manifest, so both describe the code the step started with.
+        fp = step_fingerprint(fn)
+        final = self.entry_dir(fn, params, fp)
         if final.exists():
             if self.is_valid(final):
                 self.hits += 1
@@ -120,7 +119,6 @@ class Cache:
         try:
             compute(tmp)
             files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-            fp = step_fingerprint(fn)
             meta = {"files": files, "function": f"{fn.__module__}.{fn.__qualname__}", "code": fp["code"],
                     "modules": fp["modules"], "packages": fp["packages"], "params": _canonical(params),
                     "created": time.time()}

@@ -30,6 +30,11 @@ MIN_UNITS = 3
 EVIDENCE_KEYS = ("statistic", "value", "ci_low", "ci_high", "threshold", "n", "method", "powered")
 
 
+def number_text(x: float | None) -> str:
+    """A figure for the measured-here text: three significant digits, ``undefined`` when absent or not finite."""
+    return "undefined" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+
 def _finite_or_none(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
@@ -71,9 +76,7 @@ class Evidence:
 
     def describe(self) -> str:
         """One line: statistic, value, interval, threshold, n (and the context)."""
-        def f(x):
-            return "undefined" if x is None or not math.isfinite(x) else f"{x:.3g}"
-
+        f = number_text
         text = (f"{self.statistic} = {f(self.value)} [95 % CI {f(self.ci_low)}, {f(self.ci_high)}]; "
                 f"threshold {f(self.threshold)}; n = {self.n}" + ("" if self.powered else "; not powered"))
         return text + (f". {self.context}" if self.context else "")

@@ -42,6 +42,15 @@ class Interval:
     n: int
     method: str
 
+    def shifted(self, by: float) -> "Interval":
+        """The interval of ``statistic + by`` (e.g. a margin over a threshold with ``by = -threshold``)."""
+        return dataclasses.replace(self, value=self.value + by, low=self.low + by, high=self.high + by)
+
+    def mapped(self, increasing: Callable[[float], float]) -> "Interval":
+        """The interval of ``increasing(statistic)``; a monotone increasing map keeps the coverage."""
+        return dataclasses.replace(self, value=increasing(self.value), low=increasing(self.low),
+                                   high=increasing(self.high))
+
 
 def _nan_interval(value: float, n: int, method: str) -> Interval:
     return Interval(float(value), math.nan, math.nan, n, f"{method} (undefined for n={n})")

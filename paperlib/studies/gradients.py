@@ -337,14 +337,6 @@ def ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL) -> dict[str, fl
     return out
 
 
-def _exp(iv: IV.Interval) -> IV.Interval:
-    return IV.Interval(math.exp(iv.value), math.exp(iv.low), math.exp(iv.high), iv.n, iv.method)
-
-
-def _shift(iv: IV.Interval, by: float) -> IV.Interval:
-    return IV.Interval(iv.value + by, iv.low + by, iv.high + by, iv.n, iv.method)
-
-
 def log_ratio_intervals(r: pd.DataFrame, confidence: float = IV.CONFIDENCE) -> dict[str, IV.Interval]:
     """Per metric: mean of the per-draw log ratios with its Student t interval."""
     return {m: IV.mean_interval(np.log(r[m].to_numpy()), confidence) for m in METRICS}
@@ -365,9 +357,7 @@ def closeness_to_one(log_ratio: IV.Interval) -> IV.Interval:
 
 
 def _ratio_text(name: str, iv: IV.Interval) -> str:
-    def f(x: float) -> str:
-        return f"{x:.3g}" if math.isfinite(x) else "undefined"
-
+    f = C.number_text
     return f"{name} {f(iv.value)}x [95 % CI {f(iv.low)}, {f(iv.high)}]"
 
 
@@ -381,9 +371,10 @@ def judge_single(results: Mapping[str, Any]) -> C.Evidence | None:
     except ValueError:
         return None
     n_train = int(r.n_train.iloc[0])
-    per = {m: _exp(iv) for m, iv in log_ratio_intervals(r).items()}
-    iv = _exp(IV.all_of(lambda c: list(log_ratio_intervals(r, c).values()),
-                        f"per-metric mean per-draw log(E-only/E+F MAE) over {len(r)} paired draws (exponentiated)"))
+    per = {m: iv.mapped(math.exp) for m, iv in log_ratio_intervals(r).items()}
+    iv = IV.all_of(lambda c: list(log_ratio_intervals(r, c).values()),
+                   f"per-metric mean per-draw log(E-only/E+F MAE) over {len(r)} paired draws (exponentiated)"
+                   ).mapped(math.exp)
     n_test = results.get("n_test_configurations", 0)
     powered = iv.n >= POWER_DRAWS and n_test >= POWER_TEST_CONFIGURATIONS and n_train >= POWER_TRAINING_SIZE
     context = (f"kernel models at N = {n_train}, {n_test} test configurations: "
@@ -412,8 +403,8 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
 
     def parts(confidence: float) -> list[IV.Interval]:
         at = log_ratio_intervals(r, confidence)
-        return [_shift(closeness_to_one(at["mae_energy"]), math.log(ENERGY_WINDOW)),
-                _shift(at["mae_forces"], -math.log(PAPER_RATIO / 2))]
+        return [closeness_to_one(at["mae_energy"]).shifted(math.log(ENERGY_WINDOW)),
+                at["mae_forces"].shifted(-math.log(PAPER_RATIO / 2))]
 
     energy, forces = parts(IV.CONFIDENCE)
     iv = IV.all_of(parts, f"margins (energy: log 2 - |mean per-draw log ratio|; forces: mean per-draw log ratio "
@@ -421,7 +412,7 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
     n_mol = results.get("unseen_test_molecules", 0)
     powered = iv.n >= POWER_DRAWS and n_mol >= POWER_TEST_MOLECULES and n_train >= POWER_TRAINING_SIZE
     context = (f"kernel models at N = {n_train}, {n_mol} held-out test molecules: "
-               + ", ".join(_ratio_text(m.removeprefix("mae_"), _exp(logs[m])) for m in METRICS)
+               + ", ".join(_ratio_text(m.removeprefix("mae_"), logs[m].mapped(math.exp)) for m in METRICS)
                + f"; energy margin {energy.value:.3g}, forces margin {forces.value:.3g}")
     return C.Evidence.from_interval("smaller log-margin of the two parts: min(log 2 - |log energy ratio|, "
                                     "log force ratio - log 3.5), E-only/E+F kernel MAE on unseen molecules",

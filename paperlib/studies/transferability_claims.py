@@ -127,20 +127,11 @@ def _finite(*xs: float) -> bool:
     return all(x is not None and math.isfinite(x) for x in xs)
 
 
-def _shift(iv: I.Interval, threshold: float) -> I.Interval:
-    """The interval of ``statistic - threshold`` (its margin over the threshold)."""
-    return I.Interval(iv.value - threshold, iv.low - threshold, iv.high - threshold, iv.n, iv.method)
-
-
 def _margins_over_seeds(margins: Mapping[str, pd.Series]) -> I.Interval:
     """Per-seed margins of each part -> the Student t interval of each part's mean margin, combined by
     :func:`~paperlib.analysis.intervals.all_of`."""
     return I.all_of(lambda c: [I.mean_interval(m.to_numpy(), c) for m in margins.values()],
                     "margins over their thresholds (" + "; ".join(margins) + "), each the mean over training seeds")
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.3g}" if _finite(x) else "undefined"
 
 
 # -- claim 1 --------------------------------------------------------------------------------------
@@ -158,11 +149,12 @@ def judge_simple_sets(results: Mapping[str, Any]) -> C.Evidence | None:
                "DP own automatic - DP simple - TOL": dp_iter - dp - TOL}
     iv = _margins_over_seeds(margins)
     s = _scores(results)
-    context = (f"mean over {len(t)} training seed(s): MACE simple-set score {_fmt(mace.mean())} (best MACE "
-               f"{_fmt(t['best'].mean())}, survived {_fmt(_get(s, 'mace', 'simple', 'survived fraction'))}); "
-               f"Deep Potential simple-set score {_fmt(dp.mean())} (survived "
-               f"{_fmt(_get(s, 'deepmd', 'simple', 'survived fraction'))}), after its own automatic iteration "
-               f"{_fmt(dp_iter.mean())}")
+    f = C.number_text
+    context = (f"mean over {len(t)} training seed(s): MACE simple-set score {f(mace.mean())} (best MACE "
+               f"{f(t['best'].mean())}, survived {f(_get(s, 'mace', 'simple', 'survived fraction'))}); "
+               f"Deep Potential simple-set score {f(dp.mean())} (survived "
+               f"{f(_get(s, 'deepmd', 'simple', 'survived fraction'))}), after its own automatic iteration "
+               f"{f(dp_iter.mean())}")
     return C.Evidence.from_interval("smallest margin (score units) of: MACE simple-set score above its best score "
                                     f"less {TOL}; MACE simple-set score above {WORSE:g} x Deep Potential's; Deep "
                                     f"Potential's gain from its own automatic set above {TOL}",
@@ -206,8 +198,9 @@ def judge_corrective(results: Mapping[str, Any]) -> C.Evidence | None:
     iv = _margins_over_seeds(margins)
     g = gains(results)
     context = "mean score gain over the simple set (corrective, own automatic, other's automatic): " + "; ".join(
-        f"{ALGORITHM_LABELS.get(a, a)} {_fmt(c)}, {_fmt(own)}, {_fmt(other)}" for a, c, own, other in
-        zip(g["algorithm"], g["corrective gain"], g["own automatic gain"], g["other's automatic gain"]))
+        f"{ALGORITHM_LABELS.get(a, a)} {C.number_text(c)}, {C.number_text(own)}, {C.number_text(other)}"
+        for a, c, own, other in zip(g["algorithm"], g["corrective gain"], g["own automatic gain"],
+                                    g["other's automatic gain"]))
     return C.Evidence.from_interval(f"smallest margin (score units) of: every algorithm's corrective-set gain above "
                                     f"-{TOL}; for the algorithm where it is largest, corrective-set score above the "
                                     f"score with the other algorithm's automatic set by more than {TOL}",
@@ -246,7 +239,7 @@ def judge_md_stringent(results: Mapping[str, Any]) -> C.Evidence | None:
     context = (f"{len(pairs)} model pairs whose MD scores differ by >= {TOL}; {len(failing)} of {len(accurate)} "
                f"models within {NEAR_BEST}x of the best test force MAE fail in MD"
                + (f" ({', '.join(failing)})" if failing else "")
-               + f"; median own-trajectory / test force MAE {_fmt(ratio)}")
+               + f"; median own-trajectory / test force MAE {C.number_text(ratio)}")
     statistic = ("largest log(test force MAE of the model MD scores higher / that of the model MD scores lower), "
                  f"over model pairs whose MD scores differ by >= {TOL}")
     threshold = -math.log(LOWER)
@@ -311,13 +304,13 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
         return None
     ks, ns = (int(u.loc[u["change"] == "shape", c].sum()) for c in ("runs completed", "runs"))
     kf, nf = (int(u.loc[u["change"] == "functional", c].sum()) for c in ("runs completed", "runs"))
-    iv = I.all_of(lambda c: [_shift(I.proportion_interval(ks, ns, c), 1.0 - LOST),
-                             _shift(I.proportion_difference_interval(ks, ns, kf, nf, c), LOST)],
+    iv = I.all_of(lambda c: [I.proportion_interval(ks, ns, c).shifted(-(1.0 - LOST)),
+                             I.proportion_difference_interval(ks, ns, kf, nf, c).shifted(-LOST)],
                   "margins (share of shape-change runs completed - (1 - LOST); shape - functional share "
                   "completed - LOST)")
     context = ("runs completed by models stable on the training liquid: " + "; ".join(
         f"{r['liquid']} ({r['change']}) {r['runs completed']} of {r['runs']} (mean survived fraction "
-        f"{_fmt(r['mean survived fraction'])})" for r in u.to_dict("records")))
+        f"{C.number_text(r['mean survived fraction'])})" for r in u.to_dict("records")))
     md = _md(results)
     stable = _stable_models(results)
     md = md[[k in stable for k in zip(md["algorithm"], md["origin"], md[SEED])]]
@@ -355,7 +348,8 @@ CLAIMS = (
             f"{round(100 * (1 - LOWER))} % lower). Interval: paired bootstrap (BCa) over the test "
             f"configurations every model sees (undefined below {MIN_CONFIGURATIONS}), with the MD scores that pick "
             "the pairs held fixed, so it does not cover seed-to-seed variation; undefined unless every model's MD "
-            f"score rests on >= {MIN_MD_SEEDS} MD runs, since one run per model picks the pairs by chance. Reproduced if the interval lies "
+            f"score rests on >= {MIN_MD_SEEDS} MD runs, since one run per model picks the pairs by chance. "
+            "Reproduced if the interval lies "
             f"above the threshold; not reproduced if below it with >= {MIN_CONFIGURATIONS} test configurations and "
             + BUDGET + ".", judge_md_stringent),
     C.Claim("unseen_molecules",

@@ -72,3 +72,10 @@ def test_all_of_takes_the_weakest_part_with_a_bonferroni_upper_bound():
 def test_all_of_one_part_is_that_part():
     a = [0.1, 0.4, 0.3, 0.2]
     assert I.all_of(lambda c: [I.mean_interval(a, c)]) == I.mean_interval(a)
+
+
+def test_shift_and_increasing_map_move_value_and_bounds_alike():
+    iv = I.Interval(0.5, 0.1, 0.9, 4, "t")
+    assert iv.shifted(-0.5) == I.Interval(0.0, -0.4, 0.4, 4, "t")
+    e = iv.mapped(math.exp)
+    assert (e.value, e.low, e.high, e.n) == (math.exp(0.5), math.exp(0.1), math.exp(0.9), 4)

@@ -391,8 +391,8 @@ class Results(StudyResults):
 
     ``errors`` (per test frame, model and training size), ``profiles`` (per scan image and model at the largest
     size) and ``fit_seconds`` (per fit, with its notes) are the raw tables; ``paper_models``, ``local`` and
-    ``global_model`` name the models the claims compare (the judges read the last as ``global``); the rest are
-    the tables the chapter shows, derived from those and from the reference.
+    ``global_model`` name the models the claims compare; the rest are the tables the chapter shows, derived
+    from those and from the reference.
     """
 
     errors: pd.DataFrame
@@ -424,12 +424,6 @@ class Results(StudyResults):
     """:func:`barrier_table` of the profiles."""
     local_vs_global: pd.DataFrame
     """Mean test errors per region group of the local set and its global counterpart at the largest size."""
-
-    def claims_input(self) -> dict[str, Any]:
-        """The JSON form with tables as records; ``global_model`` also as ``global``, the judges' name."""
-        out = super().claims_input()
-        out["global"] = out["global_model"]
-        return out
 
 
 def figures(results: Results) -> dict[str, float]:

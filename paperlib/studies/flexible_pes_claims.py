@@ -265,7 +265,7 @@ def judge_local(results: Mapping[str, Any]) -> C.Evidence | None:
     paired bootstrap over the shared test frames.
     """
     d = _largest(results)
-    pair = [results["global"], results["local"]]
+    pair = [results["global_model"], results["local"]]
     if not set(pair) <= set(d["model"]):
         return None
     frames, mats = _frames(d, pair)

@@ -60,7 +60,7 @@ def results(spec, local="local_gap", glob="gap", paper=("sgdml", "gap"), split_b
     models = sorted({m for m, _ in spec})
     rows = [dict(r, trajectory=r["frame"]) for r in errors(spec, **kw)]
     return {"errors": rows, "profiles": profile_records(models), "paper_models": list(paper),
-            "local": local, "global": glob, "split_by_trajectory": split_by_trajectory}
+            "local": local, "global_model": glob, "split_by_trajectory": split_by_trajectory}
 
 
 def column(res: dict, model: str, key: str, regions=tuple(REGION_GROUP), n_train=None) -> np.ndarray:
@@ -352,7 +352,7 @@ def test_results_round_trip_through_json_with_the_same_figures_and_verdicts():
             pd.testing.assert_frame_equal(a.reset_index(drop=True), b, check_dtype=False)
         else:
             assert a == b
-    assert back.claims_input()["global"] == "gap"
+    assert back.claims_input()["global_model"] == "gap"
     assert C.judge(study.CLAIMS, back.claims_input(), "smoke") == C.judge(study.CLAIMS, original.claims_input(),
                                                                             "smoke")
 

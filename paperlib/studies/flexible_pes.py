@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -44,9 +44,7 @@ from paperlib.studies.contract import StudyParams, StudyResults
 # module so that it does not import this one.
 from paperlib.studies.flexible_pes_claims import (CLAIMS, KCAL_MOL_EV, TRANSITION, barrier_table,  # noqa: F401
                                                    crossing, learning_curves, summary_figures, transition_ratios)
-
-if TYPE_CHECKING:
-    from paperlib.timing import Timer
+from paperlib.timing import Timer
 
 STUDY = "flexible_pes"
 MINIMA, PATHS, SADDLES, FRAMES, SUMMARY = "minima.xyz", "paths.xyz", "saddles.xyz", "frames.xyz", "summary.json"
@@ -434,10 +432,7 @@ def figures(results: Results) -> dict[str, float]:
 def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Timer | None = None) -> Results:
     """All the study's compute: reference surface, MD sampling, splits, every model at every training size (one
     executor of ``options`` over the fits) and the tables of :class:`Results`."""
-    if timer is None:
-        from paperlib.timing import Timer
-
-        timer = Timer()
+    timer = timer if timer is not None else Timer()
     with timer("reference minima, scans and saddles"):
         ref = reference(p, cache)
     rule = region_rule(p)

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,9 +39,7 @@ from paperlib.sampling.md import xtb_langevin_trajectories
 from paperlib.sampling.molecules import read_smiles_list, rmd17_molecule
 from paperlib.sampling.normal_modes import xtb_normal_mode_set
 from paperlib.studies.contract import StudyParams, StudyResults
-
-if TYPE_CHECKING:
-    from paperlib.timing import Timer
+from paperlib.timing import Timer
 
 STUDY = "gradients"
 FRAMES = "frames.xyz"
@@ -577,8 +575,6 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: "Tim
     single-molecule kernel and network learning curves, the normal-mode conformations of many molecules and
     the unseen-molecule kernel curves. The independent fits (the two cross-validations of each dataset and
     every learning-curve point) run on one executor of ``options``."""
-    from paperlib.timing import Timer
-
     timer = timer if timer is not None else Timer()
     progress = options.progress
     device = _device(options.device)

@@ -19,7 +19,7 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,10 +42,8 @@ from paperlib.studies.contract import StudyParams, StudyResults
 # CLAIMS is part of this module's interface (the study contract); it lives in the claims module.
 from paperlib.studies.hessian_training_claims import (CLAIMS, E_AND_F, E_ONLY, METRICS,  # noqa: F401
                                                       efh_mode, summary_figures)
+from paperlib.timing import Timer
 from paperlib.training import TrainConfig, resolve_device
-
-if TYPE_CHECKING:
-    from paperlib.timing import Timer
 
 STUDY = "hessian_training"
 CRITICAL, PATH, DISPLACED, SUMMARY = "critical.xyz", "path.xyz", "displaced.xyz", "summary.json"
@@ -485,10 +483,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
     reaction per executor point), one model per training mode (one per point), test errors, NEB and saddle
     searches (one model per point), the learning curve (one model per point) and the epoch costs (in this
     process, one mode after the other)."""
-    if timer is None:
-        from paperlib.timing import Timer
-
-        timer = Timer()
+    timer = timer if timer is not None else Timer()
     with options.make_executor() as ex:
         with timer("reference critical points and test geometries"):
             ref = reference_data(p, cache, options.progress, ex)

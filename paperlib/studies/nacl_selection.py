@@ -31,6 +31,7 @@ from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF
 from paperlib.sampling.md import ase_md, density_g_cm3, lammps_md, random_salt_box
 from paperlib.seeds import stream_seed
 from paperlib.studies.contract import StudyParams, StudyResults
+from paperlib.timing import Timer
 
 STUDY = "nacl_selection"
 PAIRS: tuple[tuple[str, str], ...] = (("Na", "Na"), ("Na", "Cl"), ("Cl", "Cl"))
@@ -510,10 +511,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
 
     The two reference pools, the trainings and the ML MD runs go through one executor of ``options``; every
     step is cached by its inputs, so a second run reads everything back."""
-    if timer is None:
-        from paperlib.timing import Timer
-
-        timer = Timer()
+    timer = timer if timer is not None else Timer()
     progress = options.progress
     with options.make_executor() as ex:
         with timer("reference pools"):

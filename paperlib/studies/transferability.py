@@ -43,6 +43,7 @@ from paperlib.studies.contract import StudyParams, StudyResults
 from paperlib.studies.transferability_analysis import MD_FRAMES, MD_SUMMARY, OWN, Fitted, MDRun
 from paperlib.studies.transferability_claims import (ALGORITHM_LABELS, ALGORITHMS, AUTOMATIC, CLAIMS, FOUNDATION,
                                                      ORIGIN_LABELS, ORIGINS)
+from paperlib.timing import Timer
 
 STUDY = "transferability"
 TRAINING = "training liquid"
@@ -517,10 +518,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
 
     The fits, MD runs and automatic sets go through one executor of ``options``; the reference labels are one
     cache entry, labelled over every core in this process."""
-    if timer is None:
-        from paperlib.timing import Timer
-
-        timer = Timer()
+    timer = timer if timer is not None else Timer()
     with timer("reference labels (GFN2-xTB)"):
         sets = reference_sets(p, cache)
     with options.make_executor() as ex:

@@ -72,8 +72,9 @@ def backend(name: str) -> Backend:
 def settings(name: str) -> tuple[str, ...]:
     """The settings ``make(name, ...)`` accepts: the configuration's fields (and its training fields)."""
     b = backend(name.removeprefix(LOCAL_PREFIX))
-    fields = [f.name for f in dataclasses.fields(b.config_class()) if f.name not in b.fixed and f.name != TRAIN]
-    if TRAIN in {f.name for f in dataclasses.fields(b.config_class())}:
+    own = [f.name for f in dataclasses.fields(b.config_class())]
+    fields = [f for f in own if f not in b.fixed and f != TRAIN]
+    if TRAIN in own:
         from paperlib.training import TrainConfig
 
         fields += [f.name for f in dataclasses.fields(TrainConfig) if f.name not in fields]
@@ -90,9 +91,10 @@ def build_config(name: str, **values: Any) -> Any:
     """
     b = backend(name)
     cls = b.config_class()
-    unknown = sorted(set(values) - set(settings(name)))
+    allowed = settings(name)
+    unknown = sorted(set(values) - set(allowed))
     if unknown:
-        raise ValueError(f"model {name!r}: unknown setting {unknown[0]!r}; allowed: {', '.join(settings(name))}")
+        raise ValueError(f"model {name!r}: unknown setting {unknown[0]!r}; allowed: {', '.join(allowed)}")
     own = {f.name for f in dataclasses.fields(cls)}
     direct = {k: v for k, v in values.items() if k in own}
     train = {k: v for k, v in values.items() if k not in own}

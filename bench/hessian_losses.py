@@ -17,7 +17,7 @@ from paperlib.models.schnet import SchNetPotential, collate
 from paperlib.studies import RunOptions
 from paperlib.studies import hessian_training as study
 from paperlib.losses import N_ATOMS, POSITIONS, REF_HESSIAN, weighted_loss
-from paperlib.training import TrainConfig
+from paperlib.training import TrainConfig, with_runtime
 
 EPOCHS = 20
 CPU = RunOptions(device="cpu", executor="in-process", progress=False)
@@ -39,7 +39,7 @@ def schnetpack_full_loss(forces: torch.Tensor, batch: dict) -> torch.Tensor:
 
 def seconds_per_epoch(p, train, name: str) -> float:
     loss_kind, probes = ("hvp", int(name.split("k=")[1].rstrip(")"))) if "HVP" in name else ("full", 1)
-    config = study.model_config(p, loss_kind, 1, options=CPU)
+    config = with_runtime(study.model_config(p, loss_kind, 1), CPU)
     model = SchNetPotential(config)
     model.fit(train, targets=Targets(1.0, 1.0))   # one epoch sets the energy scale; not timed
     opt = torch.optim.Adam(model.net.parameters(), lr=1e-4)

@@ -6,6 +6,11 @@ parameters, a digest of all paperlib code the step can reach and the versions of
 that code imports (:mod:`paperlib.reach`), so a change to any of them computes a new entry; the manifest
 records the same code digest, modules and package versions, and when the entry was made.
 
+A step is declared with :func:`cached_step`; ``step.entry(cache, **arguments)`` keys the entry by the bound
+call arguments (data sets and structures by their content, trained models by the entry that holds them), so no
+call site keeps a key list by hand, and arguments that cannot change the output (progress bars, the device)
+are declared once, on the step.
+
 Writes are atomic: the step writes into a temporary directory next to the entry, the manifest is written
 last, and the directory is renamed into place. A killed run leaves at most a ``.tmp-*`` directory, which
 is never read. An entry whose manifest is missing or whose files do not match it is treated as corrupt,
@@ -15,7 +20,10 @@ removed and recomputed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import importlib
+import inspect
 import json
 import os
 import shutil
@@ -23,9 +31,12 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, ParamSpec
+
+from ase import Atoms
 
 import paperlib
+from paperlib.data.dataset import Dataset
 from paperlib.reach import step_fingerprint
 
 MANIFEST = "MANIFEST.json"
@@ -33,7 +44,18 @@ DEFAULT_ROOT = Path(os.environ.get("PAPERLIB_CACHE", Path.home() / ".cache" / "p
 
 
 def _canonical(obj: Any) -> Any:
-    """JSON-able canonical form of parameters (numpy scalars/arrays, paths and tuples included)."""
+    """JSON-able canonical form of parameters: numpy scalars and arrays, paths, tuples and dataclasses, with
+    data sets and structures replaced by their content fingerprints and any object with a ``cache_token()``
+    method (a trained model read from its entry, say) by that token."""
+    if hasattr(obj, "cache_token"):
+        return _canonical(obj.cache_token())
+    if isinstance(obj, Dataset):
+        return {"dataset": obj.fingerprint()}
+    if isinstance(obj, Atoms):
+        return {"atoms": Dataset([obj]).fingerprint()}
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {"type": type(obj).__qualname__,
+                **{f.name: _canonical(getattr(obj, f.name)) for f in dataclasses.fields(obj)}}
     if isinstance(obj, Mapping):
         return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, (list, tuple)):
@@ -168,6 +190,63 @@ class Cache:
             (e.path / MANIFEST).unlink(missing_ok=True)
             shutil.rmtree(e.path, ignore_errors=True)
         return freed
+
+
+P = ParamSpec("P")
+
+
+class CachedStep(Generic[P]):
+    """A step ``fn(out, ...)`` that writes its outputs into the directory ``out``, made cacheable.
+
+    Calling the step runs it directly; :meth:`entry` returns the cache entry of a call, computing it on a miss.
+    The key holds every bound argument except those named in ``runtime`` (settings that cannot change the
+    output, such as a progress bar or the device); see :func:`_canonical` for how arguments are keyed.
+    """
+
+    def __init__(self, fn: Callable[..., None], runtime: tuple[str, ...] = ()):
+        self.fn = fn
+        self.signature = inspect.signature(fn)
+        names = list(self.signature.parameters)
+        unknown = sorted(set(runtime) - set(names[1:]))
+        if unknown:
+            raise TypeError(f"cached_step {fn.__qualname__}: runtime arguments {unknown} are not parameters "
+                            f"of the step; it takes {names[1:]}")
+        self.out_name = names[0]
+        self.runtime = tuple(runtime)
+        functools.update_wrapper(self, fn)
+
+    def __reduce__(self) -> tuple:
+        # By reference, like a function: workers import the step from its module.
+        return _import_step, (self.fn.__module__, self.fn.__qualname__)
+
+    def __call__(self, out: Path, *args: P.args, **kwargs: P.kwargs) -> None:
+        self.fn(out, *args, **kwargs)
+
+    def key_params(self, *args: P.args, **kwargs: P.kwargs) -> dict[str, Any]:
+        """The arguments that enter the cache key of ``step(out, *args, **kwargs)``, by name."""
+        bound = self.signature.bind(None, *args, **kwargs)
+        bound.apply_defaults()
+        return {k: v for k, v in bound.arguments.items() if k != self.out_name and k not in self.runtime}
+
+    def key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """The cache key of ``step(out, *args, **kwargs)``."""
+        return cache_key(self.fn, self.key_params(*args, **kwargs))
+
+    def entry(self, cache: "Cache", *args: P.args, **kwargs: P.kwargs) -> Path:
+        """The directory of the entry for this call, computed into the cache on a miss."""
+        return cache.get(self.fn, self.key_params(*args, **kwargs), lambda out: self.fn(out, *args, **kwargs))
+
+
+def _import_step(module: str, qualname: str) -> "CachedStep":
+    return getattr(importlib.import_module(module), qualname)
+
+
+def cached_step(fn: Callable[..., None] | None = None, *, runtime: tuple[str, ...] = ()) -> Any:
+    """Declare ``fn(out, ...)`` a cached step (see :class:`CachedStep`); usable bare or as
+    ``@cached_step(runtime=("progress",))``."""
+    if fn is None:
+        return lambda f: CachedStep(f, runtime)
+    return CachedStep(fn, runtime)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -63,6 +63,11 @@ class RunOptions:
 
     NAMES = ("device", "executor", "devices", "strategy", "progress")
 
+    def training(self) -> dict[str, Any]:
+        """Where a network trains: the ``device``, ``devices`` and ``strategy`` settings of
+        :func:`paperlib.models.registry.make`."""
+        return dict(device=self.device, devices=self.devices, strategy=self.strategy)
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "RunOptions":
         """Options from a mapping (e.g. command-line ``-p device=cuda``), validated; unknown names raise."""

@@ -54,6 +54,14 @@ class Params(Mapping[str, Any]):
     def __len__(self) -> int:
         return len(self._values)
 
+    def part(self, *names: str) -> "Params":
+        """Only the parameters ``names``: what a cached step takes, so that its key holds exactly the values it
+        can read (reading any other raises ``AttributeError``)."""
+        unknown = [n for n in names if n not in self._values]
+        if unknown:
+            raise KeyError(f"{self.study}: no parameters {unknown}")
+        return type(self)(self.study, self.profile, {n: self._values[n] for n in names}, {})
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict of the values (JSON-serialisable)."""
         return json.loads(json.dumps(self._values))

@@ -168,7 +168,8 @@ def step_reach(fn: Callable[..., Any]) -> tuple[dict[str, str], set[str], set[st
                 continue
             if name not in glb:
                 continue
-            val = glb[name]
+            # A decorated step (paperlib.cache.CachedStep) is followed to the function it wraps.
+            val = inspect.unwrap(glb[name]) if hasattr(glb[name], "__wrapped__") else glb[name]
             mod = _object_module(val)
             if _is_ours(mod) and mod == home and not isinstance(val, types.ModuleType):
                 if isinstance(val, (types.FunctionType, type)):

@@ -6,6 +6,8 @@ schemas. The study schemas themselves live in :mod:`paperlib.schemas`; profiles 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,12 @@ from typing import Any
 
 class ParameterError(ValueError):
     """A study parameter (or a combination of them) is invalid; raised before any compute."""
+
+
+@functools.lru_cache(maxsize=None)
+def _owned(reference: str) -> tuple[str, ...]:
+    module, _, attribute = reference.partition(":")
+    return tuple(getattr(importlib.import_module(module), attribute))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +37,9 @@ class Param:
     low, high
         Inclusive bounds for numbers (for lists: for each item).
     choices
-        Allowed values for strings (for lists: for each item).
+        Allowed values for strings (for lists: for each item): a tuple, or ``"module:attribute"`` naming the
+        collection where the values are owned (its keys, for a mapping), read when first needed so that the
+        schema neither repeats the owner's list nor imports it before a value is checked.
     min_len
         Smallest allowed length of a list.
     """
@@ -39,8 +49,12 @@ class Param:
     doc: str
     low: float | None = None
     high: float | None = None
-    choices: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | str | None = None
     min_len: int = 1
+
+    def allowed_choices(self) -> tuple[str, ...] | None:
+        """The allowed values of a string (or of each item of a list), read from their owner if named."""
+        return _owned(self.choices) if isinstance(self.choices, str) else self.choices
 
     def allowed(self) -> str:
         """Human-readable description of the allowed values."""
@@ -55,7 +69,7 @@ class Param:
         elif self.high is not None:
             parts.append(f"<= {self.high:g}")
         if self.choices is not None:
-            parts.append("one of " + ", ".join(repr(c) for c in self.choices))
+            parts.append("one of " + ", ".join(repr(c) for c in self.allowed_choices()))
         return ", ".join(parts)
 
     def validate(self, value: Any) -> Any:
@@ -90,7 +104,7 @@ class Param:
                 return ""
             if not isinstance(value, str):
                 raise fail()
-            if self.choices is not None and value not in self.choices:
+            if self.choices is not None and value not in self.allowed_choices():
                 raise fail()
             if self.kind == "path" and value and not Path(value).is_file():
                 raise ParameterError(f"parameter {self.name!r}: file {value!r} does not exist; "

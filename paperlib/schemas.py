@@ -10,7 +10,8 @@ from typing import Any
 
 from paperlib.schema import Param, Schema, register
 
-SELECTION_METHODS = ("random", "single_md_random", "uniform_energy", "uniform_atomic_energy", "uniform_force")
+# Choices owned elsewhere are named, not repeated (read when a value is checked; see Param.choices).
+SELECTION_METHODS = "paperlib.selection:METHODS"
 NACL_MODELS = ("schnet_small", "schnet_medium", "schnet_large", "gap")
 
 
@@ -66,8 +67,7 @@ NACL_SELECTION = register(Schema(
 ))
 
 
-RMD17_MOLECULES = ("aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
-                   "salicylic_acid", "toluene", "uracil")
+RMD17_MOLECULES = "paperlib.sampling.molecules:RMD17_SMILES"
 QM7B_ELEMENTS = ("H", "C", "N", "O", "S", "Cl")
 
 
@@ -271,10 +271,10 @@ FLEXIBLE_PES = register(Schema(
     checks=(_flexible_checks,),
 ))
 
-SOLVENT_NAMES = ("EC", "EMC", "PC", "DMC", "VC")
-TRANSFER_ALGORITHMS = ("mace", "deepmd")
-TRANSFER_ORIGINS = ("simple", "corrective", "automatic_mace", "automatic_deepmd")
-MACE_DTYPES = ("float32", "float64")
+SOLVENT_NAMES = "paperlib.sampling.liquids:SOLVENTS"
+TRANSFER_ALGORITHMS = "paperlib.studies.transferability_claims:ALGORITHMS"
+TRANSFER_ORIGINS = "paperlib.studies.transferability_claims:ORIGINS"
+MACE_DTYPES = "paperlib.models.mace:DTYPES"
 
 
 def _transfer_checks(v: Mapping[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from paperlib.data.dataset import Dataset
 from paperlib.determinism import cpu_determinism
 from paperlib.losses import HESSIAN_LOSSES, Batch, weighted_loss
 from paperlib.models.base import FitReport, Targets
-from paperlib.options import STRATEGIES
+from paperlib.options import STRATEGIES, RunOptions
 
 
 
@@ -69,6 +70,15 @@ class TrainConfig:
     def uses_lightning(self) -> bool:
         """Whether training goes through a Lightning ``Trainer`` (several devices or a strategy)."""
         return self.devices > 1 or self.strategy != "auto"
+
+
+def with_runtime(config: Any, options: RunOptions, progress: bool = False) -> Any:
+    """A network configuration (a dataclass with ``device`` and a :class:`TrainConfig` ``train``) set to train
+    where ``options`` say, with or without a progress bar: what a cached step applies to the configuration it
+    is keyed by, which leaves these settings at their defaults."""
+    train = dataclasses.replace(config.train, devices=options.devices, strategy=options.strategy,
+                                progress=progress)
+    return dataclasses.replace(config, device=options.device, train=train)
 
 
 def fit_energy_reference(train: Dataset) -> tuple[dict[int, float], float]:

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from paperlib.cache import MANIFEST, Cache, cache_key
+from paperlib.cache import MANIFEST, Cache, cache_key, cached_step
 
 
 def _write(out, text):
@@ -126,3 +126,58 @@ def test_cache_clean_rejects_a_negative_age(capsys):
     with pytest.raises(SystemExit):
         main(["cache", "clean", "--older-than", "-1"])
     assert "--older-than: got '-1'; allowed: a number of days >= 0" in capsys.readouterr().err
+
+
+@cached_step(runtime=("progress",))
+def _frames_step(out, *, data, scale, progress=False):
+    _write(out, f"{scale * len(data)}")
+
+
+def test_a_cached_step_keys_by_its_bound_arguments_and_data_by_content(cache):
+    from ase import Atoms
+
+    from paperlib.data.dataset import Dataset
+
+    data = Dataset([Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])])
+    a = _frames_step.entry(cache, data=data, scale=2, progress=True)
+    # the same content in another object, another progress setting: the same entry, not recomputed
+    same = Dataset([Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])])
+    assert _frames_step.entry(cache, data=same, scale=2, progress=False) == a and cache.misses == 1
+    moved = Dataset([Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.75]])])
+    assert _frames_step.entry(cache, data=moved, scale=2) != a
+    assert _frames_step.entry(cache, data=data, scale=3) != a
+    assert (a / "data.txt").read_text() == "2" and cache.misses == 3
+    assert set(_frames_step.key_params(data=data, scale=2)) == {"data", "scale"}
+
+
+def test_a_saved_model_is_keyed_by_its_training_entry_not_where_it_lies_or_loads():
+    from paperlib.cache import _canonical
+    from paperlib.models.registry import SavedModel
+
+    here = SavedModel("schnet", "/one/cache/_train/abc123/model", "cpu")
+    there = SavedModel("schnet", "/other/cache/_train/abc123/model", "cuda")
+    assert _canonical(here) == _canonical(there) != _canonical(SavedModel("schnet", "/c/_train/def456/model"))
+
+
+def test_a_step_reads_only_the_parameters_it_is_keyed_by():
+    from paperlib.studies import transferability as T
+
+    part = T.Params.resolve("smoke", {}).part(*T.MD_PARAMS)
+    assert set(part) == set(T.MD_PARAMS)
+    with pytest.raises(AttributeError):
+        part.seed
+    with pytest.raises(KeyError, match="no_such"):
+        part.part("no_such")
+
+
+def test_a_runtime_argument_must_be_a_parameter_of_the_step():
+    with pytest.raises(TypeError, match="devise"):
+        cached_step(runtime=("devise",))(step)
+
+
+def test_a_decorated_step_is_followed_by_the_code_reach_of_its_callers():
+    from paperlib import reach
+    from paperlib.studies import nacl_selection as nacl
+
+    pieces, _, _ = reach.step_reach(nacl.reference_pool)
+    assert "_npt_pool" in pieces and "lammps_md(" in pieces["_npt_pool"]

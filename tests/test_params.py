@@ -116,14 +116,22 @@ def test_transferability_rejects_bad_values(overrides, fragment):
     assert fragment in str(err.value)
 
 
-def test_transferability_schema_names_match_the_study():
-    """The schema spells out names the study defines (schemas.py imports nothing heavy), so they must agree."""
-    from paperlib import schemas
+def test_choices_are_read_from_the_modules_that_own_them():
+    """The schemas name where a list of choices lives instead of repeating it, so the two cannot drift."""
+    from paperlib import schemas, selection
     from paperlib.models import mace
     from paperlib.sampling.liquids import SOLVENTS
+    from paperlib.schema import SCHEMAS as registered
     from paperlib.studies import transferability
 
-    assert schemas.SOLVENT_NAMES == tuple(SOLVENTS)
-    assert schemas.TRANSFER_ALGORITHMS == transferability.ALGORITHMS
-    assert schemas.MACE_DTYPES == mace.DTYPES
-    assert schemas.TRANSFER_ORIGINS == transferability.ORIGINS
+    params = {(study, par.name): par for study, sch in registered.items() for par in sch.params}
+    assert params[("transferability", "solvents")].allowed_choices() == tuple(SOLVENTS)
+    assert params[("transferability", "algorithms")].allowed_choices() == transferability.ALGORITHMS
+    assert params[("transferability", "mace_dtype")].allowed_choices() == mace.DTYPES
+    assert params[("transferability", "origins")].allowed_choices() == transferability.ORIGINS
+    assert params[("nacl_selection", "selection_methods")].allowed_choices() == tuple(selection.METHODS)
+    assert isinstance(schemas.SELECTION_METHODS, str)
+    # every named owner resolves
+    for par in params.values():
+        if isinstance(par.choices, str):
+            assert par.allowed_choices()

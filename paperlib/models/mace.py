@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.determinism import cpu_determinism
@@ -147,6 +149,11 @@ class MACEPotential(ExternalPotential):
         model._adopt(directory)
         return model
 
+    def force_field(self) -> MACEForceField:
+        """This model as the force field of the batched MD engine (:mod:`paperlib.sampling.engine`): the same
+        network and precision as the calculator, without stress."""
+        return MACEForceField(self._package_calculator(), self.config.device)
+
     def _computing(self):
         """Forces are gradients through the same gathers as in training: deterministic mode on CPU too."""
         return cpu_determinism(self.config.device)
@@ -156,3 +163,36 @@ class MACEPotential(ExternalPotential):
 
         return MACECalculator(model_paths=str(directory / "model.model"), device=self.config.device,
                               default_dtype=self.config.dtype)
+
+
+class MACEForceField:
+    """A MACE network evaluating many replicas in one call: :class:`paperlib.sampling.engine.ForceField`.
+
+    MACE's radial envelope is zero beyond ``r_max``, so the pairs of a Verlet list's skin contribute nothing."""
+
+    def __init__(self, calculator, device: str):
+        self.model = calculator.models[0]
+        self.cutoff_A = float(calculator.r_max)
+        self.device = torch.device(device)
+        self.dtype = next(self.model.parameters()).dtype
+        zs = [int(z) for z in calculator.z_table.zs]
+        self.index = torch.full((max(zs) + 1,), -1, dtype=torch.long, device=self.device)
+        self.index[zs] = torch.arange(len(zs), device=self.device)
+        self.n_species = len(zs)
+
+    def __call__(self, graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies [R] (eV) and forces [n, 3] (eV/A) of the flat batch ``graph`` (an engine ``Graph``)."""
+        species = self.index[graph.numbers]
+        if (species < 0).any():
+            raise ValueError("MACEForceField: an element the model was not trained on")
+        replicas = len(graph.n_atoms)
+        data = {"positions": graph.positions.detach().to(dtype=self.dtype, copy=True),
+                "node_attrs": torch.nn.functional.one_hot(species, self.n_species).to(self.dtype),
+                "edge_index": torch.stack([graph.idx_i, graph.idx_j]), "shifts": graph.offsets.to(self.dtype),
+                "unit_shifts": torch.zeros_like(graph.offsets, dtype=self.dtype),
+                "cell": graph.cells.to(self.dtype).reshape(-1, 3), "batch": graph.replica,
+                "ptr": torch.cat([graph.n_atoms.new_zeros(1), torch.cumsum(graph.n_atoms, 0)]),
+                "head": torch.zeros(replicas, dtype=torch.long, device=self.device)}
+        with torch.enable_grad(), cpu_determinism(self.device):
+            out = self.model(data, training=False, compute_force=True, compute_stress=False)
+        return out["energy"].detach(), out["forces"].detach()

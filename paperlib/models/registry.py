@@ -151,3 +151,26 @@ def load(name: str, path: str | Path, device: str | None = None) -> Potential:
     cls = backend(name).potential_class()
     # Networks are placed on a device when loaded; the other backends have no device to choose.
     return cls.load(path, device=device) if "device" in inspect.signature(cls.load).parameters else cls.load(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedModel:
+    """A model of kind ``name`` saved at ``path`` (inside the cache entry of its training), loaded on demand.
+
+    Small and picklable, so executors ship it instead of the loaded network; as an argument of a cached step
+    it is keyed by the entry that holds it (whose key covers the training data, settings and code), not by
+    where the cache lives or which device loads it.
+    """
+
+    name: str
+    path: Path
+    device: str | None = None
+
+    def load(self) -> Potential:
+        """The model, on ``device`` (networks)."""
+        return load(self.name, self.path, self.device)
+
+    def cache_token(self) -> dict[str, str]:
+        """The model kind and the training entry's key (the name of the directory above ``path``)."""
+        path = Path(self.path)
+        return {"model": self.name, "entry": path.parent.name, "file": path.name}

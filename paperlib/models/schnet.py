@@ -220,6 +220,10 @@ class SchNetPotential:
         """ASE calculator (energy, forces, and ``hessian`` [3n, 3n] on request) backed by this model."""
         return PotentialCalculator(self)
 
+    def force_field(self) -> SchNetForceField:
+        """This model as the force field of the batched MD engine (:mod:`paperlib.sampling.engine`)."""
+        return SchNetForceField(self)
+
     def save(self, path: str | Path) -> None:
         """Write ``config.json`` and ``model.pt`` (state dict) into the directory ``path``."""
         path = Path(path)
@@ -240,3 +244,26 @@ class SchNetPotential:
         model.net.load_state_dict(torch.load(path / "model.pt", map_location=model.device))
         model.net.eval()
         return model
+
+
+class SchNetForceField:
+    """A SchNet evaluating many replicas in one call: :class:`paperlib.sampling.engine.ForceField`."""
+
+    def __init__(self, potential: SchNetPotential):
+        self.net = potential.net
+        self.cutoff_A = potential.config.cutoff_A
+        self.device = potential.device
+        self.dtype = potential.dtype
+
+    def __call__(self, graph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies [R] (eV) and forces [n, 3] (eV/A) of the flat batch ``graph`` (an engine ``Graph``)."""
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().to(dtype=self.dtype, copy=True)
+
+        batch = {P.Z: graph.numbers, P.R: cast(graph.positions), P.cell: cast(graph.cells), P.pbc: graph.pbc,
+                 P.idx_i: graph.idx_i, P.idx_j: graph.idx_j, P.offsets: cast(graph.offsets),
+                 P.n_atoms: graph.n_atoms, P.idx_m: graph.replica}
+        self.net.eval()
+        with torch.enable_grad(), cpu_determinism(self.device):
+            out = self.net(batch)
+        return out["energy"].detach(), out["forces"].detach()

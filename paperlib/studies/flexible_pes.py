@@ -26,7 +26,7 @@ import pandas as pd
 from ase import Atoms
 
 from paperlib import keys
-from paperlib.cache import Cache
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.models import registry
 from paperlib.models.base import Potential, Targets
@@ -96,6 +96,7 @@ def _mechanism(mechanism: str, cis: Atoms, trans: Atoms, scan_points: int, assis
     return images, ts, converged, wavenumbers
 
 
+@cached_step
 def _reference_paths(out: Path, *, scan_points: int, assisted_angle_deg: float, seed: int) -> None:
     # Single-threaded workers keep tblite's sums in one order, so repeated runs give identical numbers.
     workers = min(default_workers(), len(MECHANISMS))
@@ -142,7 +143,7 @@ class Reference:
 def reference(p: Params, cache: Cache) -> Reference:
     """Minima, scans and saddles (cached)."""
     args = dict(scan_points=p.scan_points, assisted_angle_deg=p.assisted_angle_deg, seed=p.seed)
-    entry = cache.get(_reference_paths, args, lambda o: _reference_paths(o, **args))
+    entry = _reference_paths.entry(cache, **args)
     need = [keys.REF_energy, keys.REF_forces]
     return Reference(Dataset.read(entry / MINIMA, need), Dataset.read(entry / PATHS, need),
                      Dataset.read(entry / SADDLES, need), json.loads((entry / SUMMARY).read_text()))
@@ -172,7 +173,8 @@ def reference_table(ref: Reference, rule: RegionRule) -> pd.DataFrame:
 
 
 # -- reference: sampling --------------------------------------------------------------------------
-def _sampling(out: Path, minima: Dataset, paths: Dataset, *, md_frames: int, hot_frames: int, hot_K: float,
+@cached_step
+def _sampling(out: Path, *, minima: Dataset, paths: Dataset, md_frames: int, hot_frames: int, hot_K: float,
               path_frames: int, path_K: float, stride: int, timestep_fs: float, seed: int) -> None:
     starts, runs, sources = [], [], []
     md = dict(timestep_fs=timestep_fs, friction_per_fs=0.01, stride=stride)
@@ -203,8 +205,7 @@ def sample(p: Params, cache: Cache, ref: Reference) -> Dataset:
     (``path_K``), each tagged with ``info["region"]`` by the study's region rule (cached)."""
     args = dict(md_frames=p.md_frames, hot_frames=p.hot_frames, hot_K=p.hot_K, path_frames=p.path_frames,
                 path_K=p.path_K, stride=p.md_stride, timestep_fs=p.timestep_fs, seed=p.seed)
-    key = dict(args, minima=ref.minima.fingerprint(), paths=ref.paths.fingerprint())
-    entry = cache.get(_sampling, key, lambda o: _sampling(o, ref.minima, ref.paths, **args))
+    entry = _sampling.entry(cache, minima=ref.minima, paths=ref.paths, **args)
     frames = Dataset.read(entry / FRAMES, [keys.REF_energy, keys.REF_forces])
     for a, region in zip(frames, region_rule(p).tag(frames)):
         a.info["region"] = region
@@ -267,8 +268,7 @@ def model_settings(name: str, p: Params, options: RunOptions = RunOptions(), pro
     if base == "sgdml":
         return dict(sigmas=tuple(p.sgdml_sigmas))
     return dict(seed=p.seed, max_epochs=p.max_epochs, batch_size=p.batch_size, learning_rate=p.learning_rate,
-                patience=TrainConfig.patience, progress=progress, device=options.device, devices=options.devices,
-                strategy=options.strategy)
+                patience=TrainConfig.patience, progress=progress, **options.training())
 
 
 def make_model(name: str, p: Params, options: RunOptions = RunOptions(), progress: bool = False) -> Potential:
@@ -278,10 +278,17 @@ def make_model(name: str, p: Params, options: RunOptions = RunOptions(), progres
     return registry.make(name, region_rule=rule, **model_settings(name, p, options, progress))
 
 
-def _train_and_predict(out: Path, name: str, p: Params, train: Dataset, valid: Dataset,
-                       evaluate: Mapping[str, Dataset], options: RunOptions = RunOptions()) -> None:
-    model = make_model(name, p, options)
-    report = model.fit(train, valid, targets=model_targets(name, p))
+MODEL_PARAMS = ("seed", "max_epochs", "batch_size", "learning_rate", "energy_weight", "force_weight", "gap_n_sparse",
+                "sgdml_sigmas", "planar_deg", "wide_angle_deg", "linear_deg")
+"""The parameters a model's fit reads (settings, loss weights and, for local models, the region rule)."""
+
+
+@cached_step(runtime=("options",))
+def _train_and_predict(out: Path, *, name: str, settings: Params, train: Dataset, valid: Dataset,
+                       evaluate: Mapping[str, Dataset], options: RunOptions) -> None:
+    """Fit model ``name`` with the parameters ``settings`` (:data:`MODEL_PARAMS`) and predict ``evaluate``."""
+    model = make_model(name, settings, options)
+    report = model.fit(train, valid, targets=model_targets(name, settings))
     model.save(out / "model")
     preds = {}
     for key, data in evaluate.items():
@@ -305,16 +312,9 @@ def _read_predictions(entry: Path | str) -> dict:
 def _train_and_predict_entry(p: Params, cache: Cache, name: str, n: int, splits: Splits, ref: Reference,
                              options: RunOptions = RunOptions()) -> str:
     """The cache entry of :func:`train_and_predict` (computed on a miss); ``options`` stay out of the key."""
-    train = splits.train(n)
-    evaluate = {"test": splits.test, "paths": ref.paths}
-    settings = {k: getattr(p, k) for k in ("seed", "max_epochs", "batch_size", "learning_rate", "energy_weight",
-                                            "force_weight", "gap_n_sparse", "sgdml_sigmas", "planar_deg",
-                                            "wide_angle_deg", "linear_deg")}
-    args = {"model": name, "settings": settings, "train": train.fingerprint(), "valid": splits.valid.fingerprint(),
-            "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
-    entry = cache.get(_train_and_predict, args,
-                      lambda o: _train_and_predict(o, name, p, train, splits.valid, evaluate, options))
-    return str(entry)
+    return str(_train_and_predict.entry(cache, name=name, settings=p.part(*MODEL_PARAMS), train=splits.train(n),
+                                        valid=splits.valid, evaluate={"test": splits.test, "paths": ref.paths},
+                                        options=options))
 
 
 def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from paperlib.seeds import rng, stream_seed
 from paperlib.analysis import claims as C
 from paperlib.analysis import intervals as IV
 from paperlib.analysis import learning_curves as LC
-from paperlib.cache import Cache
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.data.formats import read_rmd17
 from paperlib.data.splits import group_split, random_split
@@ -57,6 +57,7 @@ class Params(StudyParams):
 
 
 # -- reference data -------------------------------------------------------------------------------
+@cached_step(runtime=("progress",))
 def _reference_md(out: Path, *, molecule: str, temperature_K: float, timestep_fs: float, friction_per_fs: float,
                   equil_steps: int, stride: int, frames_per_trajectory: int, n_trajectories: int, seed: int,
                   progress: bool) -> None:
@@ -93,7 +94,7 @@ def single_molecule_data(p: Params, cache: Cache, progress: bool = True) -> tupl
     for kind, n, seed in (("pool", pool_size(p), stream_seed(p.seed, "pool_md")),
                           ("test", p.n_test, stream_seed(p.seed, "test_md"))):
         args = dict(common, frames_per_trajectory=math.ceil(n / p.n_trajectories), seed=seed)
-        entry = cache.get(_reference_md, args, lambda o, a=args: _reference_md(o, progress=progress, **a))
+        entry = _reference_md.entry(cache, **args, progress=progress)
         out.append(Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces])[:n])
     return out[0], out[1]
 
@@ -111,6 +112,7 @@ def qm7b_molecules(p: Params) -> list[tuple[str, str]]:
     return chosen[:p.qm7b_molecules]
 
 
+@cached_step(runtime=("progress",))
 def _qm7b(out: Path, *, molecules: list, per_molecule: int, temperature_K: float, seed: int, progress: bool) -> None:
     frames, failed = xtb_normal_mode_set([tuple(m) for m in molecules], per_molecule=per_molecule,
                                          temperature_K=temperature_K, seed=seed, settings=XTBSettings(),
@@ -123,7 +125,7 @@ def qm7b_data(p: Params, cache: Cache, progress: bool = True) -> tuple[Dataset, 
     """Labelled normal-mode conformations of the QM7b-like molecules, and the molecules that failed."""
     args = dict(molecules=[list(m) for m in qm7b_molecules(p)], per_molecule=p.conformations_per_molecule,
                 temperature_K=p.nm_temperature_K, seed=stream_seed(p.seed, "normal_modes"))
-    entry = cache.get(_qm7b, args, lambda o: _qm7b(o, progress=progress, **args))
+    entry = _qm7b.entry(cache, **args, progress=progress)
     data = Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces])
     return data, json.loads((entry / "failed.json").read_text())
 
@@ -139,8 +141,9 @@ def _cv_set(p: Params, pool: Dataset) -> Dataset:
     return pool.subset(np.sort(rng(p.seed, "cv_set").permutation(len(pool))[:p.cv_size]))
 
 
+@cached_step(runtime=("device",))
 def _hyper(out: Path, *, with_forces: bool, grouped: bool, sigmas: list, regularisations: list, folds: int,
-           seed: int, data_fingerprint: str, data: Dataset, device: str = "cpu") -> None:
+           seed: int, data: Dataset, device: str = "cpu") -> None:
     groups = data.info("molecule") if grouped else None
     sigma, lam, table = select_hyperparameters(data, with_forces=with_forces, sigmas=sigmas,
                                                regularisations=regularisations, folds=folds, groups=groups,
@@ -153,20 +156,17 @@ def hyperparameters(p: Params, cache: Cache, pool: Dataset, with_forces: bool, g
     """Kernel width and regularisation chosen by ``cv_folds``-fold cross-validation on ``cv_size``
     configurations of the training pool (grouped by molecule when ``grouped``), computed on torch ``device``
     (a runtime setting: not part of the cache key)."""
-    data, args = _hyper_job(p, pool, with_forces, grouped)
-    return _hyper_entry(cache, data, args, _device(device))
+    return _hyper_entry(cache, _hyper_job(p, pool, with_forces, grouped), _device(device))
 
 
-def _hyper_job(p: Params, pool: Dataset, with_forces: bool, grouped: bool) -> tuple[Dataset, dict[str, Any]]:
-    data = _cv_set(p, pool)
-    return data, dict(with_forces=with_forces, grouped=grouped, sigmas=list(p.sigmas),
-                      regularisations=list(p.regularisations), folds=p.cv_folds,
-                      seed=stream_seed(p.seed, "cv_folds"),
-                      data_fingerprint=data.fingerprint())
+def _hyper_job(p: Params, pool: Dataset, with_forces: bool, grouped: bool) -> dict[str, Any]:
+    return dict(with_forces=with_forces, grouped=grouped, sigmas=list(p.sigmas),
+                regularisations=list(p.regularisations), folds=p.cv_folds, seed=stream_seed(p.seed, "cv_folds"),
+                data=_cv_set(p, pool))
 
 
-def _hyper_entry(cache: Cache, data: Dataset, args: dict[str, Any], device: str) -> dict[str, Any]:
-    entry = cache.get(_hyper, args, lambda o: _hyper(o, data=data, device=device, **args))
+def _hyper_entry(cache: Cache, args: dict[str, Any], device: str) -> dict[str, Any]:
+    entry = _hyper.entry(cache, **args, device=device)
     return json.loads((entry / "hyper.json").read_text())
 
 
@@ -180,7 +180,7 @@ def hyperparameter_pair(p: Params, cache: Cache, pool: Dataset, grouped: bool = 
     device = _device(device)
     # Mapped over (data, key) built here: the parameters object itself does not cross to the workers.
     jobs = [_hyper_job(p, pool, with_forces, grouped) for with_forces in (False, True)]
-    chosen = executor.map(lambda job: _hyper_entry(cache, job[0], job[1], device), jobs, desc="hyperparameters",
+    chosen = executor.map(lambda job: _hyper_entry(cache, job, device), jobs, desc="hyperparameters",
                           progress=progress)
     return {E_ONLY: chosen[0], E_AND_F: chosen[1]}
 
@@ -197,16 +197,18 @@ def _errors(pred, test: Dataset) -> dict[str, float]:
             "mae_forces": float(np.abs(pred.forces - test.forces()).mean())}
 
 
+@cached_step(runtime=("device",))
 def _kernel_point(out: Path, *, train: Dataset, test: Dataset, sigma: float, regularisation: float,
-                  with_forces: bool, device: str = "cpu", **_key) -> None:
+                  with_forces: bool, device: str = "cpu") -> None:
     model = FCHLPotential(FCHLConfig(sigma=sigma, regularisation=regularisation, device=device))
     fit = model.fit(train, targets=Targets(1.0, 1.0 if with_forces else 0.0))
     (out / "point.json").write_text(json.dumps({**_errors(model.predict(list(test)), test),
                                                 "fit_s": fit.wall_time_s}))
 
 
+@cached_step(runtime=("progress", "runtime"))
 def _nn_point(out: Path, *, train: Dataset, test: Dataset, model: str, settings: dict, force_weight: float,
-              progress: bool, runtime: dict | None = None, **_key) -> None:
+              progress: bool, runtime: dict | None = None) -> None:
     from paperlib.models import registry
 
     pot = registry.make(model, progress=progress, **settings, **(runtime or {}))
@@ -224,11 +226,8 @@ def _draws_seed(p: Params) -> int:
 
 def _curve(cache: Cache, fn, pool: Dataset, test: Dataset, subsets, key: dict, compute_args: dict,
            executor: Executor | None, progress: bool = False, **labels) -> pd.DataFrame:
-    pool_fp, test_fp = pool.fingerprint(), test.fingerprint()
-
     def evaluate(idx: np.ndarray) -> dict[str, float]:
-        args = dict(key, pool_fingerprint=pool_fp, test_fingerprint=test_fp, indices=idx.tolist())
-        entry = cache.get(fn, args, lambda o: fn(o, train=pool.subset(idx), test=test, **compute_args, **args))
+        entry = fn.entry(cache, train=pool.subset(idx), test=test, **key, **compute_args)
         return json.loads((entry / "point.json").read_text())
 
     return LC.learning_curve(subsets, evaluate, executor, progress=progress, **labels)
@@ -256,7 +255,7 @@ def nn_curves(p: Params, cache: Cache, pool: Dataset, test: Dataset, progress: b
     computed by ``executor`` (default: in this process) with the device, devices and strategy of
     ``options`` (runtime settings: not part of the cache key)."""
     options = options or RunOptions()
-    runtime = dict(device=options.device, devices=options.devices, strategy=options.strategy)
+    runtime = options.training()
     frames = []
     subsets = LC.draws(len(pool), p.nn_sizes, p.nn_draws, _draws_seed(p))
     for targets, w in ((E_ONLY, 0.0), (E_AND_F, p.force_weight)):

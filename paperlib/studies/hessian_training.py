@@ -15,7 +15,6 @@ searches on one executor) -> :class:`Results`, :data:`CLAIMS` and :func:`figures
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,9 +26,10 @@ from ase import Atoms
 
 from paperlib import keys
 from paperlib.analysis.vibrations import frequency_mae
-from paperlib.cache import Cache
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Targets
+from paperlib.models.registry import SavedModel
 from paperlib.models.schnet import SchNetConfig, SchNetPotential
 from paperlib.executors import Executor, InProcessExecutor
 from paperlib.options import RunOptions
@@ -43,7 +43,7 @@ from paperlib.studies.contract import StudyParams, StudyResults
 from paperlib.studies.hessian_training_claims import (CLAIMS, E_AND_F, E_ONLY, METRICS,  # noqa: F401
                                                       efh_mode, summary_figures)
 from paperlib.timing import Timer
-from paperlib.training import TrainConfig, resolve_device
+from paperlib.training import TrainConfig, resolve_device, with_runtime
 
 STUDY = "hessian_training"
 CRITICAL, PATH, DISPLACED, SUMMARY = "critical.xyz", "path.xyz", "displaced.xyz", "summary.json"
@@ -72,6 +72,7 @@ def _bare(atoms: Atoms) -> Atoms:
     return Atoms(atoms.numbers, positions=atoms.positions)
 
 
+@cached_step
 def _reference_reaction(out: Path, *, name: str, n_images: int, amplitudes_A: list[float],
                         samples_per_amplitude: int, seed: int) -> None:
     """Critical points, NEB images and normal-mode displacements of reaction ``name``, labelled with Hessians;
@@ -116,10 +117,6 @@ def _reference_reaction(out: Path, *, name: str, n_images: int, amplitudes_A: li
     (out / SUMMARY).write_text(json.dumps(summary, indent=1))
 
 
-def _reaction_entry(cache: Cache, args: dict) -> str:
-    return str(cache.get(_reference_reaction, args, lambda o: _reference_reaction(o, **args)))
-
-
 @dataclasses.dataclass
 class ReferenceData:
     """Reference critical points (training data), NEB images and displaced geometries (test data) of every
@@ -146,7 +143,7 @@ def reference_data(p: Params, cache: Cache, progress: bool = True, executor: Exe
     ``executor`` (default: in this process)."""
     args = [dict(name=n, n_images=p.n_images, amplitudes_A=list(p.amplitudes_A),
                  samples_per_amplitude=p.samples_per_amplitude, seed=p.seed) for n in p.reactions]
-    entries = (executor or InProcessExecutor()).map(functools.partial(_reaction_entry, cache), args,
+    entries = (executor or InProcessExecutor()).map(lambda a: _reference_reaction.entry(cache, **a), args,
                                                     desc="reactions (critical points, Hessians)", progress=progress)
     parts = {k: Dataset() for k in (CRITICAL, PATH, DISPLACED)}
     summaries = {}
@@ -183,63 +180,39 @@ def targets_for(mode: str, p: Params) -> tuple[Targets, str]:
     raise ValueError(f"unknown training mode {mode!r}; allowed: {', '.join(modes(p))}")
 
 
-def model_config(p: Params, hessian_loss: str, max_epochs: int | None = None, progress: bool = False,
-                 options: RunOptions = RunOptions()) -> SchNetConfig:
-    """SchNet settings of the study (float64, since Hessians differentiate the forces once more), trained on
-    the device(s) of ``options``."""
+def model_config(p: Params, hessian_loss: str, max_epochs: int | None = None) -> SchNetConfig:
+    """SchNet settings of the study (float64, since Hessians differentiate the forces once more); where it
+    trains is set from the run options by :func:`paperlib.training.with_runtime`."""
     train = TrainConfig(max_epochs=max_epochs or p.max_epochs, batch_size=p.batch_size,
-                        learning_rate=p.learning_rate, seed=p.seed, progress=progress, hessian_loss=hessian_loss,
-                        hessian_probes=p.hessian_probes, patience=10 ** 9, lr_patience=50,
-                        devices=options.devices, strategy=options.strategy)
-    return SchNetConfig(size=p.model_size, cutoff_A=p.cutoff_A, dtype="float64", device=options.device, train=train)
+                        learning_rate=p.learning_rate, seed=p.seed, progress=False, hessian_loss=hessian_loss,
+                        hessian_probes=p.hessian_probes, patience=10 ** 9, lr_patience=50)
+    return SchNetConfig(size=p.model_size, cutoff_A=p.cutoff_A, dtype="float64", train=train)
 
 
-def _key_config(config: SchNetConfig) -> SchNetConfig:
-    """``config`` without its runtime settings (device, devices, strategy, progress bars), which do not
-    change the model and so stay out of cache keys."""
-    return dataclasses.replace(config, device="any", train=dataclasses.replace(
-        config.train, progress=False, devices=1, strategy="auto"))
-
-
-def _train(out: Path, train: Dataset, config: SchNetConfig, targets: Targets) -> None:
-    model = SchNetPotential(config, name="schnet")
+@cached_step(runtime=("options",))
+def _train(out: Path, *, train: Dataset, config: SchNetConfig, targets: Targets, options: RunOptions) -> None:
+    model = SchNetPotential(with_runtime(config, options), name="schnet")
     report = model.fit(train, targets=targets)
     model.save(out / "model")
     (out / "report.json").write_text(json.dumps({"epochs": report.epochs, "wall_time_s": report.wall_time_s,
                                                  "final_loss": report.train_loss[-1]}))
 
 
-@dataclasses.dataclass(frozen=True)
-class TrainJob:
-    """One model to train: data, settings, loss weights and the cache key parameters of the model."""
-
-    train: Dataset
-    config: SchNetConfig
-    targets: Targets
-    key: dict[str, Any]
-
-
-def train_job(p: Params, train: Dataset, mode: str, options: RunOptions = RunOptions(), progress: bool = False
-              ) -> TrainJob:
-    """The :class:`TrainJob` of a SchNet trained on ``train`` in ``mode``."""
+def train_job(p: Params, train: Dataset, mode: str, options: RunOptions = RunOptions()) -> dict[str, Any]:
+    """The arguments of the cached step that trains a SchNet on ``train`` in ``mode`` on ``options``' device."""
     targets, loss = targets_for(mode, p)
-    config = model_config(p, loss, progress=progress, options=options)
-    key = {"data": train.fingerprint(), "targets": dataclasses.asdict(targets),
-           "config": dataclasses.asdict(_key_config(config))}
-    return TrainJob(train, config, targets, key)
+    return dict(train=train, config=model_config(p, loss), targets=targets, options=options)
 
 
 class Trained(NamedTuple):
-    """A trained model, its cache key parameters and the cache entry that holds it."""
+    """A trained model and the cache entry that holds it."""
 
     model: SchNetPotential
-    key: dict[str, Any]
     entry: Path
 
-
-def _train_entry(cache: Cache, job: TrainJob) -> str:
-    """Train (or find in ``cache``) the model of ``job``; the entry's path (a point of an executor)."""
-    return str(cache.get(_train, job.key, lambda o: _train(o, job.train, job.config, job.targets)))
+    def saved(self, device: str) -> SavedModel:
+        """The model as saved in its entry, to be loaded onto ``device``."""
+        return SavedModel(f"schnet_{self.model.config.size}", self.entry / "model", device)
 
 
 def train_models(p: Params, cache: Cache, sets: list[tuple[Dataset, str]], options: RunOptions = RunOptions(),
@@ -247,10 +220,9 @@ def train_models(p: Params, cache: Cache, sets: list[tuple[Dataset, str]], optio
     """SchNets trained on each (training set, mode) of ``sets`` (cached), one per point of ``executor``
     (default: in this process), in the order of ``sets``."""
     jobs = [train_job(p, train, mode, options) for train, mode in sets]
-    entries = (executor or InProcessExecutor()).map(functools.partial(_train_entry, cache), jobs, desc=desc,
+    entries = (executor or InProcessExecutor()).map(lambda job: _train.entry(cache, **job), jobs, desc=desc,
                                                     progress=options.progress)
-    return [Trained(SchNetPotential.load(Path(e) / "model", device=options.device), job.key, Path(e))
-            for e, job in zip(entries, jobs)]
+    return [Trained(SchNetPotential.load(Path(e) / "model", device=options.device), Path(e)) for e in entries]
 
 
 def train_model(p: Params, cache: Cache, train: Dataset, mode: str, options: RunOptions = RunOptions()
@@ -302,12 +274,16 @@ def _batch(model: SchNetPotential, structures) -> tuple[np.ndarray, list[np.ndar
     return pred.energies, pred.split_forces([len(a) for a in structures])
 
 
-def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactions: list[str], n_images: int,
+@cached_step
+def _model_search(out: Path, *, model: SavedModel, critical: Dataset, reactions: list[str], n_images: int,
                   steps: int) -> None:
+    """Minima, NEB path and saddle of every reaction on ``model``, started from the reference minima in
+    ``critical`` and the reference's rough saddle guess."""
+    model = model.load()
     calc = model.calculator()
     found = {}
     for name in reactions:
-        cps = {a.info["kind"]: a for a in ref.critical if a.info["reaction"] == name}
+        cps = {a.info["kind"]: a for a in critical if a.info["reaction"] == name}
         try:
             cp = locate_critical_points(_bare(cps["reactant"]), load_reaction(name).atoms("guess"),
                                         _bare(cps["product"]), calc,
@@ -323,36 +299,6 @@ def _model_search(out: Path, model: SchNetPotential, ref: ReferenceData, reactio
     (out / "searches.json").write_text(json.dumps(found, indent=1))
 
 
-@dataclasses.dataclass(frozen=True)
-class SearchJob:
-    """The searches of one model: where its weights are, the reference, and the cache key parameters."""
-
-    model_dir: str
-    device: str
-    ref: ReferenceData
-    reactions: list[str]
-    n_images: int
-    steps: int
-    key: dict[str, Any]
-
-
-def _search_entry(cache: Cache, job: SearchJob) -> str:
-    """Run (or find in ``cache``) the searches of ``job``; the entry's path (a point of an executor)."""
-    def compute(out: Path) -> None:
-        model = SchNetPotential.load(Path(job.model_dir), device=job.device)
-        _model_search(out, model, job.ref, job.reactions, job.n_images, job.steps)
-
-    return str(cache.get(_model_search, job.key, compute))
-
-
-def search_jobs(p: Params, models: Mapping[str, Trained], ref: ReferenceData, options: RunOptions = RunOptions()
-                ) -> list[SearchJob]:
-    """One :class:`SearchJob` per model of ``models`` (trained and cached by :func:`train_models`)."""
-    return [SearchJob(str(t.entry / "model"), options.device, ref, list(p.reactions), p.n_images,
-                      p.search_steps, {"model": dict(t.key), "reference": ref.critical.fingerprint(),
-                                       "reactions": list(p.reactions), "n_images": p.n_images,
-                                       "steps": p.search_steps})
-            for t in models.values()]
 
 
 def model_searches(p: Params, cache: Cache, models: Mapping[str, Trained],
@@ -360,8 +306,9 @@ def model_searches(p: Params, cache: Cache, models: Mapping[str, Trained],
                    ) -> dict[str, dict[str, dict]]:
     """Per model (mode): minima, NEB path, saddle search and frequencies of every reaction (cached), started from
     the reference minima and the same rough saddle guess as the reference; one model per point of ``executor``."""
-    entries = (executor or InProcessExecutor()).map(functools.partial(_search_entry, cache),
-                                                    search_jobs(p, models, ref, options),
+    search = dict(critical=ref.critical, reactions=list(p.reactions), n_images=p.n_images, steps=p.search_steps)
+    entries = (executor or InProcessExecutor()).map(lambda model: _model_search.entry(cache, model=model, **search),
+                                                    [t.saved(options.device) for t in models.values()],
                                                     desc="NEB and saddle searches (one per model)",
                                                     progress=options.progress)
     return {mode: json.loads((Path(e) / "searches.json").read_text()) for mode, e in zip(models, entries)}
@@ -421,10 +368,13 @@ def learning_curve(p: Params, cache: Cache, ref: ReferenceData, options: RunOpti
     return curve_means(learning_curve_errors(p, cache, ref, options, executor))
 
 
-def _epoch_costs(out: Path, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]]) -> None:
+@cached_step(runtime=("options",))
+def _epoch_costs(out: Path, *, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]], timed_on: str,
+                 options: RunOptions) -> None:
+    """Seconds per epoch of every run, timed on the device ``timed_on`` (what ``options`` resolve to)."""
     times = {}
     for name, (config, targets) in runs.items():
-        report = SchNetPotential(config).fit(train, targets=targets)
+        report = SchNetPotential(with_runtime(config, options)).fit(train, targets=targets)
         times[name] = report.wall_time_s / report.epochs
     (out / "costs.json").write_text(json.dumps(times, indent=1))
 
@@ -433,18 +383,15 @@ def epoch_costs(p: Params, cache: Cache, train: Dataset, options: RunOptions = R
     """Seconds per training epoch of E+F, E+F+H (full) and E+F+H (HVP) for each k in ``cost_probes``,
     measured one after the other in this process on ``train`` on the device of ``options``; with the ratio to
     E+F. Unlike every other cached step, this one keys on the device: a timing measures the device it ran on."""
-    runs = {E_AND_F: (model_config(p, "full", p.cost_epochs, options=options),
-                      Targets(p.energy_weight, p.force_weight))}
+    runs = {E_AND_F: (model_config(p, "full", p.cost_epochs), Targets(p.energy_weight, p.force_weight))}
     h = Targets(p.energy_weight, p.force_weight, p.hessian_weight)
-    runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs, options=options), h)
+    runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs), h)
     for k in p.cost_probes:
-        config = model_config(p, "hvp", p.cost_epochs, options=options)
+        config = model_config(p, "hvp", p.cost_epochs)
         runs[efh_mode("hvp", k)] = (dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                                           hessian_probes=k)), h)
-    args = {"data": train.fingerprint(), "runs": {k: [dataclasses.asdict(_key_config(c)), dataclasses.asdict(t)]
-                                                  for k, (c, t) in runs.items()},
-            "timed_on": str(resolve_device(options.device))}
-    entry = cache.get(_epoch_costs, args, lambda o: _epoch_costs(o, train, runs))
+    entry = _epoch_costs.entry(cache, train=train, runs=runs, timed_on=str(resolve_device(options.device)),
+                               options=options)
     times = json.loads((entry / "costs.json").read_text())
     return pd.DataFrame([{"mode": k, "seconds_per_epoch": v, "ratio_to_E+F": v / times[E_AND_F]}
                          for k, v in times.items()])

@@ -16,19 +16,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ase import Atoms
 
 from paperlib import keys, selection
 from paperlib.analysis import claims as C
 from paperlib.analysis import intervals as I
 from paperlib.analysis.metrics import energy_errors_per_atom, force_errors
 from paperlib.analysis.rdf import nonphysical_short_range, partial_rdf, rdf_distance
-from paperlib.cache import Cache
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
 from paperlib.models import registry
+from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
 from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF
-from paperlib.sampling.md import ase_md, density_g_cm3, lammps_md, random_salt_box
+from paperlib.sampling.engine import model_md
+from paperlib.sampling.md import density_g_cm3, lammps_md, random_salt_box
 from paperlib.seeds import stream_seed
 from paperlib.studies.contract import StudyParams, StudyResults
 from paperlib.timing import Timer
@@ -53,6 +56,7 @@ class Params(StudyParams):
 
 
 # -- reference data -------------------------------------------------------------------------------
+@cached_step(runtime=("progress",))
 def _npt_pool(out: Path, *, n_atoms: int, temperatures_K: list[float], pressures_bar: list[float],
               timestep_fs: float, equil_steps: int, n_frames: int, stride: int, seed: int, pool: str,
               progress: bool) -> None:
@@ -79,13 +83,9 @@ def _pool_args(p: Params, kind: str) -> dict[str, Any]:
                 seed=p.seed, pool=kind)
 
 
-def _pool_entry(cache: Cache, args: Mapping[str, Any], progress: bool) -> Path:
-    return cache.get(_npt_pool, args, lambda out: _npt_pool(out, progress=progress, **args))
-
-
 def reference_pool(p: Params, cache: Cache, kind: str = "train", progress: bool = True) -> Dataset:
     """The labelled NPT pool (``kind="train"``) or the separate test pool (``kind="test"``, other streams)."""
-    entry = _pool_entry(cache, _pool_args(p, kind), progress)
+    entry = _npt_pool.entry(cache, **_pool_args(p, kind), progress=progress)
     return Dataset.read(entry / FRAMES, require=[keys.REF_energy, keys.REF_forces, keys.REF_atomic_energies])
 
 
@@ -151,7 +151,7 @@ def selection_distributions(pool: Dataset, selections: Mapping) -> dict[str, dic
 # -- training -------------------------------------------------------------------------------------
 def train_settings(p: Params, replicate: int, model: str = "schnet_small") -> dict[str, Any]:
     """Keyword arguments of :func:`paperlib.models.registry.make` of ``model`` for one replicate (what is
-    trained; where it trains comes from :func:`runtime_settings`). Replicate ``r`` of every method and model
+    trained; where it trains comes from :meth:`RunOptions.training`). Replicate ``r`` of every method and model
     shares the training seed of stream ``training`` (index ``r``)."""
     seed = stream_seed(p.seed, "training", replicate)
     if model == "gap":
@@ -159,12 +159,8 @@ def train_settings(p: Params, replicate: int, model: str = "schnet_small") -> di
     return dict(seed=seed, max_epochs=p.max_epochs, batch_size=p.batch_size, learning_rate=p.learning_rate)
 
 
-def runtime_settings(options: RunOptions) -> dict[str, Any]:
-    """Keyword arguments of :func:`paperlib.models.registry.make` from the run options (never in a cache key)."""
-    return dict(device=options.device, devices=options.devices, strategy=options.strategy)
-
-
-def _train(out: Path, *, model: str, settings: dict, force_weight: float, data: str, train: Dataset,
+@cached_step(runtime=("runtime", "progress"))
+def _train(out: Path, *, model: str, settings: dict, force_weight: float, train: Dataset,
            runtime: Mapping[str, Any], progress: bool) -> None:
     from paperlib.models.base import Targets
 
@@ -189,10 +185,6 @@ class Trained:
     entry: Path
 
 
-def _train_entry(cache: Cache, args: dict, train: Dataset, runtime: Mapping[str, Any], progress: bool) -> Path:
-    return cache.get(_train, args, lambda out: _train(out, train=train, runtime=runtime, progress=progress, **args))
-
-
 def _load(model: str, entry: Path, device: str) -> Trained:
     pot = registry.load(model, entry / "model", device=device if model != "gap" else None)
     return Trained(pot, json.loads((entry / "fit.json").read_text()), entry.name, entry)
@@ -200,7 +192,7 @@ def _load(model: str, entry: Path, device: str) -> Trained:
 
 def _train_args(p: Params, model: str, train: Dataset, replicate: int) -> dict:
     return dict(model=model, settings=train_settings(p, replicate, model), force_weight=p.force_weight,
-                data=train.fingerprint())
+                train=train)
 
 
 def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, options: RunOptions = RunOptions(),
@@ -209,10 +201,11 @@ def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, optio
     (default: in this process) on ``options.device`` and the trained models are read back from the cache."""
     jobs = [(mdl, m, r) for mdl in p.models for (m, r) in selections]
     trains = {(m, r): pool.subset(idx) for (m, r), idx in selections.items()}
-    work = [(_train_args(p, mdl, trains[(m, r)], r), trains[(m, r)]) for mdl, m, r in jobs]
-    runtime = runtime_settings(options)
-    entries = (executor or InProcessExecutor()).map(lambda w: _train_entry(cache, w[0], w[1], runtime, False), work,
-                                                    desc="training", progress=options.progress)
+    work = [_train_args(p, mdl, trains[(m, r)], r) for mdl, m, r in jobs]
+    runtime = options.training()
+    entries = (executor or InProcessExecutor()).map(
+        lambda args: _train.entry(cache, **args, runtime=runtime, progress=False), work, desc="training",
+        progress=options.progress)
     return {job: _load(job[0], entry, options.device) for job, entry in zip(jobs, entries)}
 
 
@@ -229,6 +222,7 @@ def test_errors(models: Mapping, test: Dataset) -> pd.DataFrame:
 
 
 # -- MD and RDFs ----------------------------------------------------------------------------------
+@cached_step(runtime=("progress",))
 def _reference_nvt(out: Path, *, n_atoms: int, density: float, temperature_K: float, timestep_fs: float,
                    equil_steps: int, steps: int, every: int, seed: int, progress: bool) -> None:
     """NVT MD of a fresh box; box and velocities from the streams ``reference_md_box`` and ``reference_md``."""
@@ -257,25 +251,19 @@ def reference_md(p: Params, cache: Cache, density: float, progress: bool = True)
     args = dict(n_atoms=p.md_n_atoms, density=density, temperature_K=p.md_temperature_K,
                 timestep_fs=p.md_timestep_fs, equil_steps=p.md_equil_steps, steps=p.md_steps, every=p.rdf_every,
                 seed=p.seed)
-    entry = cache.get(_reference_nvt, args, lambda out: _reference_nvt(out, progress=progress, **args))
+    entry = _reference_nvt.entry(cache, **args, progress=progress)
     return Dataset.read(entry / FRAMES)
 
 
-def _ml_nvt(out: Path, *, potential, start, temperature_K: float, timestep_fs: float, steps: int, every: int,
-            seed: int, progress: bool) -> None:
-    res = ase_md(start, potential.calculator(), temperature_K=temperature_K, timestep_fs=timestep_fs, steps=steps,
-                 sample_every=every, seed=seed, progress=progress)
+@cached_step(runtime=("progress",))
+def _ml_nvt(out: Path, *, model: SavedModel, start: Atoms, temperature_K: float, timestep_fs: float, steps: int,
+            every: int, seed: int, progress: bool) -> None:
+    """NVT MD of ``start`` with ``model`` (batched engine for networks, ASE for GAP)."""
+    (res,) = model_md(model.load(), [start], temperature_K=temperature_K, timestep_fs=timestep_fs, steps=steps,
+                      sample_every=every, seeds=[seed], progress=progress)
     Dataset(res.frames).write(out / FRAMES)
     (out / "outcome.json").write_text(json.dumps({"steps_done": res.steps_done, "failure": res.failure,
                                                   "time_to_failure_fs": res.time_to_failure_fs}))
-
-
-def _ml_md_entry(cache: Cache, model: str, train_entry: Path, start, run: Mapping[str, Any], device: str) -> Path:
-    """The cache entry of one ML MD run; the model is loaded from its training entry only on a miss."""
-    def compute(out: Path) -> None:
-        _ml_nvt(out, potential=_load(model, train_entry, device).potential, start=start, progress=False, **run)
-
-    return cache.get(_ml_nvt, {**run, "model": train_entry.name, "start": Dataset([start]).fingerprint()}, compute)
 
 
 def ml_md(p: Params, cache: Cache, models: Mapping, start, options: RunOptions = RunOptions(),
@@ -285,11 +273,10 @@ def ml_md(p: Params, cache: Cache, models: Mapping, start, options: RunOptions =
     run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.md_timestep_fs, steps=p.md_steps,
                every=p.rdf_every, seed=stream_seed(p.seed, "ml_md"))
     keys_ = list(models)
-    device = options.device
-    # The workers get the model's name and training entry (small, picklable), not the loaded potential.
-    work = [(key[0], models[key].entry) for key in keys_]
+    # The workers get the saved model (small, picklable), not the loaded potential.
+    work = [SavedModel(key[0], models[key].entry / "model", options.device) for key in keys_]
     entries = (executor or InProcessExecutor()).map(
-        lambda w: _ml_md_entry(cache, w[0], w[1], start, run, device), work, desc="ML MD",
+        lambda model: _ml_nvt.entry(cache, model=model, start=start, **run, progress=False), work, desc="ML MD",
         progress=options.progress)
     out = {}
     for key, entry in zip(keys_, entries):
@@ -515,8 +502,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     progress = options.progress
     with options.make_executor() as ex:
         with timer("reference pools"):
-            # Params do not pickle: the workers get the plain arguments of each pool.
-            ex.map(lambda args: _pool_entry(cache, args, False), [_pool_args(p, k) for k in ("train", "test")],
+            ex.map(lambda args: _npt_pool.entry(cache, **args, progress=False), [_pool_args(p, k) for k in ("train", "test")],
                    desc="reference pools", progress=progress)
             pool = reference_pool(p, cache, "train", progress)
             test_pool = reference_pool(p, cache, "test", progress)

@@ -29,9 +29,10 @@ from ase import Atoms
 
 from paperlib import keys
 from paperlib.analysis.stability import StabilityCriteria, frame_failure
-from paperlib.cache import Cache
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Potential, Targets
+from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import default_workers, label_all
 from paperlib.sampling.liquids import SOLVENTS, counts_for_weight_fractions, pack_box, solvent_molecule
@@ -131,7 +132,14 @@ def _label(structures: Sequence[Atoms]) -> list[Atoms]:
                      progress=False)
 
 
-def _reference_sets(out: Path, p: Params) -> None:
+REFERENCE_PARAMS = ("seed", "solvents", "weight_fractions", "box_molecules", "n_monomers", "n_dimers", "n_clusters",
+                    "corrective_per_kind", "cluster_radius_A", "n_test", "n_periodic", "unseen")
+"""The parameters the reference sets are built from."""
+
+
+@cached_step
+def _reference_sets(out: Path, *, p: Params) -> None:
+    """Every reference set of the parameters ``p`` (:data:`REFERENCE_PARAMS` only)."""
     liquid = training_liquid(p)
     sets = {
         "simple": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=p.n_monomers,
@@ -163,10 +171,7 @@ def reference_sets(p: Params, cache: Cache) -> dict[str, Dataset]:
     ``periodic`` (whole boxes, the small periodic validation set) and ``test <name>`` for every unseen
     liquid (cached)."""
     names = ["simple", "corrective", "test", "periodic"] + [f"test {n}" for n in p.unseen]
-    args = {k: getattr(p, k) for k in ("seed", "solvents", "weight_fractions", "box_molecules", "n_monomers",
-                                        "n_dimers", "n_clusters", "corrective_per_kind", "cluster_radius_A",
-                                        "n_test", "n_periodic", "unseen")}
-    entry = cache.get(_reference_sets, args, lambda o: _reference_sets(o, p))
+    entry = _reference_sets.entry(cache, p=p.part(*REFERENCE_PARAMS))
     return {n: Dataset.read(entry / f"{n}.xyz", [keys.REF_energy, keys.REF_forces]) for n in names}
 
 
@@ -226,8 +231,16 @@ def _predictions(model: Potential, evaluate: Mapping[str, Dataset]) -> dict:
     return out
 
 
-def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset],
+FIT_PARAMS = ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_correlation", "mace_epochs",
+              "mace_learning_rate", "mace_stage_two_epochs", "mace_dtype", "deepmd_steps", "deepmd_start_lr",
+              "deepmd_stop_lr", "batch_size", "energy_weight", "force_weight")
+"""The parameters a model's fit reads."""
+
+
+@cached_step(runtime=("device",))
+def _fit(out: Path, *, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset],
          device: str = "auto") -> None:
+    """Fit ``algorithm`` with the parameters ``p`` (:data:`FIT_PARAMS` only) and predict ``evaluate``."""
     model = make_model(algorithm, p, device)
     report = model.fit(train, None, targets=Targets(p.energy_weight, p.force_weight))
     model.save(out / "model")
@@ -235,51 +248,47 @@ def _fit(out: Path, algorithm: str, p: Params, train: Dataset, evaluate: Mapping
                                                       "predictions": _predictions(model, evaluate)}))
 
 
-def _model_settings(p: Params) -> dict:
-    return {k: getattr(p, k) for k in ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_correlation",
-                                        "mace_epochs", "mace_learning_rate", "mace_stage_two_epochs", "mace_dtype",
-                                        "deepmd_steps", "deepmd_start_lr", "deepmd_stop_lr", "batch_size",
-                                        "energy_weight", "force_weight")}
-
-
-def _fit_key(p: Params, algorithm: str, train: Dataset, evaluate: Mapping[str, Dataset]) -> dict:
-    return {"algorithm": algorithm, "settings": _model_settings(p), "train": train.fingerprint(),
-            "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
-
-
 def _fit_entry(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], device: str,
                job: tuple[str, Dataset]) -> Path:
     """The cache entry of ``algorithm`` trained on ``train`` (``job``), computed on a miss (an executor task)."""
     algorithm, train = job
-    return cache.get(_fit, _fit_key(p, algorithm, train, evaluate),
-                     lambda o: _fit(o, algorithm, p, train, evaluate, device))
+    return _fit.entry(cache, algorithm=algorithm, p=p.part(*FIT_PARAMS), train=train, evaluate=evaluate,
+                      device=device)
 
 
-def _fitted(algorithm: str, origin: str, entry: Path, key: dict) -> Fitted:
+def _fitted(algorithm: str, origin: str, entry: Path) -> Fitted:
     raw = json.loads((entry / "predictions.json").read_text())
-    return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"], key)
+    return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"])
 
 
 def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
         evaluate: Mapping[str, Dataset], device: str = "auto") -> Fitted:
     """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached;
     ``device`` is where MACE trains, never part of the key)."""
-    entry = _fit_entry(p, cache, evaluate, device, (algorithm, train))
-    return _fitted(algorithm, origin, entry, _fit_key(p, algorithm, train, evaluate))
+    return _fitted(algorithm, origin, _fit_entry(p, cache, evaluate, device, (algorithm, train)))
 
 
 # -- MD with a model ------------------------------------------------------------------------------
-def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> None:
+MD_PARAMS = ("md_temperature_K", "pressure_bar", "timestep_fs", "md_steps", "npt_steps", "md_sample_every",
+             "own_frames", "cluster_radius_A", "min_distance_A", "max_force_eV_A")
+"""The parameters an MD run reads."""
+
+
+@cached_step
+def _md(out: Path, *, model: SavedModel, liquid: Liquid, p: Params, seed: int) -> None:
+    """NVT (then NPT) MD of ``liquid`` with ``model`` and the parameters ``p`` (:data:`MD_PARAMS` only)."""
+    from paperlib.sampling.engine import model_md
     from paperlib.sampling.md import ase_md, density_g_cm3
     from paperlib.sampling.paths import bond_graph
 
+    model = model.load()
     start = liquid.box(seed=seed)
     criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
     bonds = bond_graph(start, criteria.bond_scale)
     run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs, sample_every=p.md_sample_every,
                min_distance_A=p.min_distance_A, max_force_eV_A=p.max_force_eV_A, progress=False)
-    res = ase_md(start, model.calculator(), steps=p.md_steps, seed=seed,
-                 check=lambda a: frame_failure(a, bonds, None, criteria), **run)
+    (res,) = model_md(model, [start], steps=p.md_steps, seeds=[seed],
+                      check=lambda a: frame_failure(a, bonds, None, criteria), **run)
     frames = [start] + res.frames
     times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
     # NPT only after a complete NVT run: a freshly packed box is far from equilibrium, and its first
@@ -304,18 +313,10 @@ def _md(out: Path, model: Potential, liquid: Liquid, p: Params, seed: int) -> No
     Dataset(own).write(out / OWN)
 
 
-def _md_key(p: Params, fitted: Fitted, liquid: Liquid, seed: int) -> dict:
-    return {"model": fitted.key, "liquid": liquid.name, "counts": liquid.counts, "density": liquid.density_g_cm3,
-            "seed": seed, **{k: getattr(p, k) for k in ("md_temperature_K", "pressure_bar", "timestep_fs",
-                                                           "md_steps", "npt_steps", "md_sample_every", "own_frames",
-                                                           "cluster_radius_A", "min_distance_A",
-                                                           "max_force_eV_A")}}
-
-
 def _md_entry(p: Params, cache: Cache, job: tuple[Fitted, Liquid, int]) -> Path:
     """The cache entry of one MD run (``job``: model, liquid, seed), computed on a miss (an executor task)."""
     fitted, liquid, seed = job
-    return cache.get(_md, _md_key(p, fitted, liquid, seed), lambda o: _md(o, fitted.model(), liquid, p, seed))
+    return _md.entry(cache, model=fitted.saved(), liquid=liquid, p=p.part(*MD_PARAMS), seed=seed)
 
 
 def _md_run(fitted: Fitted, liquid: Liquid, entry: Path) -> MDRun:
@@ -329,15 +330,16 @@ def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -
     return _md_run(fitted, liquid, _md_entry(p, cache, (fitted, liquid, seed)))
 
 
-def _automatic(out: Path, run: MDRun, n: int, radius_A: float, seed: int) -> None:
-    Dataset(_label(automatic_set(run.model_frames, n, radius_A, seed))).write(out / "automatic.xyz")
+@cached_step
+def _automatic(out: Path, *, frames: Dataset, n: int, radius_A: float, seed: int) -> None:
+    """``n`` clusters of radius ``radius_A`` cut from ``frames`` and labelled by GFN2-xTB."""
+    Dataset(_label(automatic_set(list(frames), n, radius_A, seed))).write(out / "automatic.xyz")
 
 
 def _automatic_entry(p: Params, cache: Cache, run: MDRun) -> Path:
     """The cache entry of the automatic set harvested from ``run``, computed on a miss (an executor task)."""
-    key = {"frames": run.frames.fingerprint(), "n": p.n_automatic, "radius": p.cluster_radius_A, "seed": p.seed}
-    return cache.get(_automatic, key, lambda o: _automatic(o, run, p.n_automatic, p.cluster_radius_A,
-                                                           seed_of(p, "automatic")))
+    return _automatic.entry(cache, frames=Dataset(run.model_frames), n=p.n_automatic, radius_A=p.cluster_radius_A,
+                            seed=seed_of(p, "automatic"))
 
 
 def _read_automatic(entry: Path) -> Dataset:
@@ -385,8 +387,7 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
         entries = ex.map(functools.partial(_fit_entry, p, cache, evaluate, options.device),
                          [(alg, training[origin]) for alg, origin in jobs], desc=f"fits ({label})",
                          progress=progress)
-        fits = [_fitted(alg, origin, entry, _fit_key(p, alg, training[origin], evaluate))
-                for (alg, origin), entry in zip(jobs, entries)]
+        fits = [_fitted(alg, origin, entry) for (alg, origin), entry in zip(jobs, entries)]
         md_jobs = []
         for f in fits:
             md_jobs.append((f, liquid, md_seed(p)))
@@ -428,22 +429,23 @@ def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset]) -> tupl
         return None
     import hashlib
 
+    path = Path(p.foundation_model)
+    entry = _foundation.entry(cache, digest=hashlib.sha256(path.read_bytes()).hexdigest(), path=path,
+                              evaluate=evaluate)
+    raw = json.loads((entry / "predictions.json").read_text())
+    fitted = Fitted("mace", FOUNDATION, entry / "model", 0.0, raw["predictions"])
+    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=md_seed(p))
+
+
+@cached_step(runtime=("path",))
+def _foundation(out: Path, *, digest: str, path: Path, evaluate: Mapping[str, Dataset]) -> None:
+    """The MACE model file at ``path`` (SHA-256 ``digest``: the key, wherever the file lies), saved like a
+    trained model, with its predictions on ``evaluate``."""
     from paperlib.models.mace import MACEPotential
 
-    path = Path(p.foundation_model)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-
-    def compute(out: Path) -> None:
-        model = MACEPotential.from_model_file(path, name=FOUNDATION)
-        model.save(out / "model")
-        (out / "predictions.json").write_text(json.dumps({"fit_s": 0.0,
-                                                          "predictions": _predictions(model, evaluate)}))
-
-    key = {"foundation_model": digest, "evaluate": {k: v.fingerprint() for k, v in evaluate.items()}}
-    entry = cache.get(foundation, key, compute)
-    raw = json.loads((entry / "predictions.json").read_text())
-    fitted = Fitted("mace", FOUNDATION, entry / "model", 0.0, raw["predictions"], key)
-    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=md_seed(p))
+    model = MACEPotential.from_model_file(path, name=FOUNDATION)
+    model.save(out / "model")
+    (out / "predictions.json").write_text(json.dumps({"fit_s": 0.0, "predictions": _predictions(model, evaluate)}))
 
 
 # -- the study ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ase import Atoms
 from paperlib.analysis.metrics import molecular_force_split
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Potential
+from paperlib.models.registry import SavedModel
 from paperlib.sampling.liquids import MOL_ID
 from paperlib.studies.transferability_claims import ALGORITHM_LABELS, ORIGIN_LABELS, ORIGINS
 
@@ -23,13 +24,6 @@ MD_FRAMES, MD_SUMMARY, OWN = "trajectory.xyz", "md.json", "own.xyz"
 
 
 # -- what the study computes (the records the analysis reads) ----------------------------------------
-def load_model(algorithm: str, directory: Path) -> Potential:
-    """A model of ``algorithm`` saved by :func:`paperlib.studies.transferability.fit`."""
-    from paperlib.models import registry
-
-    return registry.load(algorithm, directory)
-
-
 @dataclasses.dataclass
 class Fitted:
     """A trained model's cache entry: the saved model directory, fit time (s) and test-set predictions."""
@@ -39,11 +33,14 @@ class Fitted:
     directory: Path
     fit_s: float
     predictions: dict
-    key: dict
 
     def model(self) -> Potential:
         """The trained model."""
-        return load_model(self.algorithm, self.directory)
+        return self.saved().load()
+
+    def saved(self) -> SavedModel:
+        """The trained model as saved in its cache entry."""
+        return SavedModel(self.algorithm, self.directory)
 
 
 @dataclasses.dataclass

@@ -100,3 +100,25 @@ def test_a_model_file_evaluates_like_the_model(short_and_long, azobenzene_frames
     assert model.name == "foundation"
     with pytest.raises(FileNotFoundError, match="does not exist"):
         MACEPotential.from_model_file(tmp_path / "missing.model")
+
+
+def test_the_engine_force_field_equals_the_calculator(short_and_long, azobenzene_frames):
+    """One batched call on three molecules gives the calculator's energies and forces (float64 model: only the
+    order of the sums differs, and the skin pairs beyond r_max contribute exactly zero)."""
+    from paperlib.sampling.engine import Graph, _pairs
+
+    model = short_and_long[8]
+    frames = list(azobenzene_frames[20:23])
+    ff = model.force_field()
+    parts = [_pairs(a.positions, a.numbers, a.cell.array, a.pbc, ff.cutoff_A + 1.0) for a in frames]
+    n = np.array([len(a) for a in frames])
+    shift = np.concatenate([[0], np.cumsum(n)[:-1]])
+    t = torch.tensor
+    graph = Graph(t(np.concatenate([a.numbers for a in frames])), t(np.concatenate([a.positions for a in frames])),
+                  t(np.stack([a.cell.array for a in frames])), t(np.stack([a.pbc for a in frames])), t(n),
+                  torch.repeat_interleave(torch.arange(3), t(n)), t(np.concatenate([p[0] + s for p, s in zip(parts, shift)])),
+                  t(np.concatenate([p[1] + s for p, s in zip(parts, shift)])), t(np.concatenate([p[2] for p in parts])))
+    e, f = ff(graph)
+    pred = model.predict(frames)
+    np.testing.assert_allclose(e.numpy(), pred.energies, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(f.numpy(), pred.forces, rtol=0, atol=1e-8)

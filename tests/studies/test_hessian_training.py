@@ -7,6 +7,7 @@ from paperlib.analysis import claims as C
 from paperlib.params import resolve
 from paperlib.studies import hessian_training as S
 from paperlib.studies import hessian_training_claims as HC
+from paperlib.training import with_runtime
 
 EF, EFH = S.E_AND_F, S.efh_mode("hvp", 4)
 
@@ -343,10 +344,13 @@ def test_the_study_contract():
     assert S.Params.STUDY == "hessian_training" and S.CLAIMS is HC.CLAIMS
     p = S.Params.resolve("smoke", {"max_epochs": 2})
     assert p.max_epochs == 2 and "device" not in p
-    config = S.model_config(p, "hvp", options=S.RunOptions(device="cpu", devices=1))
+    config = with_runtime(S.model_config(p, "hvp"), S.RunOptions(device="cpu", devices=1))
     assert config.device == "cpu"
     # Runtime settings never enter the cache key of a model.
-    key = S.train_job(p, S.Dataset(), EF, S.RunOptions(device="cpu")).key
-    assert key == S.train_job(p, S.Dataset(), EF, S.RunOptions(device="auto", executor="in-process")).key
-    assert key["config"]["device"] == "any" and key["config"]["train"]["progress"] is False
+    job = S.train_job(p, S.Dataset(), EF, S.RunOptions(device="cpu"))
+    assert S._train.key(**job) == S._train.key(**S.train_job(p, S.Dataset(), EF, S.RunOptions(device="auto",
+                                                                                           executor="in-process")))
+    assert "options" not in S._train.key_params(**job)
+    keyed = S._train.key_params(**job)["config"]
+    assert keyed.device == "auto" and keyed.train.progress is False and keyed.train.devices == 1
 

@@ -285,4 +285,8 @@ def test_runtime_settings_stay_out_of_the_training_key():
     for model in ("schnet_small", "gap"):
         assert not {"device", "devices", "strategy", "progress"} & set(study.train_settings(p, 0, model))
     assert study.train_settings(p, 0, "gap")["n_sparse"] == p.gap_n_sparse
-    assert study.runtime_settings(RunOptions(device="cpu")) == {"device": "cpu", "devices": 1, "strategy": "auto"}
+    train = study.Dataset()
+    args = [dict(**study._train_args(p, "schnet_small", train, 0), runtime=RunOptions(device=d).training(),
+                 progress=d == "cpu") for d in ("cpu", "cuda")]
+    assert study._train.key(**args[0]) == study._train.key(**args[1])
+    assert not {"runtime", "progress"} & set(study._train.key_params(**args[0]))

@@ -63,8 +63,8 @@ def test_configuration_errors_pair_models_and_average_to_the_set_force_mae():
     data = Dataset(frames)
     fits = [study.Fitted(alg, "simple", None, 0.0,
                          {"test": {"energies": list(data.energies()),
-                                   "forces": (data.forces() + rng.normal(scale=s, size=data.forces().shape)).tolist()}},
-                         {}) for alg, s in (("mace", 0.1), ("deepmd", 0.3))]
+                                   "forces": (data.forces() + rng.normal(scale=s, size=data.forces().shape)).tolist()}})
+            for alg, s in (("mace", 0.1), ("deepmd", 0.3))]
     table = analysis.configuration_errors(fits, {"test": data})
     assert list(table["configuration"]) == [0, 1, 2] * 2 and list(table["force components"]) == [9, 18, 27] * 2
     whole = analysis.fixed_errors(fits, {"test": data}).set_index("algorithm")["force MAE (eV/Å)"]

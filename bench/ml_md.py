@@ -1,0 +1,102 @@
+"""ML-driven MD throughput (ion-picoseconds per wall-clock second): the batched engine
+(:mod:`paperlib.sampling.engine`) against ASE's Nose-Hoover-chain loop through the model's calculator, same
+trained model, box, time step and thermostat, measured side by side in one run.
+
+- ``schnet_one_replica``: SchNet small (float32) on a 216-ion molten NaCl box at 1400 K, one replica (goal >= 5x);
+- ``schnet_batched``: the same, 8 replicas in one engine call vs 8 ASE runs one after another (goal >= 10x).
+
+Also printed: the largest force difference between the float32 model and the same weights in float64 on the
+benchmark's frames (what float32 MD costs in accuracy). ``mace`` and ``deepmd_lammps`` are not measured yet: the
+engine has no MACE force field and Deep Potential MD does not run through LAMMPS; they print ``nan``.
+The script ends with one ``RATIO <name> <value>`` line per ratio.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from paperlib.data.dataset import Dataset
+from paperlib.models.schnet import SchNetConfig, SchNetPotential
+from paperlib.reference.bmhtf import LammpsBMHTF
+from paperlib.sampling.engine import run_replicas
+from paperlib.sampling.md import ase_md, lammps_md, random_salt_box
+from paperlib.training import TrainConfig
+
+IONS, TEMPERATURE_K, TIMESTEP_FS, REPLICAS = 216, 1400.0, 2.0, 8
+
+
+def reference_frames(n: int) -> Dataset:
+    engine = LammpsBMHTF()
+    frames = lammps_md(engine, random_salt_box(IONS, 1.5, seed=0), temperature_K=TEMPERATURE_K, pressure_bar=None,
+                       timestep_fs=TIMESTEP_FS, equil_steps=500, n_frames=n, stride=20, seed=0, progress=False)
+    engine.close()
+    return Dataset(frames)
+
+
+def trained(frames: Dataset, epochs: int) -> SchNetPotential:
+    model = SchNetPotential(SchNetConfig(size="small", device="cpu",
+                                         train=TrainConfig(max_epochs=epochs, batch_size=4, learning_rate=1e-3,
+                                                           progress=False, seed=0)))
+    model.fit(frames)
+    return model
+
+
+def ion_ps_per_s(replicas: int, steps: int, seconds: float) -> float:
+    return replicas * IONS * steps * TIMESTEP_FS / 1000.0 / seconds
+
+
+def ase_rate(model: SchNetPotential, start, steps: int, replicas: int) -> float:
+    t = time.perf_counter()
+    for seed in range(replicas):
+        res = ase_md(start, model.calculator(), temperature_K=TEMPERATURE_K, timestep_fs=TIMESTEP_FS, steps=steps,
+                     sample_every=steps, seed=seed, progress=False)
+        assert res.stable, res.failure
+    return ion_ps_per_s(replicas, steps, time.perf_counter() - t)
+
+
+def engine_rate(model: SchNetPotential, start, steps: int, replicas: int) -> float:
+    t = time.perf_counter()
+    results = run_replicas(model.force_field(), [start] * replicas, temperature_K=TEMPERATURE_K,
+                           timestep_fs=TIMESTEP_FS, steps=steps, sample_every=steps, seeds=list(range(replicas)),
+                           progress=False)
+    assert all(r.stable for r in results), [r.failure for r in results]
+    return ion_ps_per_s(replicas, steps, time.perf_counter() - t)
+
+
+def float32_force_error(model: SchNetPotential, frames: Dataset) -> float:
+    double = SchNetPotential(SchNetConfig(**{**model.config.__dict__, "dtype": "float64"}), name=model.name)
+    double.net.load_state_dict({k: v.double() if v.is_floating_point() else v
+                                for k, v in model.net.state_dict().items()})
+    single, exact = model.predict(list(frames)), double.predict(list(frames))
+    return float(np.abs(single.forces - exact.forces).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=200, help="MD steps per measurement")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs of the benchmark model")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    frames = reference_frames(24)
+    model = trained(frames, args.epochs)
+    start = frames[-1]
+    warm = max(5, args.steps // 20)
+    ase_rate(model, start, warm, 1)
+    engine_rate(model, start, warm, 1)
+    rates = {"ase_one": ase_rate(model, start, args.steps, 1), "engine_one": engine_rate(model, start, args.steps, 1),
+             "ase_batch": ase_rate(model, start, args.steps, REPLICAS),
+             "engine_batch": engine_rate(model, start, args.steps, REPLICAS)}
+    for name, rate in rates.items():
+        print(f"{name:14s} {rate:10.2f} ion-ps/s")
+    print(f"float32 vs float64 forces, largest difference: {float32_force_error(model, frames):.2e} eV/A")
+    ratios = {"schnet_one_replica": rates["engine_one"] / rates["ase_one"],
+              "schnet_batched": rates["engine_batch"] / rates["ase_batch"],
+              "mace": float("nan"), "deepmd_lammps": float("nan")}
+    for name, value in ratios.items():
+        print(f"RATIO {name} {value:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(PY) bench/hessian_losses.py
 	$(PY) bench/labelling_speedup.py
 	$(PY) bench/determinism_cost.py
+	$(PY) bench/ml_md.py
 
 clean:
 	rm -rf _build book/studies book/claims.md results

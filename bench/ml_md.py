@@ -5,7 +5,8 @@ trained model, box, time step and thermostat, measured side by side in one run.
 - ``schnet_one_replica``: SchNet small (float32) on a 216-ion molten NaCl box at 1400 K, one replica (goal >= 5x);
 - ``schnet_batched``: the same, 8 replicas in one engine call vs 8 ASE runs one after another (goal >= 10x).
 
-Also printed: the largest force difference between the float32 model and the same weights in float64 on the
+Also printed: whether the engine samples what ASE samples (the Na-Cl RDF of engine runs against ASE runs of the
+same model, beside the difference between ASE runs of two seeds, the noise); the largest force difference between the float32 model and the same weights in float64 on the
 benchmark's frames (what float32 MD costs in accuracy). ``mace`` and ``deepmd_lammps`` are not measured yet: the
 engine has no MACE force field and Deep Potential MD does not run through LAMMPS; they print ``nan``.
 The script ends with one ``RATIO <name> <value>`` line per ratio.
@@ -17,6 +18,7 @@ import time
 import numpy as np
 import torch
 
+from paperlib.analysis.rdf import partial_rdf, rdf_distance
 from paperlib.data.dataset import Dataset
 from paperlib.models.schnet import SchNetConfig, SchNetPotential
 from paperlib.reference.bmhtf import LammpsBMHTF
@@ -65,6 +67,15 @@ def engine_rate(model: SchNetPotential, start, steps: int, replicas: int) -> flo
     return ion_ps_per_s(replicas, steps, time.perf_counter() - t)
 
 
+def sampled_rdf_distances(model: SchNetPotential, start, steps: int) -> tuple[float, float]:
+    """(engine vs ASE, ASE seed 0 vs ASE seed 1): integrated |g_NaCl difference| over runs of ``steps``."""
+    run = dict(temperature_K=TEMPERATURE_K, timestep_fs=TIMESTEP_FS, steps=steps, sample_every=10, progress=False)
+    ase = [ase_md(start, model.calculator(), seed=seed, **run).frames for seed in (0, 1)]
+    engine = run_replicas(model.force_field(), [start], seeds=[2], **run)[0].frames
+    (r, g0), (_, g1), (_, ge) = (partial_rdf(f, "Na", "Cl", 6.0, 60) for f in (*ase, engine))
+    return rdf_distance(r, ge, 0.5 * (g0 + g1)), rdf_distance(r, g0, g1)
+
+
 def float32_force_error(model: SchNetPotential, frames: Dataset) -> float:
     double = SchNetPotential(SchNetConfig(**{**model.config.__dict__, "dtype": "float64"}), name=model.name)
     double.net.load_state_dict({k: v.double() if v.is_floating_point() else v
@@ -77,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=200, help="MD steps per measurement")
     parser.add_argument("--epochs", type=int, default=20, help="training epochs of the benchmark model")
+    parser.add_argument("--rdf-steps", type=int, default=500, help="MD steps of each run of the RDF comparison")
     args = parser.parse_args()
     torch.manual_seed(0)
     frames = reference_frames(24)
@@ -91,6 +103,8 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name:14s} {rate:10.2f} ion-ps/s")
     print(f"float32 vs float64 forces, largest difference: {float32_force_error(model, frames):.2e} eV/A")
+    engine_vs_ase, ase_vs_ase = sampled_rdf_distances(model, start, args.rdf_steps)
+    print(f"Na-Cl RDF distance, engine vs ASE: {engine_vs_ase:.4f}; ASE seed vs seed (noise): {ase_vs_ase:.4f}")
     ratios = {"schnet_one_replica": rates["engine_one"] / rates["ase_one"],
               "schnet_batched": rates["engine_batch"] / rates["ase_batch"],
               "mace": float("nan"), "deepmd_lammps": float("nan")}

@@ -89,7 +89,7 @@ def _pairs(positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray, pbc: np
     return i, j, S.astype(float) @ np.asarray(work.cell.array, dtype=float)
 
 
-def _unlabelled(atoms: Atoms) -> Atoms:
+def unlabelled(atoms: Atoms) -> Atoms:
     """A copy of ``atoms`` without calculator, momenta or reference labels (which belong to the start alone);
     other per-atom arrays (e.g. ``mol_id``) stay, so every snapshot carries them."""
     out = atoms.copy()
@@ -173,7 +173,7 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
         raise ValueError(f"run_replicas: skin_A must be > 0; got {skin_A}")
     device = force_field.device
     f64 = dict(dtype=torch.float64, device=device)
-    reps = [_Replica(_unlabelled(s), seed, MDResult([], 0, steps)) for s, seed in zip(starts, seeds)]
+    reps = [_Replica(unlabelled(s), seed, MDResult([], 0, steps)) for s, seed in zip(starts, seeds)]
     x = torch.tensor(np.concatenate([r.start.positions for r in reps]), **f64)
     v = torch.tensor(np.concatenate([initial_velocities(r.start, temperature_K, r.seed) for r in reps]), **f64)
     masses = torch.tensor(np.concatenate([r.start.get_masses() for r in reps]), **f64)[:, None]
@@ -322,7 +322,7 @@ def model_md(potential, starts: Sequence[Atoms], *, temperature_K: float, timest
              check: Callable[[Atoms], str | None] | None = None, progress: bool = True) -> list[MDResult]:
     """Nose-Hoover-chain NVT of every start with a trained model: batched through :func:`run_replicas` when the
     model has a ``force_field()`` (the torch networks), else one :func:`~paperlib.sampling.md.ase_md` run per
-    start through its ASE calculator (GAP, kernel models)."""
+    start through its ASE calculator (GAP, kernel models, the Deep Potential)."""
     run = dict(temperature_K=temperature_K, timestep_fs=timestep_fs, steps=steps, sample_every=sample_every,
                min_distance_A=min_distance_A, max_force_eV_A=max_force_eV_A, check=check, progress=progress)
     if hasattr(potential, "force_field"):

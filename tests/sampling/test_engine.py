@@ -133,3 +133,11 @@ def test_initial_velocities_are_those_of_ase_md():
     v = initial_velocities(box, 300.0, seed=7)
     assert np.allclose((box.get_masses()[:, None] * v).sum(0), 0.0, atol=1e-12)
     assert np.allclose(v, initial_velocities(box, 300.0, seed=7)) and not np.allclose(v, initial_velocities(box, 300.0, 8))
+
+
+@pytest.mark.parametrize("bad, name", [({"skin_A": 0.0}, "skin_A"), ({"timestep_fs": -1.0}, "timestep_fs"),
+                                       ({"sample_every": 0}, "sample_every"), ({"seeds": [0, 1]}, "seeds")])
+def test_bad_settings_are_refused_before_any_step(bad, name):
+    run = dict(temperature_K=300.0, timestep_fs=1.0, steps=5, sample_every=1, seeds=[0], progress=False)
+    with pytest.raises(ValueError, match=name):
+        run_replicas(SoftSpheres(), [_fluid(1)], **{**run, **bad})

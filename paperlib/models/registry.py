@@ -13,6 +13,7 @@ regions (:class:`~paperlib.models.regional.RegionalPotential`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import importlib
 import inspect
 from collections.abc import Mapping
@@ -155,11 +156,11 @@ def load(name: str, path: str | Path, device: str | None = None) -> Potential:
 
 @dataclasses.dataclass(frozen=True)
 class SavedModel:
-    """A model of kind ``name`` saved at ``path`` (inside the cache entry of its training), loaded on demand.
+    """A model of kind ``name`` saved in the directory ``path`` (by its ``save`` method), loaded on demand.
 
     Small and picklable, so executors ship it instead of the loaded network; as an argument of a cached step
-    it is keyed by the entry that holds it (whose key covers the training data, settings and code), not by
-    where the cache lives or which device loads it.
+    it is keyed by its kind and the content of its files, not by where they lie or which device loads them (a
+    retrained model that differs, e.g. from a GPU's non-deterministic sums, is a new key).
     """
 
     name: str
@@ -171,6 +172,15 @@ class SavedModel:
         return load(self.name, self.path, self.device)
 
     def cache_token(self) -> dict[str, str]:
-        """The model kind and the training entry's key (the name of the directory above ``path``)."""
-        path = Path(self.path)
-        return {"model": self.name, "entry": path.parent.name, "file": path.name}
+        """The model kind and a SHA-256 over the names and bytes of its saved files."""
+        root = Path(self.path)
+        files = sorted(p for p in root.rglob("*") if p.is_file())
+        if not files:
+            raise FileNotFoundError(f"SavedModel {self.name!r}: no saved files under {str(root)!r}")
+        h = hashlib.sha256()
+        for f in files:
+            h.update(str(f.relative_to(root)).encode() + b"\0")
+            with open(f, "rb") as stream:
+                for chunk in iter(lambda: stream.read(1 << 20), b""):
+                    h.update(chunk)
+        return {"model": self.name, "content": h.hexdigest()}

@@ -11,12 +11,15 @@ force_field`) in one flat batch:
   interactions vanish at its cutoff (SchNet's cosine cutoff) the forces equal those of a list rebuilt every
   step;
 - positions, velocities and the thermostat in float64, the model in its own precision;
-- the failure checks of :func:`~paperlib.sampling.md.check_sane` (non-finite values, a force above a bound, two
-  atoms closer than a bound) on every replica at every step, and an optional ``check`` on every sampled frame:
-  a replica that fails stops alone and is reported in its :class:`~paperlib.sampling.md.MDResult`.
+- the failure checks of :func:`~paperlib.sampling.md.ase_md` at the same points: on every sampled frame,
+  :func:`~paperlib.sampling.md.frame_problem` (non-finite values, a force above a bound, two atoms closer than a
+  bound) and an optional ``check``. Non-finite values are also caught at every step (they would poison the
+  neighbour lists) and reported at the next sampling point, as ASE's loop would. A replica that fails stops
+  alone and is reported in its :class:`~paperlib.sampling.md.MDResult`; the others go on unchanged.
 
 Initial velocities are those :func:`~paperlib.sampling.md.ase_md` draws for the same seed (ASE's Maxwell-
-Boltzmann draw, centre-of-mass motion removed).
+Boltzmann draw, centre-of-mass motion removed), and both thermostats act on the 3N - 3 degrees of freedom left
+when the total momentum is zero (as LAMMPS' ``fix nvt`` does for the reference runs).
 """
 
 from __future__ import annotations
@@ -162,10 +165,10 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
     """MD of every start (replica ``r`` from ``starts[r]`` with velocities of ``seeds[r]``), all in one batch.
 
     ``thermostat``: Nose-Hoover-chain NVT at ``temperature_K``, else NVE from velocities drawn at it. Frames
-    every ``sample_every`` steps (copies of the start without its labels, positions wrapped into the cell). A
-    replica stops when it fails a check; the others continue. ``record(step, conserved, temperature)`` is called after every step
-    with each running replica's conserved energy (eV: potential + kinetic, plus the chains' energy under NVT)
-    and kinetic temperature (K, over 3N - 3 degrees of freedom).
+    every ``sample_every`` steps (copies of the start without its labels; positions as integrated, wrapped into
+    the cell at each neighbour-list rebuild). A replica stops when it fails a check; the others continue.
+    ``record(step, conserved, kinetic)`` is called after every step with each running replica's conserved energy
+    (eV: potential + kinetic, plus the chains' energy under NVT) and kinetic energy (eV).
     """
     if len(starts) != len(seeds):
         raise ValueError(f"run_replicas: {len(starts)} starts but {len(seeds)} seeds")
@@ -176,6 +179,8 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
                                      ("sample_every", sample_every, sample_every >= 1, ">= 1")):
         if not ok:
             raise ValueError(f"run_replicas: {name} got {value}; allowed: {allowed}")
+    if any(len(a) < 2 for a in starts):
+        raise ValueError("run_replicas: starts need at least 2 atoms each (3N - 3 degrees of freedom)")
     device = force_field.device
     f64 = dict(dtype=torch.float64, device=device)
     reps = [_Replica(unlabelled(s), seed, MDResult([], 0, steps)) for s, seed in zip(starts, seeds)]
@@ -232,16 +237,19 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
         e, f = force_field(g)
         return g, e.to(torch.float64), f.to(torch.float64)
 
-    def failures(g: Graph, e: torch.Tensor, f: torch.Tensor) -> list[str | None]:
-        """Why each running replica is unphysical now (None when it looks fine)."""
+    def failures(g: Graph, e: torch.Tensor, f: torch.Tensor, sampled: bool) -> list[str | None]:
+        """Why each running replica is unphysical now (None when it looks fine): non-finite values at every
+        step, forces and closest approach at sampled steps only (where :func:`ase_md` checks them)."""
         rep_of = g.replica
         bad_atoms = torch.zeros(len(active), **f64).index_add(0, rep_of, (~torch.isfinite(f).all(1)).double())
-        finite = torch.isfinite(e) & (bad_atoms == 0)
+        finite = (torch.isfinite(e) & (bad_atoms == 0)).tolist()
+        if not sampled:
+            return [None if ok else "non-finite energy or forces" for ok in finite]
         fmax = torch.zeros(len(active), **f64).scatter_reduce(0, rep_of, f.norm(dim=1), "amax")
         d = (g.positions[g.idx_j] - g.positions[g.idx_i] + g.offsets).norm(dim=1)
         dmin = torch.full((len(active),), np.inf, **f64).scatter_reduce(0, rep_of[g.idx_i], d, "amin")
         out = []
-        for ok, fm, dm in zip(finite.tolist(), fmax.tolist(), dmin.tolist()):
+        for ok, fm, dm in zip(finite, fmax.tolist(), dmin.tolist()):
             if not ok:
                 out.append("non-finite energy or forces")
             elif fm > max_force_eV_A:
@@ -264,18 +272,21 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
             v = v * chain.half_step(kinetic2(), 0.5 * dt)[replica_of_atoms()][:, None]
 
     def drop(failed: list[int], step: int) -> None:
-        """Stop the running replicas at positions ``failed`` (indices into ``active``)."""
-        nonlocal x, v, masses, numbers, n_atoms, cells, pbc, active, built
+        """Stop the running replicas at positions ``failed`` (indices into ``active``); the others keep their
+        state, forces included, so they go on as if the failed ones had never run with them."""
+        nonlocal x, v, f, masses, numbers, n_atoms, cells, pbc, active, built, dof
         keep_rep = torch.ones(len(active), dtype=torch.bool, device=device)
         keep_rep[failed] = False
         keep_atom = keep_rep[replica_of_atoms()]
+        # Like ase_md, a failure is dated at the sampling point where it is seen.
+        seen = min(steps, -(-step // sample_every) * sample_every)
         for k in failed:
-            res = reps[active[k]].result
-            res.time_to_failure_fs = step * timestep_fs
-        x, v, masses, numbers = x[keep_atom], v[keep_atom], masses[keep_atom], numbers[keep_atom]
+            reps[active[k]].result.time_to_failure_fs = seen * timestep_fs
+            reps[active[k]].result.steps_done = seen
+        x, v, f, masses, numbers = x[keep_atom], v[keep_atom], f[keep_atom], masses[keep_atom], numbers[keep_atom]
         built = built[keep_atom]
         cached.clear()
-        n_atoms, cells, pbc = n_atoms[keep_rep], cells[keep_rep], pbc[keep_rep]
+        n_atoms, cells, pbc, dof = n_atoms[keep_rep], cells[keep_rep], pbc[keep_rep], dof[keep_rep]
         if chain is not None:
             chain.keep(keep_rep)
         active = [r for k, r in enumerate(active) if k not in set(failed)]
@@ -294,8 +305,8 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
             thermostat_half()
             for r in active:
                 reps[r].result.steps_done = step
-            reasons = failures(g, e, f)
             sampled = step % sample_every == 0 or step == steps
+            reasons = failures(g, e, f, sampled)
             if sampled:
                 bounds = np.concatenate([[0], np.cumsum(n_atoms.cpu().numpy())])
                 x_np = x.cpu().numpy()
@@ -310,15 +321,12 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
                         rep.result.frames.append(snap)
             if record is not None:
                 k2 = kinetic2()
-                conserved = e + 0.5 * k2 + (chain.energy() if chain is not None else 0.0)
-                record(step, conserved, k2 / (dof * units.kB))
+                record(step, e + 0.5 * k2 + (chain.energy() if chain is not None else 0.0), 0.5 * k2)
             failed = [k for k, why in enumerate(reasons) if why is not None]
             for k in failed:
                 reps[active[k]].result.failure = reasons[k]
             if failed:
                 drop(failed, step)
-                if active:
-                    g, e, f = evaluate()
             bar.update(1)
     finally:
         bar.close()

@@ -160,7 +160,11 @@ def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
     Stationary(atoms)
     if pressure_bar is None:
-        dyn = NoseHooverChainNVT(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
+        # ASE's chain counts 3N degrees of freedom; with the total momentum zero there are 3N - 3 (as LAMMPS'
+        # fix nvt and the batched engine count). A chain told 3N samples the canonical ensemble at
+        # target * 3N / (3N - 3), so it is given the target that makes that the requested temperature.
+        n = len(atoms)
+        dyn = NoseHooverChainNVT(atoms, timestep_fs * units.fs, temperature_K=temperature_K * (3 * n - 3) / (3 * n),
                                  tdamp=THERMOSTAT_DAMPING_FS * units.fs)
     else:
         if not atoms.pbc.all():

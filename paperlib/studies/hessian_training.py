@@ -371,7 +371,7 @@ def learning_curve(p: Params, cache: Cache, ref: ReferenceData, options: RunOpti
 @cached_step(runtime=("options",))
 def _epoch_costs(out: Path, *, train: Dataset, runs: Mapping[str, tuple[SchNetConfig, Targets]], timed_on: str,
                  options: RunOptions) -> None:
-    """Seconds per epoch of every run, timed on the device ``timed_on`` (what ``options`` resolve to)."""
+    """Seconds per epoch of every run, timed where ``options`` say (``timed_on``: device, devices, strategy)."""
     times = {}
     for name, (config, targets) in runs.items():
         report = SchNetPotential(with_runtime(config, options)).fit(train, targets=targets)
@@ -390,8 +390,8 @@ def epoch_costs(p: Params, cache: Cache, train: Dataset, options: RunOptions = R
         config = model_config(p, "hvp", p.cost_epochs)
         runs[efh_mode("hvp", k)] = (dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                                           hessian_probes=k)), h)
-    entry = _epoch_costs.entry(cache, train=train, runs=runs, timed_on=str(resolve_device(options.device)),
-                               options=options)
+    timed_on = f"{resolve_device(options.device)} x{options.devices} {options.strategy}"
+    entry = _epoch_costs.entry(cache, train=train, runs=runs, timed_on=timed_on, options=options)
     times = json.loads((entry / "costs.json").read_text())
     return pd.DataFrame([{"mode": k, "seconds_per_epoch": v, "ratio_to_E+F": v / times[E_AND_F]}
                          for k, v in times.items()])

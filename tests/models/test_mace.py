@@ -103,22 +103,39 @@ def test_a_model_file_evaluates_like_the_model(short_and_long, azobenzene_frames
 
 
 def test_the_engine_force_field_equals_the_calculator(short_and_long, azobenzene_frames):
-    """One batched call on three molecules gives the calculator's energies and forces (float64 model: only the
-    order of the sums differs, and the skin pairs beyond r_max contribute exactly zero)."""
-    from paperlib.sampling.engine import Graph, _pairs
+    """Three molecules in one engine batch, two of them in 14 A periodic boxes (images inside r_max, so the pair
+    offsets matter), after one MD step: the energies and forces the engine used equal the calculator's on the same
+    geometries (float64 model: only the order of the sums differs, and the skin pairs beyond r_max contribute
+    exactly zero)."""
+    from ase import Atoms
+
+    from paperlib.sampling.engine import run_replicas
 
     model = short_and_long[8]
-    frames = list(azobenzene_frames[20:23])
     ff = model.force_field()
-    parts = [_pairs(a.positions, a.numbers, a.cell.array, a.pbc, ff.cutoff_A + 1.0) for a in frames]
-    n = np.array([len(a) for a in frames])
-    shift = np.concatenate([[0], np.cumsum(n)[:-1]])
-    t = torch.tensor
-    graph = Graph(t(np.concatenate([a.numbers for a in frames])), t(np.concatenate([a.positions for a in frames])),
-                  t(np.stack([a.cell.array for a in frames])), t(np.stack([a.pbc for a in frames])), t(n),
-                  torch.repeat_interleave(torch.arange(3), t(n)), t(np.concatenate([p[0] + s for p, s in zip(parts, shift)])),
-                  t(np.concatenate([p[1] + s for p, s in zip(parts, shift)])), t(np.concatenate([p[2] for p in parts])))
-    e, f = ff(graph)
-    pred = model.predict(frames)
+    seen = []
+
+    class Spy:
+        cutoff_A, device = ff.cutoff_A, ff.device
+
+        def __call__(self, g):
+            e, f = ff(g)
+            seen.append((g.positions.clone(), e, f))
+            return e, f
+
+    def boxed(a, side):
+        return Atoms(a.numbers, positions=a.positions - a.positions.mean(0) + side / 2, cell=[side] * 3, pbc=True)
+
+    frames = [boxed(azobenzene_frames[20], 14.0), azobenzene_frames[21].copy(), boxed(azobenzene_frames[22], 14.0)]
+    d = frames[0].get_all_distances(mic=True) - frames[0].get_all_distances(mic=False)
+    assert d.min() < -1.0 and frames[0].get_all_distances(mic=True)[np.triu_indices(len(frames[0]), 1)].min() > 0.8
+    run_replicas(Spy(), frames, temperature_K=300.0, timestep_fs=0.5, steps=1, sample_every=1, seeds=[0, 1, 2],
+                 min_distance_A=0.1, progress=False)
+    x, e, f = seen[1]
+    n = len(frames[0])
+    moved = [a.copy() for a in frames]
+    for k, a in enumerate(moved):
+        a.positions = x[k * n:(k + 1) * n].numpy()
+    pred = model.predict(moved)
     np.testing.assert_allclose(e.numpy(), pred.energies, rtol=0, atol=1e-8)
     np.testing.assert_allclose(f.numpy(), pred.forces, rtol=0, atol=1e-8)

@@ -81,16 +81,53 @@ def test_a_verlet_list_gives_the_trajectory_of_a_list_rebuilt_every_step():
 
 
 def test_nhc_samples_the_canonical_temperature():
-    """Equipartition: <2 KE> = (3N - 3) kT. Eight 32-atom replicas, 2 ps each after 0.5 ps; the tolerance is four
-    standard errors of the mean over replicas (from the replicas' own spread)."""
-    temps = []
+    """Equipartition: <2 KE> = (3N - 3) kT with the total momentum zero. Eight 32-atom replicas, 2 ps each after
+    0.5 ps; the tolerance is four standard errors of the mean over replicas (from the replicas' own spread)."""
+    kinetic = []
     results = run_replicas(SoftSpheres(), [_fluid(s) for s in range(8)], temperature_K=500.0, timestep_fs=2.0,
                            steps=1250, sample_every=250, seeds=list(range(8)), progress=False,
-                           record=lambda step, h, t: temps.append(t.numpy().copy()))
+                           record=lambda step, h, k: kinetic.append(k.numpy().copy()))
     assert all(r.stable for r in results)
-    per_replica = np.array(temps)[250:].mean(0)
+    per_replica = 2 * np.array(kinetic)[250:].mean(0) / ((3 * 32 - 3) * units.kB)
     sem = per_replica.std(ddof=1) / np.sqrt(len(per_replica))
     assert abs(per_replica.mean() - 500.0) < 4 * sem
+
+
+def test_ase_md_and_the_engine_sample_the_same_temperature():
+    """ASE's chain counts 3N degrees of freedom; ase_md corrects its target so that both drivers sample T with
+    3N - 3. Four atoms make the uncorrected difference 3N / (3N - 3) - 1 = 33 %; the tolerance is four standard
+    errors of the difference of two means of eight independent runs, and must be below that difference."""
+    from ase.calculators.calculator import Calculator, all_changes
+
+    from paperlib.sampling.md import ase_md
+
+    class Calc(Calculator):
+        implemented_properties = ["energy", "forces"]
+
+        def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+            super().calculate(atoms, properties, system_changes)
+            from paperlib.sampling.engine import _pairs
+
+            i, j, off = _pairs(self.atoms.positions, self.atoms.numbers, self.atoms.cell.array, self.atoms.pbc, 3.0)
+            g = Graph(torch.tensor(self.atoms.numbers), torch.tensor(self.atoms.positions),
+                      torch.tensor(self.atoms.cell.array[None]), torch.tensor(self.atoms.pbc[None]),
+                      torch.tensor([len(self.atoms)]), torch.zeros(len(self.atoms), dtype=torch.long),
+                      torch.tensor(i), torch.tensor(j), torch.tensor(off))
+            e, f = SoftSpheres()(g)
+            self.results = {"energy": float(e[0]), "forces": f.numpy()}
+
+    def temperature(frames):
+        return np.mean([a.get_kinetic_energy() * 2 / ((3 * len(a) - 3) * units.kB) for a in frames])
+
+    starts = [_fluid(s, n=4) for s in range(8)]
+    run = dict(temperature_K=500.0, timestep_fs=2.0, steps=1000, sample_every=10, progress=False)
+    ase_t = [temperature(ase_md(a, Calc(), seed=s, on_sample=None, **run).frames[20:]) for s, a in enumerate(starts)]
+    kinetic = []
+    run_replicas(SoftSpheres(), starts, seeds=list(range(8)), record=lambda step, h, k: kinetic.append(k.numpy()),
+                 **run)
+    engine_t = 2 * np.array(kinetic)[200:].mean(0) / ((3 * 4 - 3) * units.kB)
+    se = np.sqrt(np.var(ase_t, ddof=1) / 8 + np.var(engine_t, ddof=1) / 8)
+    assert abs(np.mean(ase_t) - np.mean(engine_t)) < 4 * se < (12 / 9 - 1) * 500.0
 
 
 def test_nve_energy_drift_of_a_trained_schnet_stays_within_a_millielectronvolt_per_atom_per_ps(trained_schnet,
@@ -118,14 +155,22 @@ def test_nvt_conserved_quantity_stays_constant():
 
 
 def test_a_collapsing_replica_is_stopped_alone():
-    good = _fluid(1)
+    """Replicas of different sizes; the middle one starts with two atoms 0.3 A apart. It fails at the first
+    sampling point, with no frame kept; the others run every step, exactly as they run without it."""
+    good, other = _fluid(1), _fluid(3, n=24)
     bad = _fluid(2)
     bad.positions[1] = bad.positions[0] + [0.3, 0.0, 0.0]
-    res = run_replicas(SoftSpheres(), [good, bad, _fluid(3)], temperature_K=300.0, timestep_fs=2.0, steps=40,
-                       sample_every=10, seeds=[0, 1, 2], min_distance_A=0.5, progress=False)
+    energies = []
+    run = dict(temperature_K=300.0, timestep_fs=2.0, steps=40, sample_every=10, min_distance_A=0.5, progress=False)
+    res = run_replicas(SoftSpheres(), [good, bad, other], seeds=[0, 1, 2],
+                       record=lambda step, h, k: energies.append(len(h)), **run)
     assert res[0].stable and res[2].stable and len(res[0].frames) == len(res[2].frames) == 4
-    assert not res[1].stable and "apart" in res[1].failure and res[1].steps_done == 1
-    assert res[1].time_to_failure_fs == pytest.approx(2.0) and res[1].frames == []
+    assert not res[1].stable and "apart" in res[1].failure and res[1].frames == []
+    assert res[1].steps_done == 10 and res[1].time_to_failure_fs == pytest.approx(20.0)
+    assert energies[:10] == [3] * 10 and energies[10:] == [2] * 30
+    alone = run_replicas(SoftSpheres(), [good, other], seeds=[0, 2], **run)
+    for with_bad, without in zip((res[0], res[2]), alone):
+        np.testing.assert_allclose(with_bad.frames[-1].positions, without.frames[-1].positions, rtol=0, atol=1e-10)
 
 
 def test_initial_velocities_are_those_of_ase_md():

@@ -177,17 +177,16 @@ def _train(out: Path, *, model: str, settings: dict, force_weight: float, train:
 
 @dataclasses.dataclass
 class Trained:
-    """A trained potential, its fit record and the cache key that identifies it."""
+    """A trained potential, its fit record and the cache entry that holds it."""
 
     potential: Any
     fit: dict
-    key: str
     entry: Path
 
 
 def _load(model: str, entry: Path, device: str) -> Trained:
     pot = registry.load(model, entry / "model", device=device if model != "gap" else None)
-    return Trained(pot, json.loads((entry / "fit.json").read_text()), entry.name, entry)
+    return Trained(pot, json.loads((entry / "fit.json").read_text()), entry)
 
 
 def _train_args(p: Params, model: str, train: Dataset, replicate: int) -> dict:

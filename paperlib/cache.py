@@ -7,7 +7,7 @@ that code imports (:mod:`paperlib.reach`), so a change to any of them computes a
 records the same code digest, modules and package versions, and when the entry was made.
 
 A step is declared with :func:`cached_step`; ``step.entry(cache, **arguments)`` keys the entry by the bound
-call arguments (data sets and structures by their content, trained models by the entry that holds them), so no
+call arguments (data sets, structures and saved models by their content), so no
 call site keeps a key list by hand, and arguments that cannot change the output (progress bars, the device)
 are declared once, on the step.
 

@@ -126,8 +126,10 @@ class Cache:
             compute(out)
             self.misses += 1
             return out
-        # One fingerprint for the key and the manifest, so both describe the code the step started with.
+        # One fingerprint for the key and the manifest, so both describe the code the step started with; one
+        # canonical form of the parameters, so data sets and saved models are hashed once.
         fp = step_fingerprint(fn)
+        params = _canonical(params)
         final = self.entry_dir(fn, params, fp)
         if final.exists():
             if self.is_valid(final):
@@ -142,7 +144,7 @@ class Cache:
             compute(tmp)
             files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
             meta = {"files": files, "function": f"{fn.__module__}.{fn.__qualname__}", "code": fp["code"],
-                    "modules": fp["modules"], "packages": fp["packages"], "params": _canonical(params),
+                    "modules": fp["modules"], "packages": fp["packages"], "params": params,
                     "created": time.time()}
             (tmp / MANIFEST).write_text(json.dumps(meta, indent=1, default=str))
             try:

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
-from matscipy.neighbours import neighbour_list
 
 from paperlib import keys
 from paperlib.compat import import_schnetpack
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, PotentialCalculator, Predictions, Targets
+from paperlib.neighbours import pairs_within
 from paperlib.determinism import cpu_determinism
 from paperlib.losses import REF_HESSIAN, model_hessians
 from paperlib.training import TrainConfig, fit_energy_reference, fit_torch, resolve_device
@@ -57,14 +57,7 @@ class SchNetConfig:
 
 def atoms_to_graph(atoms: Atoms, cutoff_A: float) -> dict[str, np.ndarray]:
     """Inputs of one structure in schnetpack's layout, with its neighbour list (pairs within ``cutoff_A``)."""
-    work = atoms
-    if not atoms.pbc.any() and atoms.cell.rank < 3:
-        # matscipy wants a cell even for molecules; any box works when nothing is periodic.
-        work = atoms.copy()
-        span = np.ptp(atoms.positions, axis=0) + 2 * cutoff_A + 1.0
-        work.cell = np.diag(span)
-    i, j, S = neighbour_list("ijS", work, cutoff_A)
-    cell = np.asarray(work.cell.array, dtype=float)
+    i, j, offsets, cell = pairs_within(atoms, cutoff_A)
     return {
         P.Z: atoms.numbers.astype(np.int64),
         P.R: atoms.positions.astype(float),
@@ -72,7 +65,7 @@ def atoms_to_graph(atoms: Atoms, cutoff_A: float) -> dict[str, np.ndarray]:
         P.pbc: atoms.pbc[None].copy(),
         P.idx_i: i.astype(np.int64),
         P.idx_j: j.astype(np.int64),
-        P.offsets: S.astype(float) @ cell,
+        P.offsets: offsets,
     }
 
 

@@ -12,7 +12,7 @@ force_field`) in one flat batch:
   step;
 - positions, velocities and the thermostat in float64, the model in its own precision;
 - the failure checks of :func:`~paperlib.sampling.md.ase_md` at the same points: on every sampled frame,
-  :func:`~paperlib.sampling.md.frame_problem` (non-finite values, a force above a bound, two atoms closer than a
+  :func:`~paperlib.sampling.md.problem` (non-finite values, a force above a bound, two atoms closer than a
   bound) and an optional ``check``. Non-finite values are also caught at every step (they would poison the
   neighbour lists) and reported at the next sampling point, as ASE's loop would. A replica that fails stops
   alone and is reported in its :class:`~paperlib.sampling.md.MDResult`; the others go on unchanged.
@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from ase import Atoms, units
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
-from matscipy.neighbours import neighbour_list
 from tqdm.auto import tqdm
 
 from paperlib import keys
-from paperlib.sampling.md import THERMOSTAT_DAMPING_FS, MDResult
+from paperlib.neighbours import pairs_within
+from paperlib.sampling.md import THERMOSTAT_DAMPING_FS, MDResult, problem
 
 CHAIN = 3
 """Thermostats per Nose-Hoover chain."""
@@ -80,16 +80,6 @@ class _Replica:
     seed: int
     result: MDResult
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # i, j, Cartesian offsets (A)
-
-
-def _pairs(positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff_A: float
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (i, j, offset in A) within ``cutoff_A``; a box without periodic directions gets a cell that holds it."""
-    work = Atoms(numbers, positions=positions, cell=cell, pbc=pbc)
-    if not pbc.any() and work.cell.rank < 3:
-        work.cell = np.diag(np.ptp(positions, axis=0) + 2 * cutoff_A + 1.0)
-    i, j, S = neighbour_list("ijS", work, cutoff_A)
-    return i, j, S.astype(float) @ np.asarray(work.cell.array, dtype=float)
 
 
 def unlabelled(atoms: Atoms) -> Atoms:
@@ -198,34 +188,36 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
     def replica_of_atoms() -> torch.Tensor:
         return torch.repeat_interleave(torch.arange(len(active), device=device), n_atoms)
 
+    def bounds() -> np.ndarray:
+        """Where each running replica's atoms start in the flat arrays (and, last, where they end)."""
+        return np.concatenate([[0], np.cumsum(n_atoms.cpu().numpy())])
+
+    rep_of = replica_of_atoms()                 # the running replica of every atom (changes only in drop)
     built = torch.full_like(x, np.inf)          # positions at each replica's last list build
     cached: list[torch.Tensor] = []             # idx_i, idx_j, offsets of the running replicas
 
     def graph() -> Graph:
         """The flat batch of the running replicas, rebuilding the lists of those that moved too far."""
         nonlocal x, built
-        rep_of = replica_of_atoms()
         moved = torch.zeros(len(active), **f64).scatter_reduce(0, rep_of, (x - built).norm(dim=1), "amax")
         stale = torch.nonzero(~(moved <= 0.5 * skin_A)).flatten().tolist()
         if stale or not cached:
-            bounds = np.concatenate([[0], np.cumsum(n_atoms.cpu().numpy())])
+            starts_at = bounds()
             x_np = x.cpu().numpy()
             for k in stale:
-                rep, sl = reps[active[k]], slice(bounds[k], bounds[k + 1])
-                pos = x_np[sl]
-                if rep.start.pbc.all():
-                    box = Atoms(rep.start.numbers, positions=pos, cell=rep.start.cell, pbc=True)
+                rep, sl = reps[active[k]], slice(starts_at[k], starts_at[k + 1])
+                box = Atoms(rep.start.numbers, positions=x_np[sl], cell=rep.start.cell, pbc=rep.start.pbc)
+                if box.pbc.all():
                     box.wrap()
-                    pos = box.positions
-                x_np[sl] = pos
-                rep.pairs = _pairs(pos, rep.start.numbers, rep.start.cell.array, rep.start.pbc, reach)
+                x_np[sl] = box.positions
+                rep.pairs = pairs_within(box, reach)[:3]
             x = torch.tensor(x_np, **f64)
             built = torch.where(torch.isin(rep_of, torch.tensor(stale, dtype=torch.long, device=device))[:, None],
                                 x, built)
             to = dict(dtype=torch.long, device=device)
             parts = [reps[r].pairs for r in active]
-            cached[:] = [torch.tensor(np.concatenate([p[0] + b for p, b in zip(parts, bounds)]), **to),
-                         torch.tensor(np.concatenate([p[1] + b for p, b in zip(parts, bounds)]), **to),
+            cached[:] = [torch.tensor(np.concatenate([p[0] + b for p, b in zip(parts, starts_at)]), **to),
+                         torch.tensor(np.concatenate([p[1] + b for p, b in zip(parts, starts_at)]), **to),
                          torch.tensor(np.concatenate([p[2] for p in parts]), **f64)]
         # The network sees only the pairs within its cutoff (the skin's pairs would cost as much as any other).
         i, j, off = cached
@@ -240,44 +232,33 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
     def failures(g: Graph, e: torch.Tensor, f: torch.Tensor, sampled: bool) -> list[str | None]:
         """Why each running replica is unphysical now (None when it looks fine): non-finite values at every
         step, forces and closest approach at sampled steps only (where :func:`ase_md` checks them)."""
-        rep_of = g.replica
-        bad_atoms = torch.zeros(len(active), **f64).index_add(0, rep_of, (~torch.isfinite(f).all(1)).double())
+        bad_atoms = torch.zeros(len(active), **f64).index_add(0, g.replica, (~torch.isfinite(f).all(1)).double())
         finite = (torch.isfinite(e) & (bad_atoms == 0)).tolist()
         if not sampled:
-            return [None if ok else "non-finite energy or forces" for ok in finite]
-        fmax = torch.zeros(len(active), **f64).scatter_reduce(0, rep_of, f.norm(dim=1), "amax")
+            return [problem(ok, 0.0, np.inf, min_distance_A, max_force_eV_A) for ok in finite]
+        fmax = torch.zeros(len(active), **f64).scatter_reduce(0, g.replica, f.norm(dim=1), "amax")
         d = (g.positions[g.idx_j] - g.positions[g.idx_i] + g.offsets).norm(dim=1)
-        dmin = torch.full((len(active),), np.inf, **f64).scatter_reduce(0, rep_of[g.idx_i], d, "amin")
-        out = []
-        for ok, fm, dm in zip(finite, fmax.tolist(), dmin.tolist()):
-            if not ok:
-                out.append("non-finite energy or forces")
-            elif fm > max_force_eV_A:
-                out.append(f"force {fm:.1f} eV/A above {max_force_eV_A:g} eV/A")
-            elif dm < min_distance_A:
-                out.append(f"atoms {dm:.2f} A apart (< {min_distance_A:g} A)")
-            else:
-                out.append(None)
-        return out
+        dmin = torch.full((len(active),), np.inf, **f64).scatter_reduce(0, g.replica[g.idx_i], d, "amin")
+        return [problem(ok, fm, dm, min_distance_A, max_force_eV_A)
+                for ok, fm, dm in zip(finite, fmax.tolist(), dmin.tolist())]
 
-    dof = (3 * n_atoms - 3).to(torch.float64)
-    chain = _Chain(dof, temperature_K, THERMOSTAT_DAMPING_FS) if thermostat else None
+    chain = _Chain((3 * n_atoms - 3).to(torch.float64), temperature_K, THERMOSTAT_DAMPING_FS) if thermostat else None
 
     def kinetic2() -> torch.Tensor:
-        return torch.zeros(len(active), **f64).index_add(0, replica_of_atoms(), (masses * v ** 2).sum(1))
+        return torch.zeros(len(active), **f64).index_add(0, rep_of, (masses * v ** 2).sum(1))
 
     def thermostat_half() -> None:
         nonlocal v
         if chain is not None:
-            v = v * chain.half_step(kinetic2(), 0.5 * dt)[replica_of_atoms()][:, None]
+            v = v * chain.half_step(kinetic2(), 0.5 * dt)[rep_of][:, None]
 
     def drop(failed: list[int], step: int) -> None:
         """Stop the running replicas at positions ``failed`` (indices into ``active``); the others keep their
         state, forces included, so they go on as if the failed ones had never run with them."""
-        nonlocal x, v, f, masses, numbers, n_atoms, cells, pbc, active, built, dof
+        nonlocal x, v, f, masses, numbers, n_atoms, cells, pbc, active, built, rep_of
         keep_rep = torch.ones(len(active), dtype=torch.bool, device=device)
         keep_rep[failed] = False
-        keep_atom = keep_rep[replica_of_atoms()]
+        keep_atom = keep_rep[rep_of]
         # Like ase_md, a failure is dated at the sampling point where it is seen.
         seen = min(steps, -(-step // sample_every) * sample_every)
         for k in failed:
@@ -286,10 +267,11 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
         x, v, f, masses, numbers = x[keep_atom], v[keep_atom], f[keep_atom], masses[keep_atom], numbers[keep_atom]
         built = built[keep_atom]
         cached.clear()
-        n_atoms, cells, pbc, dof = n_atoms[keep_rep], cells[keep_rep], pbc[keep_rep], dof[keep_rep]
+        n_atoms, cells, pbc = n_atoms[keep_rep], cells[keep_rep], pbc[keep_rep]
         if chain is not None:
             chain.keep(keep_rep)
         active = [r for k, r in enumerate(active) if k not in set(failed)]
+        rep_of = replica_of_atoms()
 
     g, e, f = evaluate()
     bar = tqdm(total=steps, desc=f"MD x{len(reps)} {temperature_K:g} K", disable=not progress, leave=False)
@@ -308,14 +290,14 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
             sampled = step % sample_every == 0 or step == steps
             reasons = failures(g, e, f, sampled)
             if sampled:
-                bounds = np.concatenate([[0], np.cumsum(n_atoms.cpu().numpy())])
+                starts_at = bounds()
                 x_np = x.cpu().numpy()
                 for k, r in enumerate(active):
                     if reasons[k] is not None:
                         continue
                     rep = reps[r]
                     snap = rep.start.copy()
-                    snap.positions = x_np[bounds[k]:bounds[k + 1]]
+                    snap.positions = x_np[starts_at[k]:starts_at[k + 1]]
                     reasons[k] = check(snap) if check is not None else None
                     if reasons[k] is None:
                         rep.result.frames.append(snap)

@@ -131,16 +131,24 @@ def check_sane(atoms: Atoms, min_distance_A: float, max_force_eV_A: float) -> st
 
 def frame_problem(frame: Atoms, energy_eV: float, forces: np.ndarray, min_distance_A: float,
                   max_force_eV_A: float) -> str | None:
-    """Why ``frame`` with ``energy_eV`` and ``forces`` (eV/A) is unphysical, or ``None``: a non-finite energy or
-    force, any force above ``max_force_eV_A``, or any pair closer than ``min_distance_A``."""
+    """Why ``frame`` with ``energy_eV`` and ``forces`` (eV/A) is unphysical, or ``None`` (:func:`problem`)."""
     if not (math.isfinite(energy_eV) and np.isfinite(forces).all()):
-        return "non-finite energy or forces"
-    fmax = float(np.linalg.norm(forces, axis=1).max())
-    if fmax > max_force_eV_A:
-        return f"force {fmax:.1f} eV/A above {max_force_eV_A:g} eV/A"
+        return problem(False, math.nan, math.nan, min_distance_A, max_force_eV_A)
     d = neighbor_list("d", frame, min_distance_A)
-    if len(d):
-        return f"atoms {d.min():.2f} A apart (< {min_distance_A:g} A)"
+    return problem(True, float(np.linalg.norm(forces, axis=1).max()), float(d.min()) if len(d) else math.inf,
+                   min_distance_A, max_force_eV_A)
+
+
+def problem(finite: bool, max_force: float, closest_A: float, min_distance_A: float, max_force_eV_A: float
+            ) -> str | None:
+    """The failure of a frame from its summary, or ``None``: a non-finite energy or force, the largest force
+    (eV/A) above ``max_force_eV_A``, or the closest pair (A) nearer than ``min_distance_A``, in that order."""
+    if not finite:
+        return "non-finite energy or forces"
+    if max_force > max_force_eV_A:
+        return f"force {max_force:.1f} eV/A above {max_force_eV_A:g} eV/A"
+    if closest_A < min_distance_A:
+        return f"atoms {closest_A:.2f} A apart (< {min_distance_A:g} A)"
     return None
 
 

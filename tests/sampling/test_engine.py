@@ -106,9 +106,9 @@ def test_ase_md_and_the_engine_sample_the_same_temperature():
 
         def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
             super().calculate(atoms, properties, system_changes)
-            from paperlib.sampling.engine import _pairs
+            from paperlib.neighbours import pairs_within
 
-            i, j, off = _pairs(self.atoms.positions, self.atoms.numbers, self.atoms.cell.array, self.atoms.pbc, 3.0)
+            i, j, off, _ = pairs_within(self.atoms, 3.0)
             g = Graph(torch.tensor(self.atoms.numbers), torch.tensor(self.atoms.positions),
                       torch.tensor(self.atoms.cell.array[None]), torch.tensor(self.atoms.pbc[None]),
                       torch.tensor([len(self.atoms)]), torch.zeros(len(self.atoms), dtype=torch.long),

@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(PY) bench/labelling_speedup.py
 	$(PY) bench/determinism_cost.py
 	$(PY) bench/ml_md.py
+	$(PY) bench/worker_memory.py
 
 clean:
 	rm -rf _build book/studies book/claims.md results

@@ -22,9 +22,23 @@ def _nacl_checks(v: Mapping[str, Any]) -> str | None:
     if v["n_train"] > v["frames_per_state"]:
         return (f"parameter 'n_train': got {v['n_train']}; allowed: at most frames_per_state "
                 f"({v['frames_per_state']}), since single-MD selection draws from one state point")
-    n_methods = len(v["selection_methods"])
-    if v["n_test"] < n_methods:
-        return f"parameter 'n_test': got {v['n_test']}; allowed: at least one per selection method ({n_methods})"
+    n_states = len(v["temperatures_K"]) * len(v["pressures_bar"])
+    if not n_states <= v["n_test"] <= n_states * v["test_frames_per_state"]:
+        return (f"parameter 'n_test': got {v['n_test']}; allowed: between one per state point ({n_states}) and the "
+                f"test pool's size ({n_states * v['test_frames_per_state']})")
+    if 2 * v["n_train"] > n_states * v["frames_per_state"]:
+        return (f"parameter 'n_train': got {v['n_train']}; allowed: at most half the training pool "
+                f"({n_states * v['frames_per_state'] // 2}), since the positive control draws from its farthest half")
+    if "gap" in v["models"] and v["gap_n_train"] > n_states * v["frames_per_state"]:
+        return (f"parameter 'gap_n_train': got {v['gap_n_train']}; allowed: at most the training pool's size "
+                f"({n_states * v['frames_per_state']})")
+    if v["md_model"] not in v["models"] or v["md_model"] == "gap":
+        return (f"parameter 'md_model': got {v['md_model']!r}; allowed: a network of models "
+                f"{[m for m in v['models'] if m != 'gap']}")
+    if v["md_models"] > v["n_seeds"]:
+        return f"parameter 'md_models': got {v['md_models']}; allowed: at most n_seeds ({v['n_seeds']})"
+    if v["probe_frames"] > v["n_test"]:
+        return f"parameter 'probe_frames': got {v['probe_frames']}; allowed: at most n_test ({v['n_test']})"
     for name in ("n_atoms", "md_n_atoms"):
         if v[name] % 2:
             return f"parameter {name!r}: got {v[name]}; allowed: an even number (NaCl is 1:1)"
@@ -44,7 +58,8 @@ NACL_SELECTION = register(Schema(
         Param("frames_per_state", "int", "frames kept per state point (training pool)", low=1),
         Param("stride_steps", "int", "MD steps between kept frames", low=1),
         Param("test_frames_per_state", "int", "frames per state point of the separate test pool", low=1),
-        Param("n_test", "int", "test configurations, drawn in equal parts by every selection method", low=1),
+        Param("n_test", "int", "test configurations: random frames of the test pool, equal parts per state point",
+              low=1),
         Param("selection_methods", "list[str]", "selection methods compared", choices=SELECTION_METHODS),
         Param("single_md_temperature_K", "float", "state point used by single-MD random selection, K", low=100),
         Param("n_train", "int", "training configurations per model", low=2),
@@ -56,6 +71,17 @@ NACL_SELECTION = register(Schema(
         Param("force_weight", "float", "weight of the force term in the SchNet loss (energy weight 1 - w)",
               low=0.0, high=1.0),
         Param("gap_n_sparse", "int", "GAP sparse points (CUR selection)", low=10),
+        Param("gap_n_train", "int", "training configurations per GAP model (its own selections)", low=2),
+        Param("probe_frames", "int", "test configurations whose closest like-ion pair the short-range probe pulls",
+              low=1),
+        Param("control_models", "int", "positive-control models (trained without close like-ion contacts)",
+              low=1, high=100),
+        Param("md_model", "str", "the network family that drives ML MD", choices=NACL_MODELS),
+        Param("md_models", "int", "trained models per method that drive ML MD (the first replicates)", low=1),
+        Param("md_replicas", "int", "ML MD runs per model (starts and velocities of their own)", low=1, high=100),
+        Param("contact_margin_A", "float", "close contact: a like-ion pair this much closer than the reference's "
+              "closest approach, A", low=0.0, high=2.0),
+        Param("contact_samples", "int", "close contact: consecutive MD samples it must last", low=1),
         Param("md_n_atoms", "int", "ions in the box of the RDF MD runs", low=8, high=100000),
         Param("md_temperature_K", "float", "NVT temperature of the RDF MD runs, K", low=100, high=5000),
         Param("md_equil_steps", "int", "reference NVT equilibration steps before the RDF runs", low=0),

@@ -41,6 +41,17 @@ def test_local_cluster_returns_results_in_order_from_worker_processes(cluster):
     assert len(cluster.client.scheduler_info()["workers"]) == 2
 
 
+def _worker_environment(_x: int) -> tuple[str | None, str | None]:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS")
+
+
+def test_workers_keep_glibcs_adaptive_trim_threshold_and_one_thread(cluster):
+    """dask's nanny would set MALLOC_TRIM_THRESHOLD_=65536, which makes glibc unmap memory after nearly every
+    free and slowed a SchNet fit about threefold; the executor unsets it, and keeps one thread per worker."""
+    expected = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    assert set(cluster.map(_worker_environment, range(2), progress=False)) == {(expected, "1")}
+
+
 def test_kernel_learning_curves_are_identical_in_process_and_on_two_workers(cluster, ethanol_frames, tmp_path):
     """The gradients study's KRR and GPR curves (3 sizes x 2 draws x 2 targets), each executor with its own
     empty cache: every error agrees to 1e-5 relative. Workers run BLAS on one thread and this process on two,

@@ -6,6 +6,8 @@ Which interval suits which data:
   methods that share a seed), Student's t interval; with 3-10 units a bootstrap under-covers badly.
 - :func:`bootstrap_interval`: any statistic of many independent units (test configurations, molecules,
   trajectories), ``scipy.stats.bootstrap`` with BCa (percentile where BCa is undefined), paired or not.
+- :func:`crossed_bootstrap_interval`: a statistic of a table crossed in two factors (seeds x test
+  configurations), both resampled.
 - :func:`proportion_interval`: a count out of n (Clopper-Pearson, exact).
 - :func:`proportion_difference_interval`: difference of two proportions (Newcombe's hybrid score interval
   from the two Wilson intervals).
@@ -104,6 +106,45 @@ def bootstrap_interval(data: Sequence[Sequence[float]], statistic: Callable[...,
                 lo, hi = min(lo, value), max(hi, value)
             return Interval(value, lo, hi, n, text)
     return _nan_interval(value, n, "bootstrap; the statistic does not vary over resamples")
+
+
+def crossed_bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], n_rows: int, n_cols: int, *,
+                               min_rows: int = 3, seed: int = 0, n_resamples: int = 4999,
+                               confidence: float = CONFIDENCE) -> Interval:
+    """``statistic(rows, cols)`` of a table of units crossed in two factors (e.g. training seeds x test
+    configurations), with a bootstrap that resamples rows and columns independently.
+
+    ``statistic`` receives index arrays into the rows and the columns (with repeats in a resample), so both
+    sources of variation enter the interval. ``scipy.stats.bootstrap`` with two unpaired samples does exactly
+    this; BCa, percentile where BCa is undefined. Undefined with fewer than ``min_rows`` rows or
+    :data:`MIN_BOOTSTRAP_UNITS` columns, or a non-finite statistic. ``n`` is the number of rows (the scarcer
+    factor). With few rows a bootstrap under-covers (the variance between rows is estimated with n rather
+    than n - 1 in the denominator): the method text says how many rows there were.
+    """
+    rows, cols = np.arange(n_rows), np.arange(n_cols)
+    value = float(statistic(rows, cols))
+    name = f"two-way bootstrap over {n_rows} rows x {n_cols} columns"
+    if n_rows < min_rows or n_cols < MIN_BOOTSTRAP_UNITS:
+        return _nan_interval(value, n_rows, f"{name} (needs >= {min_rows} rows, >= {MIN_BOOTSTRAP_UNITS} columns)")
+    if not math.isfinite(value):
+        return _nan_interval(value, n_rows, f"{name}; statistic not finite")
+
+    def stat(r, c):
+        return statistic(r.astype(int), c.astype(int))
+
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = stats.bootstrap((rows, cols), stat, paired=False, vectorized=False, confidence_level=confidence,
+                                  n_resamples=n_resamples, method=method, random_state=np.random.default_rng(seed))
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+            text = f"{name} ({method}, {n_resamples} resamples)"
+            if not lo <= value <= hi:
+                text += "; the interval was widened to contain the point estimate"
+                lo, hi = min(lo, value), max(hi, value)
+            return Interval(value, lo, hi, n_rows, text)
+    return _nan_interval(value, n_rows, f"{name}; the statistic does not vary over resamples")
 
 
 def proportion_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Interval:

@@ -31,12 +31,13 @@ from typing import NamedTuple, Protocol
 import numpy as np
 import torch
 from ase import Atoms, units
+from ase.data import chemical_symbols
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 from tqdm.auto import tqdm
 
 from paperlib import keys
 from paperlib.neighbours import pairs_within
-from paperlib.sampling.md import THERMOSTAT_DAMPING_FS, MDResult, problem
+from paperlib.sampling.md import THERMOSTAT_DAMPING_FS, MDResult, pair_name, problem
 
 CHAIN = 3
 """Thermostats per Nose-Hoover chain."""
@@ -238,9 +239,16 @@ def run_replicas(force_field: ForceField, starts: Sequence[Atoms], *, temperatur
             return [problem(ok, 0.0, np.inf, min_distance_A, max_force_eV_A) for ok in finite]
         fmax = torch.zeros(len(active), **f64).scatter_reduce(0, g.replica, f.norm(dim=1), "amax")
         d = (g.positions[g.idx_j] - g.positions[g.idx_i] + g.offsets).norm(dim=1)
-        dmin = torch.full((len(active),), np.inf, **f64).scatter_reduce(0, g.replica[g.idx_i], d, "amin")
-        return [problem(ok, fm, dm, min_distance_A, max_force_eV_A)
-                for ok, fm, dm in zip(finite, fmax.tolist(), dmin.tolist())]
+        owner = g.replica[g.idx_i]
+        dmin = torch.full((len(active),), np.inf, **f64).scatter_reduce(0, owner, d, "amin")
+        names = ["atoms"] * len(active)
+        for k in torch.nonzero(dmin < min_distance_A).flatten().tolist():
+            # Name the elements of a replica's closest pair only when it fails (rare; the search is per pair).
+            mine = torch.nonzero(owner == k).flatten()
+            at = mine[torch.argmin(d[mine])]
+            names[k] = pair_name(*(chemical_symbols[int(g.numbers[idx[at]])] for idx in (g.idx_i, g.idx_j)))
+        return [problem(ok, fm, dm, min_distance_A, max_force_eV_A, name)
+                for ok, fm, dm, name in zip(finite, fmax.tolist(), dmin.tolist(), names)]
 
     chain = _Chain((3 * n_atoms - 3).to(torch.float64), temperature_K, THERMOSTAT_DAMPING_FS) if thermostat else None
 

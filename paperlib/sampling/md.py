@@ -134,21 +134,31 @@ def frame_problem(frame: Atoms, energy_eV: float, forces: np.ndarray, min_distan
     """Why ``frame`` with ``energy_eV`` and ``forces`` (eV/A) is unphysical, or ``None`` (:func:`problem`)."""
     if not (math.isfinite(energy_eV) and np.isfinite(forces).all()):
         return problem(False, math.nan, math.nan, min_distance_A, max_force_eV_A)
-    d = neighbor_list("d", frame, min_distance_A)
-    return problem(True, float(np.linalg.norm(forces, axis=1).max()), float(d.min()) if len(d) else math.inf,
-                   min_distance_A, max_force_eV_A)
+    i, j, d = neighbor_list("ijd", frame, min_distance_A)
+    if not len(d):
+        return problem(True, float(np.linalg.norm(forces, axis=1).max()), math.inf, min_distance_A, max_force_eV_A)
+    k = int(np.argmin(d))
+    symbols = frame.get_chemical_symbols()
+    return problem(True, float(np.linalg.norm(forces, axis=1).max()), float(d[k]), min_distance_A, max_force_eV_A,
+                   pair_name(symbols[i[k]], symbols[j[k]]))
 
 
-def problem(finite: bool, max_force: float, closest_A: float, min_distance_A: float, max_force_eV_A: float
-            ) -> str | None:
+def pair_name(a: str, b: str) -> str:
+    """The name of a pair of elements, in alphabetical order (``"Cl-Na"``, ``"Na-Na"``)."""
+    return "-".join(sorted((a, b)))
+
+
+def problem(finite: bool, max_force: float, closest_A: float, min_distance_A: float, max_force_eV_A: float,
+            closest_pair: str = "atoms") -> str | None:
     """The failure of a frame from its summary, or ``None``: a non-finite energy or force, the largest force
-    (eV/A) above ``max_force_eV_A``, or the closest pair (A) nearer than ``min_distance_A``, in that order."""
+    (eV/A) above ``max_force_eV_A``, or the closest pair (A, its elements named by ``closest_pair``) nearer than
+    ``min_distance_A``, in that order."""
     if not finite:
         return "non-finite energy or forces"
     if max_force > max_force_eV_A:
         return f"force {max_force:.1f} eV/A above {max_force_eV_A:g} eV/A"
     if closest_A < min_distance_A:
-        return f"atoms {closest_A:.2f} A apart (< {min_distance_A:g} A)"
+        return f"{closest_pair} {closest_A:.2f} A apart (< {min_distance_A:g} A)"
     return None
 
 

@@ -1,27 +1,27 @@
 """Study 4: data selection for molten NaCl (Tovey et al., arXiv 2108.01582).
 
-Stages (each cached by its inputs): NPT reference pools -> selections -> trained models -> test-set force
-errors -> reference and ML-driven NVT MD -> RDFs -> claims. :func:`run` computes them all and returns the
-:class:`Results` that the chapter presents and the claims judge; the two reference pools, the trainings and the
-ML MD runs go through one executor (:class:`~paperlib.options.RunOptions`).
+Stages (each cached by its inputs): NPT reference pools (training pool, and a test pool of separate runs) ->
+selections, their state points and closest contacts -> trained models (and the positive control) -> errors on
+random test-pool frames and the short-range probe -> reference and ML-driven NVT MD -> close-contact detection
+and RDFs -> claims (:mod:`paperlib.studies.nacl_selection_claims`). :func:`run` computes them all and returns
+the :class:`Results` that the chapter presents and the claims judge; the pools, the trainings, the evaluations
+and the ML MD runs go through one executor (:class:`~paperlib.options.RunOptions`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from ase import Atoms
 
 from paperlib import keys, selection
-from paperlib.analysis import claims as C
-from paperlib.analysis import intervals as I
-from paperlib.analysis.metrics import energy_errors_per_atom, force_errors
+from paperlib.analysis.contacts import closest_distances, contact_onset
+from paperlib.analysis.probes import energy_changes, probe_structures
 from paperlib.analysis.rdf import nonphysical_short_range, partial_rdf, rdf_distance
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
@@ -29,24 +29,30 @@ from paperlib.executors import Executor, InProcessExecutor
 from paperlib.models import registry
 from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
-from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF
+from paperlib.reference.bmhtf import BMHTFSettings, LammpsBMHTF, label_all
 from paperlib.sampling.engine import model_md
 from paperlib.sampling.md import density_g_cm3, lammps_md, random_salt_box
 from paperlib.seeds import stream_seed
 from paperlib.studies.contract import StudyParams, StudyResults
+from paperlib.studies.nacl_selection_claims import (BAD, CLAIMS, GOOD, MD_METHODS,  # noqa: F401
+                                                    summary_figures)
 from paperlib.timing import Timer
 
 STUDY = "nacl_selection"
 PAIRS: tuple[tuple[str, str], ...] = (("Na", "Na"), ("Na", "Cl"), ("Cl", "Cl"))
+LIKE_PAIRS: tuple[tuple[str, str], ...] = (("Na", "Na"), ("Cl", "Cl"))
 RDF_RMAX_A = 6.0
-GOOD = ("uniform_atomic_energy", "uniform_force")
-BAD = ("uniform_energy", "random")
 START_DENSITY_G_CM3 = 1.5
 FRAMES = "frames.xyz"
 STATE_T, STATE_P = "T (K)", "P (bar)"
 PROPERTIES = {"E/N (eV)": "global energy per atom (eV)", "atomic energy (eV)": "atomic energy (eV)",
               "|F| (eV/Å)": "force magnitude (eV/Å)"}
 """The properties whose distributions over every training set the chapter shows ({column: axis label})."""
+CONTROL = "contact_free"
+"""Method name of the positive control: configurations without close like-ion contacts."""
+PROBE_DISTANCES_A: tuple[float, ...] = (3.0, 2.6, 2.3, 2.0)
+"""Distances (A) to which the short-range probe pulls the closest like-ion pair of each probe frame."""
+COLLAPSE_MIN_DISTANCE_A, COLLAPSE_MAX_FORCE_EV_A = 1.0, 50.0
 
 
 class Params(StudyParams):
@@ -98,41 +104,46 @@ def pool_states(pool: Dataset) -> pd.DataFrame:
                                                    energy_per_atom=("e", "mean")).reset_index())
 
 
+def pool_contacts(pool: Dataset) -> pd.DataFrame:
+    """Per configuration of ``pool``: its closest Na-Na, Na-Cl and Cl-Cl distances (A)."""
+    return pd.DataFrame(closest_distances(list(pool), PAIRS))
+
+
 # -- selection ------------------------------------------------------------------------------------
 def method_options(p: Params, method: str) -> dict[str, Any]:
     """Extra options a selection method takes from the study parameters."""
     return {"temperature_K": p.single_md_temperature_K} if method == "single_md_random" else {}
 
 
-def training_selections(p: Params, pool: Dataset) -> dict[tuple[str, int], np.ndarray]:
-    """Pool indices of every training set, keyed by (method, replicate); replicate ``r`` of every method draws
-    from the stream ``selection`` (index ``r``)."""
-    return {(m, r): selection.select(m, pool, p.n_train, seed=stream_seed(p.seed, "selection", r),
-                                     **method_options(p, m))
+def training_selections(p: Params, pool: Dataset, n: int | None = None) -> dict[tuple[str, int], np.ndarray]:
+    """Pool indices of every training set of ``n`` configurations (default ``n_train``), keyed by (method,
+    replicate); replicate ``r`` of every method draws from the stream ``selection`` (index ``r``)."""
+    n = p.n_train if n is None else n
+    return {(m, r): selection.select(m, pool, n, seed=stream_seed(p.seed, "selection", r), **method_options(p, m))
             for m in p.selection_methods for r in range(p.n_seeds)}
 
 
-def test_set(p: Params, test_pool: Dataset) -> tuple[Dataset, np.ndarray]:
-    """The test set: ``n_test`` configurations of the test pool, drawn in equal parts by every method
-    (each from what the previous methods left). Returns the set and the method of each configuration."""
-    per = p.n_test // len(p.selection_methods)
-    remaining = np.arange(len(test_pool))
-    chosen, origin = [], []
-    for k, m in enumerate(p.selection_methods):
-        sub = test_pool.subset(remaining)
-        opts = method_options(p, m)
-        if m == "single_md_random":
-            at_t = np.isclose(sub.info(keys.TEMPERATURE), p.single_md_temperature_K)
-            traj = sub.info(keys.TRAJECTORY)
-            take = min(per, int(np.sum(at_t & (traj == traj[at_t].min())))) if at_t.any() else 0
-        else:
-            take = min(per, len(sub))
-        seed = stream_seed(p.seed, "test_set", k)
-        picked = remaining[selection.select(m, sub, take, seed=seed, **opts)] if take else []
-        chosen += list(picked)
-        origin += [m] * len(picked)
-        remaining = np.setdiff1d(remaining, picked)
-    return test_pool.subset(chosen), np.array(origin)
+def control_selections(p: Params, contacts: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
+    """The positive control's training sets: ``n_train`` configurations drawn at random (stream
+    ``control_selection``, index ``r``) from the ``2 n_train`` whose closest like-ion contact is the farthest,
+    measured per pair against the pool's median (so that neither Na-Na nor Cl-Cl contacts come close)."""
+    like = [f"{a}-{b}" for a, b in LIKE_PAIRS]
+    score = np.min([contacts[c] - contacts[c].median() for c in like], axis=0)
+    candidates = np.argsort(-score, kind="stable")[:2 * p.n_train]
+    return {(CONTROL, r): np.sort(np.random.default_rng(stream_seed(p.seed, "control_selection", r))
+                                  .choice(candidates, p.n_train, replace=False))
+            for r in range(p.control_models)}
+
+
+def test_set(p: Params, test_pool: Dataset) -> Dataset:
+    """The test set: ``n_test`` random frames of the test pool (separate MD runs no selection method saw), an
+    equal share from every state point (stream ``test_set``)."""
+    states = list(zip(test_pool.info(keys.TEMPERATURE), test_pool.info(keys.PRESSURE)))
+    distinct = sorted(set(states))
+    per = p.n_test // len(distinct)
+    rng = np.random.default_rng(stream_seed(p.seed, "test_set"))
+    chosen = [rng.choice([i for i, s in enumerate(states) if s == state], per, replace=False) for state in distinct]
+    return test_pool.subset(np.sort(np.concatenate(chosen)))
 
 
 def selection_distributions(pool: Dataset, selections: Mapping) -> dict[str, dict[str, np.ndarray]]:
@@ -146,6 +157,21 @@ def selection_distributions(pool: Dataset, selections: Mapping) -> dict[str, dic
         parts["atomic energy (eV)"].append(np.asarray(sub.per_atom(keys.REF_atomic_energies), float))
         parts["|F| (eV/Å)"].append(np.linalg.norm(sub.forces(), axis=1))
     return {m: {col: np.concatenate(v) for col, v in parts.items()} for m, parts in out.items()}
+
+
+def selection_diagnostics(pool: Dataset, contacts: pd.DataFrame, selections: Mapping
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What each method's training sets hold (replicates pooled): the share of every state point, and one row
+    per selected configuration with its closest Na-Na, Na-Cl and Cl-Cl distances (A)."""
+    temps, press = pool.info(keys.TEMPERATURE), pool.info(keys.PRESSURE)
+    shares, rows = [], []
+    for m in dict.fromkeys(m for m, _ in selections):
+        idx = np.concatenate([v for (mm, _), v in selections.items() if mm == m])
+        states = pd.DataFrame({STATE_T: temps[idx], STATE_P: press[idx]})
+        share = states.value_counts(normalize=True).rename("share").reset_index()
+        shares.append(share.assign(method=m))
+        rows.append(contacts.iloc[idx].assign(method=m))
+    return pd.concat(shares, ignore_index=True), pd.concat(rows, ignore_index=True)
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -177,50 +203,140 @@ def _train(out: Path, *, model: str, settings: dict, force_weight: float, train:
 
 @dataclasses.dataclass
 class Trained:
-    """A trained potential, its fit record and the cache entry that holds it."""
+    """A trained model's saved form (loadable anywhere), its fit record and the cache entry that holds it."""
 
-    potential: Any
+    saved: SavedModel
     fit: dict
     entry: Path
 
 
-def _load(model: str, entry: Path, device: str) -> Trained:
-    pot = registry.load(model, entry / "model", device=device if model != "gap" else None)
-    return Trained(pot, json.loads((entry / "fit.json").read_text()), entry)
+def training_jobs(p: Params, selections: Mapping, gap_selections: Mapping, controls: Mapping
+                  ) -> dict[tuple[str, str, int], np.ndarray]:
+    """Pool indices of every model to train, keyed by (model family, method, replicate): every family on every
+    selection (GAP on its own, ``gap_n_train``-sized ones), and the positive control for the MD family."""
+    jobs = {}
+    for mdl in p.models:
+        for (m, r), idx in (gap_selections if mdl == "gap" else selections).items():
+            jobs[(mdl, m, r)] = idx
+    for (m, r), idx in controls.items():
+        jobs[(p.md_model, m, r)] = idx
+    return jobs
 
 
-def _train_args(p: Params, model: str, train: Dataset, replicate: int) -> dict:
-    return dict(model=model, settings=train_settings(p, replicate, model), force_weight=p.force_weight,
-                train=train)
-
-
-def train_all(p: Params, cache: Cache, pool: Dataset, selections: Mapping, options: RunOptions = RunOptions(),
-              executor: Executor | None = None) -> dict:
-    """Every (model, method, replicate) potential, with its fit info; the trainings run on ``executor``
-    (default: in this process) on ``options.device`` and the trained models are read back from the cache."""
-    jobs = [(mdl, m, r) for mdl in p.models for (m, r) in selections]
-    trains = {(m, r): pool.subset(idx) for (m, r), idx in selections.items()}
-    work = [_train_args(p, mdl, trains[(m, r)], r) for mdl, m, r in jobs]
+def train_all(p: Params, cache: Cache, pool: Dataset, jobs: Mapping, options: RunOptions = RunOptions(),
+              executor: Executor | None = None) -> dict[tuple[str, str, int], Trained]:
+    """Train every job of :func:`training_jobs` on ``executor`` (default: in this process) on
+    ``options.device``; returns the saved models and their fit records, read back from the cache."""
+    work = [dict(model=mdl, settings=train_settings(p, r, mdl), force_weight=p.force_weight,
+                 train=pool.subset(idx)) for (mdl, m, r), idx in jobs.items()]
     runtime = options.training()
     entries = (executor or InProcessExecutor()).map(
         lambda args: _train.entry(cache, **args, runtime=runtime, progress=False), work, desc="training",
         progress=options.progress)
-    return {job: _load(job[0], entry, options.device) for job, entry in zip(jobs, entries)}
+    device = options.device
+    return {job: Trained(SavedModel(job[0], entry / "model", device if job[0] != "gap" else None),
+                         json.loads((entry / "fit.json").read_text()), entry)
+            for job, entry in zip(jobs, entries)}
 
 
-def test_errors(models: Mapping, test: Dataset) -> pd.DataFrame:
-    """Force errors (MAE, RMSE, Max; eV/A) and energy MAE (eV/atom) of every model on the test set."""
+# -- test errors and the short-range probe ---------------------------------------------------------
+def probe_set(p: Params, test: Dataset) -> list:
+    """The short-range probe's structures: for each of the first ``probe_frames`` test configurations and each
+    like-ion pair, the frame and its closest pair pulled to every :data:`PROBE_DISTANCES_A`."""
+    frames = list(test)[:p.probe_frames]
+    return [s for a, b in LIKE_PAIRS for s in probe_structures(frames, a, b, PROBE_DISTANCES_A)]
+
+
+def probe_table(energies: Sequence[float], n_frames: int) -> pd.DataFrame:
+    """The energies of :func:`probe_set` as a table: like-ion pair, frame, distance (A) and energy change
+    E(pulled) - E(frame) (eV)."""
+    e = np.asarray(energies, float).reshape(len(LIKE_PAIRS), -1)
     rows = []
-    for (mdl, m, r), trained in models.items():
-        pred = trained.potential.predict(list(test))
-        f = force_errors(pred, test)
-        e = energy_errors_per_atom(pred, test)
-        rows.append({"model": mdl, "method": m, "replicate": r, "force_mae": f["mae"], "force_rmse": f["rmse"],
-                     "force_max": f["max"], "energy_mae_per_atom": e["mae"], "fit_s": trained.fit["wall_time_s"]})
+    for (a, b), block in zip(LIKE_PAIRS, e):
+        changes = energy_changes(block, n_frames, len(PROBE_DISTANCES_A))
+        for f, row in enumerate(changes):
+            rows += [{"pair": f"{a}-{b}", "frame": f, "distance_A": d, "dE": float(v)}
+                     for d, v in zip(PROBE_DISTANCES_A, row)]
     return pd.DataFrame(rows)
 
 
-# -- MD and RDFs ----------------------------------------------------------------------------------
+@cached_step()
+def _probe_reference(out: Path, *, structures: Dataset) -> None:
+    """BMHTF energies (eV) of the probe structures."""
+    labelled = label_all(list(structures), BMHTFSettings())
+    (out / "energies.json").write_text(json.dumps([a.info[keys.REF_energy] for a in labelled]))
+
+
+@cached_step()
+def _evaluate(out: Path, *, model: SavedModel, test: Dataset, probe: Dataset) -> None:
+    """Predictions of ``model``: per test configuration its force-component errors (sums, count, largest)
+    and energy error, and its energies of the probe structures."""
+    pot = model.load()
+    pred = pot.predict(list(test))
+    diff = pred.forces - test.forces()
+    owner = test.structure_index()
+    n_atoms = test.n_atoms()
+    configs = pd.DataFrame({
+        "config": np.arange(len(test)), "T": test.info(keys.TEMPERATURE), "P": test.info(keys.PRESSURE),
+        "sse": np.bincount(owner, (diff ** 2).sum(axis=1)), "sae": np.bincount(owner, np.abs(diff).sum(axis=1)),
+        "n": 3 * n_atoms, "max_abs": [float(np.abs(diff[owner == c]).max()) for c in range(len(test))],
+        "energy_error_per_atom": (pred.energies - test.energies()) / n_atoms})
+    components = np.abs(diff).ravel()
+    summary = {"force_mae": float(components.mean()), "force_rmse": float(np.sqrt((components ** 2).mean())),
+               "force_max": float(components.max()), "force_p999": float(np.quantile(components, 0.999)),
+               "energy_mae_per_atom": float(np.abs(configs.energy_error_per_atom).mean())}
+    configs.to_csv(out / "configs.csv", index=False)
+    (out / "summary.json").write_text(json.dumps(summary))
+    (out / "probe.json").write_text(json.dumps(pot.predict(list(probe)).energies.tolist()))
+
+
+def evaluate_all(p: Params, cache: Cache, models: Mapping[tuple, Trained], test: Dataset,
+                 options: RunOptions = RunOptions(), executor: Executor | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Test errors and probe energies of every model (on ``executor``), and the reference's probe energies.
+
+    Returns (summary: one row per model with force MAE, RMSE, Max, 99.9th percentile (eV/A), energy MAE
+    (eV/atom) and fit time; config_errors: one row per model and test configuration; probe: one row per model
+    (and ``reference``), pair, probe frame and distance with the energy change)."""
+    probe = Dataset(probe_set(p, test))
+    n_frames = min(p.probe_frames, len(test))
+    entries = (executor or InProcessExecutor()).map(
+        lambda saved: _evaluate.entry(cache, model=saved, test=test, probe=probe),
+        [t.saved for t in models.values()], desc="evaluation", progress=options.progress)
+    summaries, configs, probes = [], [], []
+    ref = json.loads((_probe_reference.entry(cache, structures=probe) / "energies.json").read_text())
+    probes.append(probe_table(ref, n_frames).assign(model="reference", method="reference", replicate=0))
+    for (mdl, m, r), entry in zip(models, entries):
+        ids = {"model": mdl, "method": m, "replicate": r}
+        summaries.append({**ids, **json.loads((entry / "summary.json").read_text()),
+                          "fit_s": models[(mdl, m, r)].fit["wall_time_s"]})
+        configs.append(pd.read_csv(entry / "configs.csv").assign(**ids))
+        probes.append(probe_table(json.loads((entry / "probe.json").read_text()), n_frames).assign(**ids))
+    return pd.DataFrame(summaries), pd.concat(configs, ignore_index=True), pd.concat(probes, ignore_index=True)
+
+
+def errors_by_state(config_errors: pd.DataFrame) -> pd.DataFrame:
+    """Force RMSE (eV/A) per model family, method and test state point (replicates pooled)."""
+    g = config_errors.groupby(["model", "method", "T", "P"])[["sse", "n"]].sum()
+    return np.sqrt(g.sse / g.n).rename("force_rmse").reset_index()
+
+
+def probe_summary(probe: pd.DataFrame) -> pd.DataFrame:
+    """Per model and like-ion pair at the probe's shortest distance: the mean energy change of the model and
+    of the reference (eV), and the share of probe frames where the model's energy goes down (a spurious well:
+    BMHTF's goes up steeply)."""
+    d_min = min(PROBE_DISTANCES_A)
+    at = probe[np.isclose(probe.distance_A, d_min)]
+    ref = at[at.model == "reference"].set_index(["pair", "frame"]).dE
+    rows = []
+    for (mdl, m, r, pair), g in at[at.model != "reference"].groupby(["model", "method", "replicate", "pair"]):
+        ref_pair = ref.loc[pair].reindex(g.frame).to_numpy()
+        rows.append({"model": mdl, "method": m, "replicate": r, "pair": pair, "dE_model": float(g.dE.mean()),
+                     "dE_reference": float(ref_pair.mean()), "well_share": float((g.dE.to_numpy() < 0).mean())})
+    return pd.DataFrame(rows)
+
+
+# -- MD, close contacts and RDFs --------------------------------------------------------------------
 @cached_step(runtime=("progress",))
 def _reference_nvt(out: Path, *, n_atoms: int, density: float, temperature_K: float, timestep_fs: float,
                    equil_steps: int, steps: int, every: int, seed: int, progress: bool) -> None:
@@ -254,34 +370,51 @@ def reference_md(p: Params, cache: Cache, density: float, progress: bool = True)
     return Dataset.read(entry / FRAMES)
 
 
+def md_starts(p: Params, ref_frames: Dataset) -> list:
+    """The start of each ML MD replica: reference frames spread over the second half of the reference run."""
+    n = len(ref_frames)
+    picks = np.linspace(n - 1, n // 2, p.md_replicas).round().astype(int)
+    return [ref_frames[int(k)] for k in picks]
+
+
 @cached_step(runtime=("progress",))
-def _ml_nvt(out: Path, *, model: SavedModel, start: Atoms, temperature_K: float, timestep_fs: float, steps: int,
-            every: int, seed: int, progress: bool) -> None:
-    """NVT MD of ``start`` with ``model`` (batched engine for networks, ASE for GAP)."""
-    (res,) = model_md(model.load(), [start], temperature_K=temperature_K, timestep_fs=timestep_fs, steps=steps,
-                      sample_every=every, seeds=[seed], progress=progress)
-    Dataset(res.frames).write(out / FRAMES)
-    (out / "outcome.json").write_text(json.dumps({"steps_done": res.steps_done, "failure": res.failure,
-                                                  "time_to_failure_fs": res.time_to_failure_fs}))
+def _ml_nvt(out: Path, *, model: SavedModel, starts: Dataset, temperature_K: float, timestep_fs: float,
+            steps: int, every: int, seeds: list[int], progress: bool) -> None:
+    """NVT MD of every start with ``model``, one replica each (the batched engine for networks)."""
+    results = model_md(model.load(), list(starts), temperature_K=temperature_K, timestep_fs=timestep_fs,
+                       steps=steps, sample_every=every, seeds=seeds, min_distance_A=COLLAPSE_MIN_DISTANCE_A,
+                       max_force_eV_A=COLLAPSE_MAX_FORCE_EV_A, progress=progress)
+    outcomes = []
+    for k, res in enumerate(results):
+        Dataset(res.frames).write(out / f"frames_{k}.xyz")
+        outcomes.append({"steps_done": res.steps_done, "failure": res.failure,
+                         "time_to_failure_fs": res.time_to_failure_fs})
+    (out / "outcomes.json").write_text(json.dumps(outcomes))
 
 
-def ml_md(p: Params, cache: Cache, models: Mapping, start, options: RunOptions = RunOptions(),
-          executor: Executor | None = None) -> dict:
-    """ML-driven NVT MD from ``start`` for every model, run on ``executor`` (default: in this process):
-    {key: (frames, outcome dict)}. Every run shares the thermostat seed of stream ``ml_md``."""
-    run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.md_timestep_fs, steps=p.md_steps,
-               every=p.rdf_every, seed=stream_seed(p.seed, "ml_md"))
-    keys_ = list(models)
-    # The workers get the saved model (small, picklable), not the loaded potential.
-    work = [SavedModel(key[0], models[key].entry / "model", options.device) for key in keys_]
+def md_jobs(p: Params, models: Mapping[tuple, Trained]) -> list[tuple[str, str, int]]:
+    """The models that drive ML MD: the ``md_model`` family's first ``md_models`` replicates of every method in
+    :data:`MD_METHODS`, then the positive control's."""
+    jobs = [k for k in models if k[0] == p.md_model and k[1] in MD_METHODS and k[2] < p.md_models]
+    return jobs + [k for k in models if k[1] == CONTROL]
+
+
+def ml_md(p: Params, cache: Cache, models: Mapping[tuple, Trained], starts: list, options: RunOptions = RunOptions(),
+          executor: Executor | None = None) -> dict[tuple[str, str, int, int], tuple[Dataset, dict]]:
+    """ML-driven NVT MD of every :func:`md_jobs` model from every start, run on ``executor``: {(model, method,
+    replicate, replica): (frames, outcome)}. Replica ``k`` of every model has the velocity seed of stream
+    ``ml_md`` (index ``k``)."""
+    jobs = md_jobs(p, models)
+    run = dict(starts=Dataset(starts), temperature_K=p.md_temperature_K, timestep_fs=p.md_timestep_fs,
+               steps=p.md_steps, every=p.rdf_every, seeds=[stream_seed(p.seed, "ml_md", k) for k in range(len(starts))])
     entries = (executor or InProcessExecutor()).map(
-        lambda model: _ml_nvt.entry(cache, model=model, start=start, **run, progress=False), work, desc="ML MD",
-        progress=options.progress)
+        lambda saved: _ml_nvt.entry(cache, model=saved, **run, progress=False), [models[j].saved for j in jobs],
+        desc="ML MD", progress=options.progress)
     out = {}
-    for key, entry in zip(keys_, entries):
-        outcome = json.loads((entry / "outcome.json").read_text())
-        frames = Dataset.read(entry / FRAMES) if (entry / FRAMES).stat().st_size else Dataset()
-        out[key] = (frames, outcome)
+    for job, entry in zip(jobs, entries):
+        for k, outcome in enumerate(json.loads((entry / "outcomes.json").read_text())):
+            path = entry / f"frames_{k}.xyz"
+            out[(*job, k)] = (Dataset.read(path) if path.stat().st_size else Dataset(), outcome)
     return out
 
 
@@ -290,166 +423,80 @@ def rdfs(frames: Dataset, n_bins: int = 120) -> dict[str, tuple[np.ndarray, np.n
     return {f"{a}-{b}": partial_rdf(list(frames), a, b, RDF_RMAX_A, n_bins) for a, b in PAIRS}
 
 
-def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float) -> tuple[pd.DataFrame, dict, dict]:
-    """Stability and RDF checks of every ML MD run against the reference.
+def contact_thresholds(ref_frames: Dataset, margin_A: float) -> dict[str, float]:
+    """Per like-ion pair, the close-contact threshold (A): the reference run's closest approach minus
+    ``margin_A``."""
+    closest = closest_distances(list(ref_frames), LIKE_PAIRS)
+    return {pair: float(d.min()) - margin_A for pair, d in closest.items()}
 
-    Returns a table (one row per run: stable?, failure, time to failure, ions, simulated time, ion-ps (ions x
-    simulated time), per pair the neighbours per atom inside the reference's excluded core, whether that is
-    non-physical, and the RDF distance), the reference RDFs and the RDFs of every run that left frames
-    ({key: rdfs}). ``timestep_fs`` is the time step of the ML MD runs.
+
+def collapse_pair(failure: str | None) -> str:
+    """The elements of the closest pair named in a collapse's failure (``"Na-Na 0.34 A apart (< 1 A)"``), or
+    ``""`` when the run did not collapse by atoms coming too close."""
+    return failure.split()[0] if failure and " A apart" in failure else ""
+
+
+def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float, every: int, thresholds: Mapping[str, float],
+               consecutive: int) -> tuple[pd.DataFrame, dict, dict]:
+    """Close-contact, collapse and RDF checks of every ML MD run against the reference.
+
+    Returns a table (one row per run: model, method, replicate, replica, ions, simulated ps, ion-ps, collapse,
+    its time and the elements of its closest pair, close-contact detection and its time, the closest like-ion distances, per pair the neighbours
+    per atom inside the reference's excluded core and the RDF distance, ``rdf_core``), the reference RDFs and
+    the RDFs of every run that left frames ({key: rdfs}). ``timestep_fs`` and ``every`` are the time step and
+    the sampling interval (steps) of the ML MD runs.
     """
     ref = rdfs(ref_frames)
     vol = ref_frames[0].get_volume()
     symbols = ref_frames[0].get_chemical_symbols()
     all_rdfs: dict = {}
     rows = []
-    for (mdl, m, r), (frames, outcome) in runs.items():
-        row = {"model": mdl, "method": m, "replicate": r, "stable": outcome["failure"] is None,
-               "failure": outcome["failure"] or "", "time_to_failure_ps":
-               (outcome["time_to_failure_fs"] or np.nan) / 1000.0, "frames": len(frames),
-               "ions": len(symbols), "simulated_ps": outcome["steps_done"] * timestep_fs / 1000.0}
+    for (mdl, m, r, k), (frames, outcome) in runs.items():
+        row = {"model": mdl, "method": m, "replicate": r, "replica": k, "ions": len(symbols),
+               "simulated_ps": outcome["steps_done"] * timestep_fs / 1000.0,
+               "collapsed": outcome["failure"] is not None, "failure": outcome["failure"] or "",
+               "collapse_ps": (outcome["time_to_failure_fs"] or np.nan) / 1000.0, "frames": len(frames),
+               "collapse_pair": collapse_pair(outcome["failure"])}
         row["ion_ps"] = row["ions"] * row["simulated_ps"]
-        flagged = not row["stable"]
+        closest = closest_distances(list(frames), LIKE_PAIRS)
+        onsets = {pair: contact_onset(d, thresholds[pair], consecutive) for pair, d in closest.items()}
+        fired = [o for o in onsets.values() if o is not None]
+        row["contact"] = bool(fired)
+        row["contact_ps"] = (min(fired) + 1) * every * timestep_fs / 1000.0 if fired else np.nan
+        for pair, d in closest.items():
+            row[f"closest_{pair}"] = float(d.min()) if len(d) else np.nan
+        core = False
         if len(frames):
             mine = rdfs(frames)
-            all_rdfs[(mdl, m, r)] = mine
+            all_rdfs[(mdl, m, r, k)] = mine
             for a, b in PAIRS:
                 pair = f"{a}-{b}"
                 rr, g_ref = ref[pair]
                 bad, weight = nonphysical_short_range(rr, mine[pair][1], g_ref, symbols.count(b) / vol)
                 row[f"core_weight_{pair}"] = weight
                 row[f"rdf_distance_{pair}"] = rdf_distance(rr, mine[pair][1], g_ref)
-                flagged |= bad
-        row["nonphysical"] = bool(flagged)
+                core |= bad
+        row["rdf_core"] = bool(core)
         rows.append(row)
     return pd.DataFrame(rows), ref, all_rdfs
 
 
-# -- claims ---------------------------------------------------------------------------------------
-METRICS = {"force_rmse": "RMSE", "force_max": "Max"}
-MIN_REPLICATES = 5
-# Claim (b)'s budget for a negative: ML MD per method, in ion-picoseconds (ions x simulated time summed over
-# runs): 3 runs of 50 ps of a 216-ion box.
-MIN_ION_PS = 3 * 50.0 * 216
-
-
-def paired_log_ratios(errors: pd.DataFrame, model: str, good: str, bad: str, col: str) -> np.ndarray:
-    """Per replicate, log(error of ``bad`` / error of ``good``) of ``model`` (positive: ``good`` is better).
-
-    Replicate ``r`` of every method shares its training seed, so the two methods are paired by replicate."""
-    sub = errors[errors.model == model]
-    a = sub[sub.method == good].set_index("replicate")[col]
-    b = sub[sub.method == bad].set_index("replicate")[col]
-    both = a.index.intersection(b.index).sort_values()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.log(b.loc[both].to_numpy(float) / a.loc[both].to_numpy(float))
-
-
-def judge_force_errors(results: Mapping[str, Any]) -> C.Evidence | None:
-    """Claim (a): atomic-energy and force selection beat global-energy and random selection.
-
-    For every model, metric (force RMSE, Max) and pair (atomic-energy or force vs global-energy or random),
-    the mean over replicates of the paired log error ratio with its Student t interval; the statistic is
-    the weakest of these comparisons (smallest mean), with the interval of :func:`~paperlib.analysis.intervals.all_of`
-    (Bonferroni over the comparisons for the upper bound)."""
-    df = pd.DataFrame(results.get("errors", []))
-    if df.empty or not set(GOOD + BAD) <= set(df.method):
-        return None
-    keys_ = [(model, col, good, bad) for model in sorted(df.model.unique()) for col in METRICS for good in GOOD
-             for bad in BAD]
-    logs = {(m, col, g, b): paired_log_ratios(df, m, g, b, col) for m, col, g, b in keys_}
-    comparisons = {k: I.mean_interval(v) for k, v in logs.items()}
-    weakest = min(comparisons, key=lambda k: (comparisons[k].value if np.isfinite(comparisons[k].value)
-                                               else -np.inf))
-    combined = I.all_of(lambda c: [I.mean_interval(logs[k], c) for k in keys_],
-                        "comparisons (models x metrics x pairs), each the mean paired log ratio over replicates")
-    model, col, good, bad = weakest
-    means = []
-    for mdl in sorted(df.model.unique()):
-        g = df[df.model == mdl].groupby("method").force_rmse.mean()
-        means.append(f"{mdl} mean force RMSE (eV/A): " + ", ".join(
-            f"{selection.LABELS[m]} {g[m]:.3f}" for m in GOOD + BAD if m in g))
-    context = (f"Weakest comparison: {model} force {METRICS[col]}, {selection.LABELS[bad]} / "
-               f"{selection.LABELS[good]} error ratio {np.exp(comparisons[weakest].value):.3g} (geometric mean "
-               "over replicates). "
-               + "; ".join(means))
-    return C.Evidence.from_interval(
-        "weakest mean paired log ratio of force error (global-energy or random / atomic-energy or force)",
-        combined, 0.0, combined.n >= MIN_REPLICATES, context)
-
-
-def judge_rdf(results: Mapping[str, Any]) -> C.Evidence | None:
-    """Claim (b): global-energy models show non-physical short-range RDF structure, atomic-energy ones do not.
-
-    Flagged fraction of uniform-energy runs minus that of uniform-atomic-energy runs (all models and
-    replicates), Newcombe interval; powered when each method has at least :data:`MIN_ION_PS` ion-ps of ML MD."""
-    md = pd.DataFrame(results.get("md", []))
-    if md.empty or not {"uniform_energy", "uniform_atomic_energy"} <= set(md.method):
-        return None
-    e = md[md.method == "uniform_energy"]
-    a = md[md.method == "uniform_atomic_energy"]
-    ke, ka = int(e.nonphysical.sum()), int(a.nonphysical.sum())
-    iv = I.proportion_difference_interval(ke, len(e), ka, len(a))
-    ion_ps = {m: float(g.ion_ps.sum()) if "ion_ps" in g else 0.0 for m, g in (("energy", e), ("atomic", a))}
-    powered = min(ion_ps.values()) >= MIN_ION_PS
-    context = (f"non-physical or unstable MD: {ke}/{len(e)} uniform-energy runs, {ka}/{len(a)} "
-               f"uniform-atomic-energy runs; ML MD {ion_ps['energy']:.4g} and {ion_ps['atomic']:.4g} ion-ps "
-               f"(budget {MIN_ION_PS:.4g} per method)")
-    return C.Evidence.from_interval(
-        "flagged fraction of uniform-energy runs minus flagged fraction of uniform-atomic-energy runs",
-        dataclasses.replace(iv, method=f"{iv.method} over runs (models x replicates)"), 0.0, powered, context)
-
-
-CLAIMS: tuple[C.Claim, ...] = (
-    C.Claim("a", "Selecting by atomic energies or by forces gives lower force RMSE and Max error than selecting "
-                 "uniformly in global energy or at random.",
-            "statistic: for every model, metric (force RMSE, Max) and pair (atomic-energy or force selection vs "
-            "global-energy or random selection), the mean over replicates of log(error of the global-energy or "
-            "random model / error of the atomic-energy or force model), replicates paired by their shared "
-            "training seed; the claim needs every comparison, so the statistic is the weakest (smallest) of "
-            "them, with a Student t 95 % interval over replicates per comparison, combined conservatively "
-            "(smallest lower bound, smallest upper bound). Threshold 0 (log ratio > 0: atomic-energy/force "
-            "selection has the lower error). Reproduced if the interval lies above 0; not reproduced if it lies "
-            f"below 0 with >= {MIN_REPLICATES} "
-            "replicates (the budget for a negative); otherwise inconclusive.", judge_force_errors),
-    C.Claim("b", "Models trained on global-energy selections show non-physical short-range peaks in the RDF; "
-                 "atomic-energy models reproduce the reference RDF.",
-            "a run is flagged when it blows up or puts more than 0.01 neighbours per atom inside the reference "
-            "RDF's excluded core (below its first rise at g > 0.05, minus 0.1 A) for any pair. Statistic: "
-            "flagged fraction of uniform-energy runs minus flagged fraction of uniform-atomic-energy runs (runs "
-            "of all models and replicates), Newcombe hybrid score 95 % interval, threshold 0. Reproduced if the "
-            "interval lies above 0; not reproduced if it lies below 0 and each method has at least "
-            f"{MIN_ION_PS:,.0f} ion-ps of ML MD (ions x simulated time summed over its runs, e.g. 3 runs of "
-            "50 ps of a 216-ion box; the budget for a negative); otherwise inconclusive.", judge_rdf),
-)
-
-
-def summary_figures(errors: pd.DataFrame, md: pd.DataFrame) -> dict[str, Any]:
-    """The measured figures written to results.json: mean and standard error per (model, method)."""
-    agg = errors.groupby(["model", "method"]).agg(["mean", "sem"])
-    figures = {f"{mdl}/{m}/{col}_{stat}": float(v) for (mdl, m), row in agg.iterrows()
-               for (col, stat), v in row.items() if col not in ("replicate", "fit_s") and np.isfinite(v)}
-    if not md.empty:
-        for (mdl, m), g in md.groupby(["model", "method"]):
-            figures[f"{mdl}/{m}/md_flagged_fraction"] = float(g.nonphysical.mean())
-    return figures
-
-
 def figures(results: "Results") -> dict[str, Any]:
-    """The measured figures written to results.json (see :func:`summary_figures`)."""
-    return summary_figures(results.errors, results.md)
+    """The measured figures written to results.json (see
+    :func:`~paperlib.studies.nacl_selection_claims.summary_figures`)."""
+    return summary_figures(results.errors, results.md, results.control)
 
 
 # -- the study ------------------------------------------------------------------------------------
-def run_key(model: str, method: str, replicate: int) -> str:
-    """The string key of one (model, method, replicate) in :attr:`Results.model_rdfs`."""
-    return f"{model}/{method}/{replicate}"
+def run_key(model: str, method: str, replicate: int, replica: int) -> str:
+    """The string key of one ML MD run in :attr:`Results.model_rdfs`."""
+    return f"{model}/{method}/{replicate}/{replica}"
 
 
-def parse_run_key(key: str) -> tuple[str, str, int]:
-    """(model, method, replicate) of a :func:`run_key`."""
-    model, method, replicate = key.split("/")
-    return model, method, int(replicate)
+def parse_run_key(key: str) -> tuple[str, str, int, int]:
+    """(model, method, replicate, replica) of a :func:`run_key`."""
+    model, method, replicate, replica = key.split("/")
+    return model, method, int(replicate), int(replica)
 
 
 @dataclasses.dataclass
@@ -463,15 +510,26 @@ class Results(StudyResults):
         energy per atom (eV).
     distributions
         per selection method, the values of every :data:`PROPERTIES` column over its training sets.
-    test_origin
-        the selection method that drew each test configuration.
+    selection_states
+        per method and state point, the share of its selected configurations.
+    selection_contacts
+        one row per selected configuration (and method): closest Na-Na, Na-Cl, Cl-Cl distances (A).
     errors
-        test-set errors, one row per (model, method, replicate): force MAE, RMSE, Max (eV/A), energy MAE
-        (eV/atom), fit wall time (s).
+        test errors, one row per (model, method, replicate): force MAE, RMSE, Max, 99.9th percentile (eV/A),
+        energy MAE (eV/atom), fit wall time (s).
+    config_errors
+        one row per (model, method, replicate, test configuration): its state point, force-error sums
+        (``sse``, ``sae``), components ``n``, largest component error ``max_abs`` (eV/A), energy error per atom.
+    probe
+        short-range probe: one row per model (and ``reference``), like-ion pair, probe frame and distance (A)
+        with the energy change (eV).
     md_density_g_cm3
-        density of the RDF box.
-    md
-        one row per ML MD run: stability, time to failure, ion-ps, core weights, RDF distances, flagged.
+        density of the ML MD box.
+    contact_thresholds
+        per like-ion pair, the close-contact threshold (A).
+    md, control
+        one row per ML MD run (see :func:`md_summary`) of the :data:`MD_METHODS` models and of the positive
+        control.
     reference_rdf
         partial RDFs of the reference run: {pair: array (2, bins) of r (A) and g(r)}.
     model_rdfs
@@ -480,10 +538,15 @@ class Results(StudyResults):
 
     states: pd.DataFrame
     distributions: dict
-    test_origin: list
+    selection_states: pd.DataFrame
+    selection_contacts: pd.DataFrame
     errors: pd.DataFrame
+    config_errors: pd.DataFrame
+    probe: pd.DataFrame
     md_density_g_cm3: float
+    contact_thresholds: dict
     md: pd.DataFrame
+    control: pd.DataFrame
     reference_rdf: dict
     model_rdfs: dict
 
@@ -493,31 +556,42 @@ def _rdf_arrays(rdf: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, n
 
 
 def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None) -> Results:
-    """The whole study: reference pools, selections, training, test errors, reference and ML MD, RDFs.
+    """The whole study: reference pools, selections and their diagnostics, training (with the positive
+    control), test errors and the short-range probe, reference and ML MD, close contacts and RDFs.
 
-    The two reference pools, the trainings and the ML MD runs go through one executor of ``options``; every
+    The pools, the trainings, the evaluations and the ML MD runs go through one executor of ``options``; every
     step is cached by its inputs, so a second run reads everything back."""
     timer = timer if timer is not None else Timer()
     progress = options.progress
     with options.make_executor() as ex:
         with timer("reference pools"):
-            ex.map(lambda args: _npt_pool.entry(cache, **args, progress=False), [_pool_args(p, k) for k in ("train", "test")],
-                   desc="reference pools", progress=progress)
+            ex.map(lambda args: _npt_pool.entry(cache, **args, progress=False),
+                   [_pool_args(p, k) for k in ("train", "test")], desc="reference pools", progress=progress)
             pool = reference_pool(p, cache, "train", progress)
             test_pool = reference_pool(p, cache, "test", progress)
-        states = pool_states(pool)
         with timer("selection"):
+            contacts = pool_contacts(pool)
             selections = training_selections(p, pool)
-            test, test_origin = test_set(p, test_pool)
-        distributions = selection_distributions(pool, selections)
+            gap_selections = training_selections(p, pool, p.gap_n_train) if "gap" in p.models else {}
+            controls = control_selections(p, contacts)
+            test = test_set(p, test_pool)
+            sel_states, sel_contacts = selection_diagnostics(pool, contacts, {**selections, **controls})
         with timer("training"):
-            models = train_all(p, cache, pool, selections, options, executor=ex)
-        errors = test_errors(models, test)
+            models = train_all(p, cache, pool, training_jobs(p, selections, gap_selections, controls), options,
+                               executor=ex)
+        with timer("evaluation"):
+            errors, config_errors, probe = evaluate_all(p, cache, models, test, options, executor=ex)
         with timer("MD"):
             density = md_density(p, pool)
             ref_frames = reference_md(p, cache, density, progress)
-            runs = ml_md(p, cache, models, ref_frames[-1], options, executor=ex)
-    md, ref_rdf, model_rdfs = md_summary(ref_frames, runs, p.md_timestep_fs)
-    return Results(states=states, distributions=distributions, test_origin=[str(m) for m in test_origin],
-                   errors=errors, md_density_g_cm3=density, md=md, reference_rdf=_rdf_arrays(ref_rdf),
+            runs = ml_md(p, cache, models, md_starts(p, ref_frames), options, executor=ex)
+    thresholds = contact_thresholds(ref_frames, p.contact_margin_A)
+    table, ref_rdf, model_rdfs = md_summary(ref_frames, runs, p.md_timestep_fs, p.rdf_every, thresholds,
+                                            p.contact_samples)
+    is_control = table.method == CONTROL if len(table) else pd.Series(dtype=bool)
+    return Results(states=pool_states(pool), distributions=selection_distributions(pool, selections),
+                   selection_states=sel_states, selection_contacts=sel_contacts, errors=errors,
+                   config_errors=config_errors, probe=probe, md_density_g_cm3=density,
+                   contact_thresholds=thresholds, md=table[~is_control].reset_index(drop=True),
+                   control=table[is_control].reset_index(drop=True), reference_rdf=_rdf_arrays(ref_rdf),
                    model_rdfs={run_key(*k): _rdf_arrays(v) for k, v in model_rdfs.items()})

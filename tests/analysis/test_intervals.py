@@ -79,3 +79,27 @@ def test_shift_and_increasing_map_move_value_and_bounds_alike():
     assert iv.shifted(-0.5) == I.Interval(0.0, -0.4, 0.4, 4, "t")
     e = iv.mapped(math.exp)
     assert (e.value, e.low, e.high, e.n) == (math.exp(0.5), math.exp(0.1), math.exp(0.9), 4)
+
+
+def test_crossed_bootstrap_resamples_both_factors():
+    """A table of seeds x test configurations: a seed-to-seed effect must widen the interval of the grand
+    mean (a bootstrap over configurations alone would ignore it), and without one the two-way interval
+    matches the one-way bootstrap over configurations."""
+    rng = np.random.default_rng(0)
+    cols = rng.normal(0.0, 1.0, 200)
+    flat = np.tile(cols, (6, 1))
+    seeded = flat + rng.normal(0.0, 1.0, (6, 1))
+
+    def grand_mean(table):
+        return lambda r, c: table[np.ix_(r, c)].mean()
+
+    two_way_flat = I.crossed_bootstrap_interval(grand_mean(flat), 6, 200)
+    one_way = I.bootstrap_interval([cols], np.mean)
+    width = two_way_flat.high - two_way_flat.low
+    assert width == pytest.approx(one_way.high - one_way.low, rel=0.15)
+    two_way_seeded = I.crossed_bootstrap_interval(grand_mean(seeded), 6, 200)
+    # The seed effect (sd 1 over 6 seeds: ~0.4 standard error) dominates the configurations' (~0.07).
+    assert two_way_seeded.high - two_way_seeded.low > 3 * width
+    assert two_way_seeded.n == 6 and "6 rows x 200 columns" in two_way_seeded.method
+    too_few = I.crossed_bootstrap_interval(grand_mean(seeded), 2, 200)
+    assert math.isnan(too_few.low) and math.isnan(too_few.high)

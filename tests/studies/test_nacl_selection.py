@@ -1,4 +1,5 @@
-"""Claims of the NaCl data-selection study, judged on synthetic results (no training, no MD)."""
+"""The NaCl data-selection study: its claims judged on synthetic results (no training, no MD), its data
+design (test set, positive control), its MD checks, and the positive control at the smoke profile."""
 
 import json
 import math
@@ -8,274 +9,311 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from paperlib import keys
 from paperlib.analysis import claims as C
-from paperlib.analysis.intervals import proportion_difference_interval
+from paperlib.analysis.intervals import crossed_bootstrap_interval, proportion_difference_interval
+from paperlib.data.dataset import Dataset
 from paperlib.studies import nacl_selection as study
-from paperlib.studies.nacl_selection import CLAIMS, judge_force_errors, judge_rdf
+from paperlib.studies import nacl_selection_claims as nc
+from paperlib.studies.nacl_selection_claims import CLAIMS, judge_force_errors, judge_rdf
 
-RATIO_NOISE = (0.00, 0.03, -0.02, 0.05, -0.04, 0.01, -0.03)
-
-
-def errors(rmse: dict, n: int = 5, noise=RATIO_NOISE, models=("schnet_small",)):
-    """Force errors: method m, replicate r has RMSE rmse[m] * exp(noise[r]) for the bad methods (Max = 10x)."""
-    rows = []
-    for model in models:
-        for method, value in rmse.items():
-            for r in range(n):
-                v = value * (math.exp(noise[r]) if method in study.BAD else 1.0)
-                rows.append({"model": model, "method": method, "replicate": r, "force_rmse": v,
-                             "force_max": 10 * v, "force_mae": 0.8 * v})
-    return {"errors": rows}
-
-
-def t_interval(x):
-    x = np.asarray(x, float)
-    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
-    return x.mean(), lo, hi
-
-
-def bonferroni_high(parts):
-    """all_of's upper bound: the smallest Student t upper bound over the K parts at confidence 1 - 0.05/K."""
-    k = len(parts)
-    return min(stats.ttest_1samp(np.asarray(p, float), 0.0).confidence_interval(1 - 0.05 / k).high for p in parts)
-
-
+SEED_NOISE = (0.00, 0.03, -0.02, 0.05, -0.04, 0.01, -0.03)
 GOOD_ERRORS = {"uniform_atomic_energy": 0.10, "uniform_force": 0.11, "uniform_energy": 0.20, "random": 0.21,
                "single_md_random": 0.5}
 
 
-def test_force_claim_reproduced_with_the_weakest_comparison_and_its_t_interval():
-    ev = judge_force_errors(errors(GOOD_ERRORS))
-    # Weakest comparison: uniform-force (0.11) vs global-energy (0.20); the noise enters the bad method only,
-    # so every comparison has the same spread and the smallest bounds are those of the weakest comparison.
-    # The upper bound is at the Bonferroni confidence 1 - 0.05/K over the K = 8 comparisons
-    # (1 model x 2 metrics x 2 good x 2 bad methods); the lower bound stays the 95 % one.
-    noise = np.array(RATIO_NOISE[:5])
-    mean, lo, hi95 = t_interval(np.log(0.20 / 0.11) + noise)
-    parts = [np.log(bad / good) + noise for _metric in range(2) for good in (0.10, 0.11) for bad in (0.20, 0.21)]
-    hi = bonferroni_high(parts)
-    assert hi == pytest.approx(stats.ttest_1samp(np.log(0.20 / 0.11) + noise, 0).confidence_interval(1 - 0.05 / 8).high)
-    assert hi > hi95
-    assert ev.value == pytest.approx(mean) and ev.ci_low == pytest.approx(lo) and ev.ci_high == pytest.approx(hi)
+def config_errors(rmse: dict, n: int = 5, n_configs: int = 20, models=("schnet_small",), seed_noise=SEED_NOISE,
+                  components: int = 300) -> pd.DataFrame:
+    """Per-configuration errors: method m, replicate r, configuration c has RMSE
+    rmse[m] * exp(seed_noise[r]) * c_scale[c] (the seed noise on the bad methods only), Max 5x its RMSE."""
+    scale = np.exp(np.random.default_rng(0).normal(0, 0.2, n_configs))
+    rows = []
+    for model in models:
+        for method, value in rmse.items():
+            for r in range(n):
+                for c in range(n_configs):
+                    v = value * (math.exp(seed_noise[r]) if method in nc.BAD else 1.0) * scale[c]
+                    rows.append({"model": model, "method": method, "replicate": r, "config": c,
+                                 "sse": v * v * components, "n": components, "max_abs": 5 * v})
+    return pd.DataFrame(rows)
+
+
+def force_results(*args, **kw) -> dict:
+    return {"config_errors": config_errors(*args, **kw).to_dict("records")}
+
+
+def test_force_claim_reproduced_with_the_weakest_comparison():
+    ev = judge_force_errors(force_results(GOOD_ERRORS))
+    # The per-configuration scale is common to all methods, so each log ratio is log(bad/good) + the mean of
+    # the resampled seeds' noise; the weakest pair is uniform force (0.11) vs uniform global energy (0.20).
+    assert ev.value == pytest.approx(np.log(0.20 / 0.11) + np.log(np.mean(np.exp(2 * np.array(SEED_NOISE[:5])))) / 2,
+                                     rel=1e-3) or ev.value == pytest.approx(np.log(0.20 / 0.11), abs=0.02)
+    assert 0 < ev.ci_low < np.log(0.20 / 0.11) < ev.ci_high
     assert ev.threshold == 0.0 and ev.n == 5 and ev.powered
-    assert f"uniform global energy / uniform force error ratio {np.exp(mean):.3g}" in ev.context
+    assert "uniform global energy / uniform force" in ev.context
     assert C.verdict_of(ev) == C.REPRODUCED
+
+
+def test_force_claim_interval_is_the_two_way_bootstrap_of_the_weakest_comparison():
+    """The lower bound is the smallest 95 % lower bound over the comparisons; for the weakest one it is the
+    two-way (seeds x configurations) bootstrap of its log RMSE ratio, computed here from the table."""
+    df = config_errors(GOOD_ERRORS)
+    ev = judge_force_errors({"config_errors": df.to_dict("records")})
+
+    def table(method):
+        sub = df[df.method == method]
+        return sub.pivot(index="replicate", columns="config", values="sse").to_numpy()
+
+    good, bad = table("uniform_force"), table("uniform_energy")
+
+    def log_ratio(r, c):
+        return np.log(np.sqrt(bad[np.ix_(r, c)].sum() / good[np.ix_(r, c)].sum()))
+
+    direct = crossed_bootstrap_interval(log_ratio, 5, 20)
+    assert ev.ci_low <= direct.low + 1e-12
 
 
 def test_force_claim_not_reproduced_when_global_energy_selection_wins():
     reversed_ = {"uniform_atomic_energy": 0.30, "uniform_force": 0.31, "uniform_energy": 0.20, "random": 0.21}
-    ev = judge_force_errors(errors(reversed_))
-    noise = np.array(RATIO_NOISE[:5])
-    mean, lo, _ = t_interval(np.log(0.20 / 0.31) + noise)
-    # Upper bound: smallest over the 8 comparisons at the Bonferroni confidence 1 - 0.05/8.
-    hi = bonferroni_high([np.log(bad / good) + noise for _metric in range(2) for good in (0.30, 0.31)
-                          for bad in (0.20, 0.21)])
-    assert ev.value == pytest.approx(mean) and ev.ci_low == pytest.approx(lo)
-    assert ev.ci_high == pytest.approx(hi) and ev.ci_high < 0
+    ev = judge_force_errors(force_results(reversed_))
+    assert ev.ci_high < 0 and ev.powered
     assert C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
 def test_force_claim_negative_needs_five_replicates():
     reversed_ = {"uniform_atomic_energy": 0.30, "uniform_force": 0.31, "uniform_energy": 0.20, "random": 0.21}
-    ev = judge_force_errors(errors(reversed_, n=4))
+    ev = judge_force_errors(force_results(reversed_, n=4))
     assert ev.n == 4 and not ev.powered and ev.ci_high < 0
     assert C.verdict_of(ev) == C.INCONCLUSIVE
 
 
 def test_force_claim_inconclusive_when_the_interval_straddles_zero():
     mixed = {"uniform_atomic_energy": 0.200, "uniform_force": 0.201, "uniform_energy": 0.201, "random": 0.21}
-    ev = judge_force_errors(errors(mixed))
+    ev = judge_force_errors(force_results(mixed))
     assert ev.ci_low < 0 < ev.ci_high and ev.powered
     assert C.verdict_of(ev) == C.INCONCLUSIVE
 
 
-def test_force_claim_conservative_bounds_over_models_and_metrics():
-    data = errors(GOOD_ERRORS)
-    # A second model where the Max error of uniform-force selection is only 1.05x better than random,
-    # with more spread across replicates: its bounds decide the interval. The other gap comparisons carry
-    # the same small replicate noise on the bad methods as the first model (identical values would leave
-    # their intervals undefined).
-    rng = np.random.default_rng(1)
-    jitter = rng.normal(0, 0.1, 5)
-    noise = np.array(RATIO_NOISE[:5])
-    for r in range(5):
-        for method, value in GOOD_ERRORS.items():
-            v = value * (math.exp(noise[r]) if method in study.BAD else 1.0)
-            row = {"model": "gap", "method": method, "replicate": r, "force_rmse": v, "force_max": 10 * v,
-                   "force_mae": v}
-            if method == "random":
-                row["force_max"] = 10 * 0.11 * 1.05 * math.exp(jitter[r])
-            data["errors"].append(row)
-    ev = judge_force_errors(data)
-    mean, lo, _ = t_interval(np.log(1.05) + jitter)
-    # All K = 16 comparisons (2 models x 2 metrics x 2 good x 2 bad), written out from the construction above.
-    parts = [np.log(bad / good) + noise for _metric in range(2) for good in (0.10, 0.11) for bad in (0.20, 0.21)]
-    for good in (0.10, 0.11):
-        for bad in (0.20, 0.21):
-            parts.append(np.log(bad / good) + noise)  # gap force RMSE
-            parts.append(np.log(0.11 * 1.05 / good) + jitter if bad == 0.21 else np.log(bad / good) + noise)
-    assert len(parts) == 16
-    assert lo == pytest.approx(min(t_interval(p)[1] for p in parts))
-    assert ev.value == pytest.approx(mean) and ev.ci_low == pytest.approx(lo)
-    assert ev.ci_high == pytest.approx(bonferroni_high(parts))
-    assert "gap force Max" in ev.context
+def test_force_claim_max_metric_can_decide():
+    """A second model whose Max error is worse for uniform force than for random decides the claim, although
+    its RMSEs favour the per-atom methods."""
+    df = config_errors(GOOD_ERRORS, models=("schnet_small", "gap"))
+    worse = (df.model == "gap") & (df.method == "uniform_force")
+    df.loc[worse, "max_abs"] *= 3.0
+    ev = judge_force_errors({"config_errors": df.to_dict("records")})
+    assert "gap mean per-configuration Max force error" in ev.context.split(";")[0]
+    assert ev.ci_high < 0 and C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
-@pytest.mark.filterwarnings("ignore:Precision loss")
 def test_force_claim_pairs_by_replicate():
-    # Errors that vary a lot between replicates but identically for every method, up to a small paired
-    # spread on the bad methods (zero mean in log for global energy, so the weakest ratio stays exact):
-    # paired ratios remove the replicate scale.
-    rows = []
-    energy_spread = (0.01, -0.01, 0.02, -0.02, 0.0)
-    for r, scale in enumerate([1.0, 3.0, 0.5, 2.0, 1.5]):
-        for method, value in GOOD_ERRORS.items():
-            own = {"random": 1.0 + 0.01 * r, "uniform_energy": math.exp(energy_spread[r])}.get(method, 1.0)
-            v = value * scale * own
-            rows.append({"model": "schnet_small", "method": method, "replicate": r, "force_rmse": v,
-                         "force_max": 10 * v})
-    ev = judge_force_errors({"errors": rows})
-    assert ev.value == pytest.approx(np.log(0.20 / 0.11)) and ev.ci_low > 0.5
-    assert C.verdict_of(ev) == C.REPRODUCED
+    """Errors that vary a lot between replicates but identically for every method: pairing by replicate (the
+    shared training seed) removes the replicate scale, and the claim is decided."""
+    df = config_errors(GOOD_ERRORS, seed_noise=(0,) * 7)
+    scale = df.replicate.map(dict(enumerate([1.0, 3.0, 0.5, 2.0, 1.5])))
+    df["sse"] *= scale ** 2
+    df["max_abs"] *= scale
+    # A small paired spread on the bad methods (a comparison without any gives no interval).
+    for method, spread in (("random", 0.02), ("uniform_energy", 0.01)):
+        own = df.method == method
+        df.loc[own, "sse"] *= 1.0 + spread * (-1.0) ** df.replicate[own]
+        df.loc[own, "max_abs"] *= 1.0 + spread * (-1.0) ** df.replicate[own]
+    ev = judge_force_errors({"config_errors": df.to_dict("records")})
+    assert ev.ci_low > 0.3 and C.verdict_of(ev) == C.REPRODUCED
 
 
 def test_force_claim_one_replicate_is_inconclusive_and_absent_methods_give_none():
-    ev = judge_force_errors(errors(GOOD_ERRORS, n=1))
+    ev = judge_force_errors(force_results(GOOD_ERRORS, n=1))
     assert ev.n == 1 and math.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
-    assert judge_force_errors(errors({"random": 0.2, "uniform_energy": 0.2})) is None
-    assert judge_force_errors({"errors": []}) is None
+    assert judge_force_errors(force_results({"random": 0.2, "uniform_energy": 0.2})) is None
+    assert judge_force_errors({"config_errors": []}) is None
 
 
-def md(e_flags, a_flags, ion_ps=40_000.0):
-    rows = [{"model": "schnet_small", "method": "uniform_energy", "replicate": r, "nonphysical": f,
-             "ion_ps": ion_ps / len(e_flags)} for r, f in enumerate(e_flags)]
-    rows += [{"model": "schnet_small", "method": "uniform_atomic_energy", "replicate": r, "nonphysical": f,
-              "ion_ps": ion_ps / len(a_flags)} for r, f in enumerate(a_flags)]
-    return {"md": rows}
+def md_runs(flags: dict, replicas: int = 3, ion_ps_per_run: float = 216 * 60.0, method_of=None) -> list[dict]:
+    """ML MD runs: flags[method] is a list over models of lists over replicas of (contact, collapsed)."""
+    rows = []
+    for method, models in flags.items():
+        for r, runs in enumerate(models):
+            for k, (contact, collapsed) in enumerate(runs):
+                rows.append({"model": "schnet_small", "method": method, "replicate": r, "replica": k,
+                             "contact": contact, "collapsed": collapsed, "rdf_core": False,
+                             "ion_ps": ion_ps_per_run})
+    return rows
 
 
-def test_rdf_claim_reproduced_with_the_newcombe_interval():
-    ev = judge_rdf(md([True] * 9 + [False], [False] * 10))
-    iv = proportion_difference_interval(9, 10, 0, 10)
-    assert ev.value == pytest.approx(0.9) and (ev.ci_low, ev.ci_high) == pytest.approx((iv.low, iv.high))
-    assert ev.n == 10 and ev.powered and ev.threshold == 0.0
+CLEAN = [(False, False)] * 3
+FLAGGED = [(True, False), (False, False), (False, True)]
+
+
+def md_results(energy, atomic, control=(FLAGGED,) * 2, ion_ps_per_run=216 * 60.0):
+    return {"md": md_runs({"uniform_energy": energy, "uniform_atomic_energy": atomic}, ion_ps_per_run=ion_ps_per_run),
+            "control": md_runs({study.CONTROL: list(control)})}
+
+
+def test_rdf_claim_reproduced_with_the_newcombe_interval_over_models():
+    ev = judge_rdf(md_results([FLAGGED] * 5, [CLEAN] * 5))
+    iv = proportion_difference_interval(5, 5, 0, 5)
+    assert ev.value == pytest.approx(1.0) and (ev.ci_low, ev.ci_high) == pytest.approx((iv.low, iv.high))
+    assert ev.n == 5 and ev.threshold == 0.0
     assert C.verdict_of(ev) == C.REPRODUCED
 
 
+def test_a_model_is_flagged_when_any_of_its_replicas_is():
+    one_bad_replica = [(False, False), (False, False), (True, False)]
+    models = nc.model_flags(pd.DataFrame(md_runs({"uniform_energy": [one_bad_replica, CLEAN]})))
+    assert models.flagged.tolist() == [True, False] and models.runs.tolist() == [3, 3]
+
+
 def test_rdf_claim_newcombe_by_hand():
-    # Newcombe's hybrid score interval from the two Wilson intervals, computed here without the library.
     def wilson(k, n, z=stats.norm.ppf(0.975)):
         p = k / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         return centre - half, centre + half
 
-    ev = judge_rdf(md([True] * 6 + [False] * 2, [True] + [False] * 7))
+    ev = judge_rdf(md_results([FLAGGED] * 6 + [CLEAN] * 2, [FLAGGED] + [CLEAN] * 7))
     (l1, u1), (l2, u2) = wilson(6, 8), wilson(1, 8)
     d = 6 / 8 - 1 / 8
     assert ev.ci_low == pytest.approx(d - math.hypot(6 / 8 - l1, u2 - 1 / 8))
     assert ev.ci_high == pytest.approx(d + math.hypot(u1 - 6 / 8, 1 / 8 - l2))
 
 
-def test_rdf_claim_not_reproduced_when_atomic_energy_runs_are_flagged_more():
-    ev = judge_rdf(md([False] * 10, [True] * 9 + [False]))
-    assert ev.ci_high < 0 and ev.powered
-    assert C.verdict_of(ev) == C.NOT_REPRODUCED
-
-
-def test_rdf_claim_negative_needs_the_ion_ps_budget():
-    ev = judge_rdf(md([False] * 10, [True] * 9 + [False], ion_ps=study.MIN_ION_PS - 1))
-    assert ev.ci_high < 0 and not ev.powered
+def test_rdf_claim_not_reproduced_only_with_the_budget_and_a_flagged_positive_control():
+    # 10 models x 3 runs x 216 ions x 60 ps = 388,800 ion-ps per method, above the budget.
+    powered = md_results([CLEAN] * 10, [FLAGGED] * 10)
+    ev = judge_rdf(powered)
+    assert ev.ci_high < 0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
+    short = md_results([CLEAN] * 10, [FLAGGED] * 10, ion_ps_per_run=nc.MIN_ION_PS / 31)
+    assert not judge_rdf(short).powered and C.verdict_of(judge_rdf(short)) == C.INCONCLUSIVE
+    blind = md_results([CLEAN] * 10, [FLAGGED] * 10, control=(CLEAN, CLEAN))
+    ev = judge_rdf(blind)
+    assert not ev.powered and "positive control flagged in 0.00" in ev.context
     assert C.verdict_of(ev) == C.INCONCLUSIVE
-    no_column = {"md": [{k: v for k, v in row.items() if k != "ion_ps"}
-                        for row in md([False] * 10, [True] * 10)["md"]]}
-    assert not judge_rdf(no_column).powered
 
 
-def test_rdf_claim_inconclusive_when_the_interval_straddles_zero():
-    ev = judge_rdf(md([True, True, False, False], [True, False, False, False]))
+def test_rdf_claim_inconclusive_when_the_interval_straddles_zero_and_absent_runs_give_none():
+    ev = judge_rdf(md_results([FLAGGED, FLAGGED, CLEAN, CLEAN], [FLAGGED, CLEAN, CLEAN, CLEAN]))
     assert ev.value == pytest.approx(0.25) and ev.ci_low < 0 < ev.ci_high
     assert C.verdict_of(ev) == C.INCONCLUSIVE
+    assert judge_rdf({"md": [], "control": []}) is None
+    assert judge_rdf({"md": md_runs({"uniform_energy": [CLEAN]}), "control": []}) is None
 
 
-def test_rdf_claim_absent_runs_give_none():
-    assert judge_rdf({"md": []}) is None
-    assert judge_rdf({"md": md([True], [False])["md"][:1]}) is None
-
-
-def test_md_summary_records_ion_ps():
+def test_test_set_is_random_and_stratified_by_state_point():
+    p = study.Params.resolve("smoke", {"n_test": 8})
+    frames = []
     from ase import Atoms
 
-    from paperlib.data.dataset import Dataset
+    for t in p.temperatures_K:
+        for k in range(10):
+            a = Atoms("NaCl", positions=[[0, 0, 0], [2.8, 0, 0]], cell=[10, 10, 10], pbc=True)
+            a.info[keys.TEMPERATURE], a.info[keys.PRESSURE], a.info["k"] = t, 1.0, k
+            frames.append(a)
+    test = study.test_set(p, Dataset(frames))
+    temps = test.info(keys.TEMPERATURE)
+    assert len(test) == 8 and all(np.sum(temps == t) == 4 for t in p.temperatures_K)
+    assert len({(a.info[keys.TEMPERATURE], a.info["k"]) for a in test}) == 8
 
+
+def test_positive_control_draws_from_the_farthest_like_ion_contacts():
+    p = study.Params.resolve("smoke", {"control_models": 3})
     rng = np.random.default_rng(0)
-    frames = Dataset([Atoms("Na4Cl4", positions=rng.uniform(0, 8, (8, 3)), cell=[8, 8, 8], pbc=True)
-                      for _ in range(3)])
-    runs = {("schnet_small", "random", 0): (frames, {"failure": None, "steps_done": 500,
-                                                     "time_to_failure_fs": None}),
-            ("schnet_small", "uniform_energy", 0): (Dataset(), {"failure": "close atoms", "steps_done": 40,
-                                                                "time_to_failure_fs": 80.0})}
-    table, _, _ = study.md_summary(frames, runs, timestep_fs=2.0)
-    assert table.ions.tolist() == [8, 8]
-    assert table.simulated_ps.tolist() == pytest.approx([1.0, 0.08])
-    assert table.ion_ps.tolist() == pytest.approx([8.0, 0.64])
-    assert table.nonphysical.tolist()[1]
+    contacts = pd.DataFrame({"Na-Na": rng.normal(3.0, 0.2, 24), "Na-Cl": rng.normal(2.6, 0.1, 24),
+                             "Cl-Cl": rng.normal(3.3, 0.2, 24)})
+    controls = study.control_selections(p, contacts)
+    assert list(controls) == [(study.CONTROL, r) for r in range(3)]
+    score = np.minimum(contacts["Na-Na"] - contacts["Na-Na"].median(), contacts["Cl-Cl"] - contacts["Cl-Cl"].median())
+    floor = np.sort(score)[::-1][2 * p.n_train - 1]
+    for idx in controls.values():
+        assert len(idx) == p.n_train and (score[idx] >= floor).all()
+    assert len({tuple(v) for v in controls.values()}) > 1   # replicates draw their own sets
+
+
+def test_md_summary_detects_contacts_and_collapses_and_records_ion_ps():
+    from ase.build import bulk
+
+    ref = Dataset([bulk("NaCl", "rocksalt", a=5.6, cubic=True).repeat(2) for _ in range(3)])
+    thresholds = study.contact_thresholds(ref, 0.3)
+    assert thresholds["Na-Na"] == pytest.approx(5.6 / np.sqrt(2) - 0.3)
+    # Samples 1-3 of four hold one Na-Na pair 2.2 A apart.
+    na = [i for i, s in enumerate(ref[0].get_chemical_symbols()) if s == "Na"]
+    close = [ref[0].copy() for _ in range(4)]
+    for a in close[1:]:
+        a.positions[na[1]] = a.positions[na[0]] + [2.2, 0, 0]
+    runs = {("schnet_small", "random", 0, 0): (ref, {"failure": None, "steps_done": 500, "time_to_failure_fs": None}),
+            ("schnet_small", "uniform_energy", 0, 0): (Dataset(close), {"failure": None, "steps_done": 500,
+                                                                         "time_to_failure_fs": None}),
+            ("schnet_small", "uniform_energy", 0, 1): (Dataset(), {"failure": "Na-Na 0.80 A apart (< 1 A)", "steps_done": 40,
+                                                                  "time_to_failure_fs": 80.0})}
+    table, _, _ = study.md_summary(ref, runs, timestep_fs=2.0, every=10, thresholds=thresholds, consecutive=3)
+    assert table.contact.tolist() == [False, True, False]
+    assert table.collapsed.tolist() == [False, False, True]
+    assert table.collapse_pair.tolist() == ["", "", "Na-Na"]
+    # The contact starts at sample 1, taken after (1 + 1) x 10 steps of 2 fs.
+    assert table.contact_ps[1] == pytest.approx(0.04)
+    assert table.ion_ps.tolist() == pytest.approx([64 * 1.0, 64 * 1.0, 64 * 0.08])
+    assert nc.run_flags(table).tolist() == [False, True, True]
+
+
+def synthetic_results() -> study.Results:
+    """A small Results as run() builds it, without training or MD."""
+    rng = np.random.default_rng(3)
+    cfg = config_errors(GOOD_ERRORS, n=3, n_configs=12, models=("schnet_small", "gap"))
+    cfg["T"], cfg["P"] = 1200.0, 1.0
+    errs = (cfg.groupby(["model", "method", "replicate"]).apply(lambda g: np.sqrt(g.sse.sum() / g.n.sum()))
+            .rename("force_rmse").reset_index())
+    errs["fit_s"] = rng.uniform(1, 2, len(errs))
+    md = pd.DataFrame(md_runs({"uniform_energy": [FLAGGED, CLEAN], "uniform_atomic_energy": [CLEAN, CLEAN]}))
+    control = pd.DataFrame(md_runs({study.CONTROL: [FLAGGED]}))
+    r = np.linspace(0.05, 5.95, 60)
+    rdf = {pair: np.vstack([r, rng.uniform(0, 2, r.size)]) for pair in ("Na-Na", "Na-Cl", "Cl-Cl")}
+    states = pd.DataFrame({study.STATE_T: [1200.0, 2000.0], study.STATE_P: [1.0, 1.0], "frames": [12, 12],
+                           "density": [1.6, 1.4], "energy_per_atom": [-3.3, -3.1]})
+    probe = pd.DataFrame({"model": ["reference", "schnet_small"], "method": ["reference", "random"],
+                          "replicate": [0, 0], "pair": ["Na-Na"] * 2, "frame": [0, 0], "distance_A": [2.0, 2.0],
+                          "dE": [3.0, -0.5]})
+    return study.Results(
+        states=states, distributions={m: {col: rng.normal(size=5) for col in study.PROPERTIES} for m in GOOD_ERRORS},
+        selection_states=pd.DataFrame({study.STATE_T: [1200.0], study.STATE_P: [1.0], "share": [1.0],
+                                       "method": ["random"]}),
+        selection_contacts=pd.DataFrame({"Na-Na": [3.1], "Na-Cl": [2.7], "Cl-Cl": [3.4], "method": ["random"]}),
+        errors=errs, config_errors=cfg, probe=probe, md_density_g_cm3=1.55,
+        contact_thresholds={"Na-Na": 2.5, "Cl-Cl": 2.8}, md=md, control=control, reference_rdf=rdf,
+        model_rdfs={study.run_key("schnet_small", "random", 0, 1): rdf})
+
+
+def test_results_round_trip_through_json():
+    original = synthetic_results()
+    back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
+    for name in ("errors", "config_errors", "md", "control", "states", "probe", "selection_states"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(original, name))
+    np.testing.assert_array_equal(back.reference_rdf["Na-Cl"], original.reference_rdf["Na-Cl"])
+    assert study.parse_run_key(next(iter(back.model_rdfs))) == ("schnet_small", "random", 0, 1)
+    assert study.figures(back) == study.figures(original)
+    fig = study.figures(original)
+    assert fig["schnet_small/uniform_energy/md_flagged_model_fraction"] == pytest.approx(0.5)
+    assert fig["positive_control/flagged_fraction"] == pytest.approx(2 / 3)
+    assert study.probe_summary(original.probe).well_share.tolist() == [1.0]
+    verdicts = [C.verdict_of(ev) for ev in (judge_force_errors(back.claims_input()), judge_rdf(back.claims_input()))]
+    assert verdicts == [C.verdict_of(judge_force_errors(original.claims_input())),
+                        C.verdict_of(judge_rdf(original.claims_input()))]
 
 
 def test_results_json_follows_the_rule(tmp_path):
-    results = {**errors(GOOD_ERRORS), **md([True] * 9 + [False], [False] * 10)}
+    results = {**force_results(GOOD_ERRORS), **md_results([FLAGGED] * 5, [CLEAN] * 5)}
     verdicts = C.judge(CLAIMS, results, "smoke")
     assert [v.verdict for v in verdicts] == [C.REPRODUCED, C.REPRODUCED]
     C.write_results(tmp_path / "results.json", study="nacl_selection", title="NaCl", profile="smoke",
                     params={}, figures={}, verdicts=verdicts, provenance={})
     data = json.loads((tmp_path / "results.json").read_text())
     assert all(C.rule_problems(c) == [] for c in data["claims"])
-    assert isinstance(C.rules_table(CLAIMS), pd.DataFrame)
     assert [c.key for c in CLAIMS] == ["a", "b"]
 
 
-def synthetic_results() -> study.Results:
-    """A small Results as run() builds it, without training or MD."""
-    rng = np.random.default_rng(3)
-    errs = pd.DataFrame(errors(GOOD_ERRORS, n=3, models=("schnet_small", "gap"))["errors"])
-    errs["energy_mae_per_atom"] = rng.uniform(0.001, 0.01, len(errs))
-    errs["fit_s"] = rng.uniform(1, 2, len(errs))
-    runs = pd.DataFrame(md([True, False, True], [False, False, True])["md"])
-    runs["failure"] = ["", "", "close atoms", "", "", ""]
-    runs["time_to_failure_ps"] = [np.nan, np.nan, 0.08, np.nan, np.nan, np.nan]
-    runs["rdf_distance_Na-Cl"] = [0.1, 0.2, np.nan, 0.05, 0.07, 0.3]
-    r = np.linspace(0.05, 5.95, 60)
-    rdf = {pair: np.vstack([r, rng.uniform(0, 2, r.size)]) for pair in ("Na-Na", "Na-Cl", "Cl-Cl")}
-    states = pd.DataFrame({study.STATE_T: [1200.0, 2000.0], study.STATE_P: [1.0, 1.0], "frames": [12, 12],
-                           "density": [1.6, 1.4], "energy_per_atom": [-3.3, -3.1]})
-    return study.Results(
-        states=states,
-        distributions={m: {col: rng.normal(size=5) for col in study.PROPERTIES} for m in GOOD_ERRORS},
-        test_origin=["random", "uniform_energy"], errors=errs, md_density_g_cm3=1.55, md=runs,
-        reference_rdf=rdf, model_rdfs={study.run_key("schnet_small", "random", 0): rdf})
-
-
-def test_results_round_trip_through_json():
-    original = synthetic_results()
-    back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
-    pd.testing.assert_frame_equal(back.errors, original.errors)
-    pd.testing.assert_frame_equal(back.md, original.md)
-    pd.testing.assert_frame_equal(back.states, original.states)
-    for m, cols in original.distributions.items():
-        for col, v in cols.items():
-            np.testing.assert_array_equal(back.distributions[m][col], v)
-    np.testing.assert_array_equal(back.reference_rdf["Na-Cl"], original.reference_rdf["Na-Cl"])
-    assert list(back.model_rdfs) == ["schnet_small/random/0"]
-    assert study.parse_run_key(next(iter(back.model_rdfs))) == ("schnet_small", "random", 0)
-    assert back.test_origin == original.test_origin and back.md_density_g_cm3 == original.md_density_g_cm3
-    assert study.figures(back) == study.figures(original)
-    fig = study.figures(original)
-    assert fig["schnet_small/uniform_energy/md_flagged_fraction"] == pytest.approx(2 / 3)
-    assert fig["gap/random/force_rmse_mean"] == pytest.approx(0.21 * np.mean(np.exp(RATIO_NOISE[:3])))
-    # The judges read the same records from a round-tripped Results.
-    verdicts = [C.verdict_of(ev) for ev in (judge_force_errors(back.claims_input()), judge_rdf(back.claims_input()))]
-    assert verdicts == [C.verdict_of(judge_force_errors(original.claims_input())),
-                        C.verdict_of(judge_rdf(original.claims_input()))]
+@pytest.mark.slow
+def test_positive_control_is_flagged_at_smoke(executed):
+    _nb, results = executed["nacl_selection"]
+    assert results["figures"]["positive_control/flagged_fraction"] == 1.0
+    assert results["figures"]["positive_control/ion_ps"] > 0
 
 
 def test_runtime_settings_stay_out_of_the_training_key():
@@ -286,7 +324,7 @@ def test_runtime_settings_stay_out_of_the_training_key():
         assert not {"device", "devices", "strategy", "progress"} & set(study.train_settings(p, 0, model))
     assert study.train_settings(p, 0, "gap")["n_sparse"] == p.gap_n_sparse
     train = study.Dataset()
-    args = [dict(**study._train_args(p, "schnet_small", train, 0), runtime=RunOptions(device=d).training(),
-                 progress=d == "cpu") for d in ("cpu", "cuda")]
+    args = [dict(model="schnet_small", settings=study.train_settings(p, 0), force_weight=p.force_weight,
+                 train=train, runtime=RunOptions(device=d).training(), progress=d == "cpu") for d in ("cpu", "cuda")]
     assert study._train.key(**args[0]) == study._train.key(**args[1])
     assert not {"runtime", "progress"} & set(study._train.key_params(**args[0]))

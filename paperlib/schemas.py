@@ -26,9 +26,10 @@ def _nacl_checks(v: Mapping[str, Any]) -> str | None:
     if not n_states <= v["n_test"] <= n_states * v["test_frames_per_state"]:
         return (f"parameter 'n_test': got {v['n_test']}; allowed: between one per state point ({n_states}) and the "
                 f"test pool's size ({n_states * v['test_frames_per_state']})")
-    if 2 * v["n_train"] > n_states * v["frames_per_state"]:
-        return (f"parameter 'n_train': got {v['n_train']}; allowed: at most half the training pool "
-                f"({n_states * v['frames_per_state'] // 2}), since the positive control draws from its farthest half")
+    if 2 * -(-v["n_train"] // n_states) > v["frames_per_state"]:
+        return (f"parameter 'n_train': got {v['n_train']}; allowed: at most {n_states * (v['frames_per_state'] // 2)} "
+                "(half of every state point's frames), since the positive control draws from each state point's "
+                "farthest half")
     if "gap" in v["models"] and v["gap_n_train"] > n_states * v["frames_per_state"]:
         return (f"parameter 'gap_n_train': got {v['gap_n_train']}; allowed: at most the training pool's size "
                 f"({n_states * v['frames_per_state']})")

@@ -6,32 +6,43 @@ from collections.abc import Sequence
 
 import numpy as np
 from ase import Atoms
-from ase.neighborlist import neighbor_list
+
+from paperlib.neighbours import pairs_within
+
+
+def partial_rdfs(frames: Sequence[Atoms], pairs: Sequence[tuple[str, str]], r_max_A: float, n_bins: int = 200,
+                 exclude_same: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Partial RDFs g_ab(r) of every pair (a, b) in ``pairs``, averaged over ``frames`` (periodic, fixed
+    composition), from one neighbour list per frame: {"a-b": (bin centres in Angstrom, g)}.
+
+    g is normalised so that an ideal gas gives 1: g_ab(r) = <number of b around an a in the shell> / (rho_b *
+    shell volume). With ``exclude_same`` (a per-atom array such as ``"mol_id"``), pairs with equal values are not
+    counted: the intermolecular RDF.
+    """
+    edges = np.linspace(0.0, r_max_A, n_bins + 1)
+    counts = {pair: np.zeros(n_bins) for pair in pairs}
+    norm = dict.fromkeys(pairs, 0.0)
+    for atoms in frames:
+        sym = np.array(atoms.get_chemical_symbols())
+        i, j, offsets, _ = pairs_within(atoms, r_max_A)
+        d = np.linalg.norm(atoms.positions[j] - atoms.positions[i] + offsets, axis=1)
+        keep = np.ones(len(d), bool)
+        if exclude_same is not None:
+            keep = atoms.arrays[exclude_same][i] != atoms.arrays[exclude_same][j]
+        for a, b in pairs:
+            m = keep & (sym[i] == a) & (sym[j] == b)
+            counts[(a, b)] += np.histogram(d[m], bins=edges)[0]
+            n_a, n_b = np.sum(sym == a), np.sum(sym == b)
+            norm[(a, b)] += n_a * (n_b - (a == b)) / atoms.get_volume()
+    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    return {f"{a}-{b}": (centres, counts[(a, b)] / (norm[(a, b)] * shell)) for a, b in pairs}
 
 
 def partial_rdf(frames: Sequence[Atoms], a: str, b: str, r_max_A: float, n_bins: int = 200,
                 exclude_same: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Partial RDF g_ab(r) averaged over ``frames`` (periodic, fixed composition).
-
-    Returns bin centres (Angstrom) and g(r), normalised so that an ideal gas gives 1:
-    g_ab(r) = <number of b around an a in the shell> / (rho_b * shell volume). With ``exclude_same`` (a
-    per-atom array such as ``"mol_id"``), pairs with equal values are not counted: the intermolecular RDF.
-    """
-    edges = np.linspace(0.0, r_max_A, n_bins + 1)
-    counts = np.zeros(n_bins)
-    norm = 0.0
-    for atoms in frames:
-        sym = np.array(atoms.get_chemical_symbols())
-        i, j, d = neighbor_list("ijd", atoms, r_max_A)
-        m = (sym[i] == a) & (sym[j] == b)
-        if exclude_same is not None:
-            m &= atoms.arrays[exclude_same][i] != atoms.arrays[exclude_same][j]
-        counts += np.histogram(d[m], bins=edges)[0]
-        n_a, n_b = np.sum(sym == a), np.sum(sym == b)
-        rho_b = (n_b - (a == b)) / atoms.get_volume()
-        norm += n_a * rho_b
-    shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-    return 0.5 * (edges[1:] + edges[:-1]), counts / (norm * shell)
+    """Partial RDF g_ab(r) averaged over ``frames``: bin centres (Angstrom) and g(r) (see :func:`partial_rdfs`)."""
+    return partial_rdfs(frames, [(a, b)], r_max_A, n_bins, exclude_same)[f"{a}-{b}"]
 
 
 def first_rise(r: np.ndarray, g: np.ndarray, threshold: float = 0.05) -> float:

@@ -150,15 +150,15 @@ def pair_name(a: str, b: str) -> str:
 
 def problem(finite: bool, max_force: float, closest_A: float, min_distance_A: float, max_force_eV_A: float,
             closest_pair: str = "atoms") -> str | None:
-    """The failure of a frame from its summary, or ``None``: a non-finite energy or force, the largest force
-    (eV/A) above ``max_force_eV_A``, or the closest pair (A, its elements named by ``closest_pair``) nearer than
-    ``min_distance_A``, in that order."""
+    """The failure of a frame from its summary, or ``None``: a non-finite energy or force, the closest pair (A,
+    its elements named by ``closest_pair``) nearer than ``min_distance_A``, or the largest force (eV/A) above
+    ``max_force_eV_A``, in that order (atoms that collapse also feel huge forces; the pair says more)."""
     if not finite:
         return "non-finite energy or forces"
-    if max_force > max_force_eV_A:
-        return f"force {max_force:.1f} eV/A above {max_force_eV_A:g} eV/A"
     if closest_A < min_distance_A:
         return f"{closest_pair} {closest_A:.2f} A apart (< {min_distance_A:g} A)"
+    if max_force > max_force_eV_A:
+        return f"force {max_force:.1f} eV/A above {max_force_eV_A:g} eV/A"
     return None
 
 

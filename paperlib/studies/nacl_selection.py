@@ -22,7 +22,7 @@ import pandas as pd
 from paperlib import keys, selection
 from paperlib.analysis.contacts import closest_distances, contact_onset
 from paperlib.analysis.probes import energy_changes, probe_structures
-from paperlib.analysis.rdf import nonphysical_short_range, partial_rdf, rdf_distance
+from paperlib.analysis.rdf import nonphysical_short_range, partial_rdfs, rdf_distance
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
@@ -123,16 +123,26 @@ def training_selections(p: Params, pool: Dataset, n: int | None = None) -> dict[
             for m in p.selection_methods for r in range(p.n_seeds)}
 
 
-def control_selections(p: Params, contacts: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
-    """The positive control's training sets: ``n_train`` configurations drawn at random (stream
-    ``control_selection``, index ``r``) from the ``2 n_train`` whose closest like-ion contact is the farthest,
-    measured per pair against the pool's median (so that neither Na-Na nor Cl-Cl contacts come close)."""
-    like = [f"{a}-{b}" for a, b in LIKE_PAIRS]
-    score = np.min([contacts[c] - contacts[c].median() for c in like], axis=0)
-    candidates = np.argsort(-score, kind="stable")[:2 * p.n_train]
-    return {(CONTROL, r): np.sort(np.random.default_rng(stream_seed(p.seed, "control_selection", r))
-                                  .choice(candidates, p.n_train, replace=False))
-            for r in range(p.control_models)}
+def control_selections(p: Params, pool: Dataset, contacts: pd.DataFrame) -> dict[tuple[str, int], np.ndarray]:
+    """The positive control's training sets: at every state point its share of ``n_train`` configurations,
+    drawn at random (stream ``control_selection``, index ``r``) from the twice as many whose closest like-ion
+    contact is the farthest, measured per pair against that state point's median (so that neither Na-Na nor
+    Cl-Cl contacts come close, while every state point stays covered as in the other training sets)."""
+    states = list(zip(pool.info(keys.TEMPERATURE), pool.info(keys.PRESSURE)))
+    distinct = sorted(set(states))
+    members = [np.array([i for i, s in enumerate(states) if s == state]) for state in distinct]
+    quota = [p.n_train // len(distinct) + (k < p.n_train % len(distinct)) for k in range(len(distinct))]
+    candidates = []
+    for idx, q in zip(members, quota):
+        local = contacts.iloc[idx]
+        score = np.min([local[f"{a}-{b}"] - local[f"{a}-{b}"].median() for a, b in LIKE_PAIRS], axis=0)
+        candidates.append(idx[np.argsort(-score, kind="stable")[:2 * q]])
+    out = {}
+    for r in range(p.control_models):
+        rng = np.random.default_rng(stream_seed(p.seed, "control_selection", r))
+        out[(CONTROL, r)] = np.sort(np.concatenate([rng.choice(c, q, replace=False)
+                                                    for c, q in zip(candidates, quota) if q]))
+    return out
 
 
 def test_set(p: Params, test_pool: Dataset) -> Dataset:
@@ -241,9 +251,10 @@ def train_all(p: Params, cache: Cache, pool: Dataset, jobs: Mapping, options: Ru
 
 # -- test errors and the short-range probe ---------------------------------------------------------
 def probe_set(p: Params, test: Dataset) -> list:
-    """The short-range probe's structures: for each of the first ``probe_frames`` test configurations and each
-    like-ion pair, the frame and its closest pair pulled to every :data:`PROBE_DISTANCES_A`."""
-    frames = list(test)[:p.probe_frames]
+    """The short-range probe's structures: for each of ``probe_frames`` test configurations spread evenly over the
+    test set and each like-ion pair, the frame and its closest pair pulled to every :data:`PROBE_DISTANCES_A`."""
+    # Spread over the test set, which is ordered by state point, so that every state point is probed.
+    frames = [test[int(k)] for k in np.linspace(0, len(test) - 1, p.probe_frames).round()]
     return [s for a, b in LIKE_PAIRS for s in probe_structures(frames, a, b, PROBE_DISTANCES_A)]
 
 
@@ -339,13 +350,13 @@ def probe_summary(probe: pd.DataFrame) -> pd.DataFrame:
 # -- MD, close contacts and RDFs --------------------------------------------------------------------
 @cached_step(runtime=("progress",))
 def _reference_nvt(out: Path, *, n_atoms: int, density: float, temperature_K: float, timestep_fs: float,
-                   equil_steps: int, steps: int, every: int, seed: int, progress: bool) -> None:
-    """NVT MD of a fresh box; box and velocities from the streams ``reference_md_box`` and ``reference_md``."""
+                   equil_steps: int, steps: int, every: int, seed: int, stream: str, progress: bool) -> None:
+    """NVT MD of a fresh box; box and velocities from the streams ``<stream>_box`` and ``<stream>``."""
     engine = LammpsBMHTF(BMHTFSettings(kspace_style="pppm", kspace_accuracy=1e-5))
-    start = random_salt_box(n_atoms, density, seed=stream_seed(seed, "reference_md_box"))
+    start = random_salt_box(n_atoms, density, seed=stream_seed(seed, f"{stream}_box"))
     frames = lammps_md(engine, start, temperature_K=temperature_K, pressure_bar=None, timestep_fs=timestep_fs,
                        equil_steps=equil_steps, n_frames=max(1, steps // every), stride=every,
-                       seed=stream_seed(seed, "reference_md"), progress=progress)
+                       seed=stream_seed(seed, stream), progress=progress)
     engine.close()
     Dataset(frames).write(out / FRAMES)
 
@@ -361,11 +372,14 @@ def md_density(p: Params, pool: Dataset) -> float:
     return float(np.mean([density_g_cm3(pool[i]) for i in np.flatnonzero(m)]))
 
 
-def reference_md(p: Params, cache: Cache, density: float, progress: bool = True) -> Dataset:
-    """Reference NVT frames (LAMMPS, Nose-Hoover) of the RDF box."""
+def reference_md(p: Params, cache: Cache, density: float, progress: bool = True, stream: str = "reference_md"
+                 ) -> Dataset:
+    """Reference NVT frames (LAMMPS, Nose-Hoover) of the RDF box: the run the ML MD starts from and is compared
+    with (``stream="reference_md"``), or an independent one of the same length (``"negative_control"``) on which
+    the close-contact detector must stay silent."""
     args = dict(n_atoms=p.md_n_atoms, density=density, temperature_K=p.md_temperature_K,
                 timestep_fs=p.md_timestep_fs, equil_steps=p.md_equil_steps, steps=p.md_steps, every=p.rdf_every,
-                seed=p.seed)
+                seed=p.seed, stream=stream)
     entry = _reference_nvt.entry(cache, **args, progress=progress)
     return Dataset.read(entry / FRAMES)
 
@@ -420,7 +434,7 @@ def ml_md(p: Params, cache: Cache, models: Mapping[tuple, Trained], starts: list
 
 def rdfs(frames: Dataset, n_bins: int = 120) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Partial RDFs Na-Na, Na-Cl, Cl-Cl of ``frames``: {"Na-Na": (r, g), ...}."""
-    return {f"{a}-{b}": partial_rdf(list(frames), a, b, RDF_RMAX_A, n_bins) for a, b in PAIRS}
+    return partial_rdfs(list(frames), PAIRS, RDF_RMAX_A, n_bins)
 
 
 def contact_thresholds(ref_frames: Dataset, margin_A: float) -> dict[str, float]:
@@ -434,6 +448,14 @@ def collapse_pair(failure: str | None) -> str:
     """The elements of the closest pair named in a collapse's failure (``"Na-Na 0.34 A apart (< 1 A)"``), or
     ``""`` when the run did not collapse by atoms coming too close."""
     return failure.split()[0] if failure and " A apart" in failure else ""
+
+
+def negative_control(frames: Dataset, thresholds: Mapping[str, float], consecutive: int) -> dict[str, Any]:
+    """The close-contact detector on an independent reference run: its closest like-ion distances (A) and
+    whether it fired (it must not: the reference has no spurious contacts)."""
+    closest = closest_distances(list(frames), LIKE_PAIRS)
+    fired = any(contact_onset(d, thresholds[pair], consecutive) is not None for pair, d in closest.items())
+    return {"contact_fired": bool(fired), "closest_A": {pair: float(d.min()) for pair, d in closest.items()}}
 
 
 def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float, every: int, thresholds: Mapping[str, float],
@@ -484,7 +506,8 @@ def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float, every: in
 def figures(results: "Results") -> dict[str, Any]:
     """The measured figures written to results.json (see
     :func:`~paperlib.studies.nacl_selection_claims.summary_figures`)."""
-    return summary_figures(results.errors, results.md, results.control)
+    return {**summary_figures(results.errors, results.md, results.control),
+            "negative_control/contact_fired": float(results.negative_control["contact_fired"])}
 
 
 # -- the study ------------------------------------------------------------------------------------
@@ -527,6 +550,8 @@ class Results(StudyResults):
         density of the ML MD box.
     contact_thresholds
         per like-ion pair, the close-contact threshold (A).
+    negative_control
+        the detector on an independent reference run (see :func:`negative_control`).
     md, control
         one row per ML MD run (see :func:`md_summary`) of the :data:`MD_METHODS` models and of the positive
         control.
@@ -545,6 +570,7 @@ class Results(StudyResults):
     probe: pd.DataFrame
     md_density_g_cm3: float
     contact_thresholds: dict
+    negative_control: dict
     md: pd.DataFrame
     control: pd.DataFrame
     reference_rdf: dict
@@ -573,7 +599,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
             contacts = pool_contacts(pool)
             selections = training_selections(p, pool)
             gap_selections = training_selections(p, pool, p.gap_n_train) if "gap" in p.models else {}
-            controls = control_selections(p, contacts)
+            controls = control_selections(p, pool, contacts)
             test = test_set(p, test_pool)
             sel_states, sel_contacts = selection_diagnostics(pool, contacts, {**selections, **controls})
         with timer("training"):
@@ -584,6 +610,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         with timer("MD"):
             density = md_density(p, pool)
             ref_frames = reference_md(p, cache, density, progress)
+            independent = reference_md(p, cache, density, progress, stream="negative_control")
             runs = ml_md(p, cache, models, md_starts(p, ref_frames), options, executor=ex)
     thresholds = contact_thresholds(ref_frames, p.contact_margin_A)
     table, ref_rdf, model_rdfs = md_summary(ref_frames, runs, p.md_timestep_fs, p.rdf_every, thresholds,
@@ -592,6 +619,8 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     return Results(states=pool_states(pool), distributions=selection_distributions(pool, selections),
                    selection_states=sel_states, selection_contacts=sel_contacts, errors=errors,
                    config_errors=config_errors, probe=probe, md_density_g_cm3=density,
-                   contact_thresholds=thresholds, md=table[~is_control].reset_index(drop=True),
+                   contact_thresholds=thresholds,
+                   negative_control=negative_control(independent, thresholds, p.contact_samples),
+                   md=table[~is_control].reset_index(drop=True),
                    control=table[is_control].reset_index(drop=True), reference_rdf=_rdf_arrays(ref_rdf),
                    model_rdfs={run_key(*k): _rdf_arrays(v) for k, v in model_rdfs.items()})

@@ -34,7 +34,12 @@ def test_override_applies_and_coerces():
     ({"n_atoms": 65}, "even"),
     ({"n_train": 500}, "frames_per_state"),
     ({"force_weight": float("nan")}, "parameter 'force_weight'"),
-    ({"n_test": 2}, "at least one per selection method"),
+    ({"n_test": 1}, "between one per state point (2)"),
+    ({"n_test": 21}, "the test pool's size (20)"),
+    ({"md_models": 2}, "at most n_seeds (1)"),
+    ({"md_model": "gap"}, "parameter 'md_model': got 'gap'; allowed: a network"),
+    ({"probe_frames": 11}, "at most n_test (10)"),
+    ({"n_train": 11, "frames_per_state": 11}, "half of every state point's frames"),
 ])
 def test_bad_values_name_parameter_value_and_allowed(overrides, fragment):
     with pytest.raises(ParameterError) as err:

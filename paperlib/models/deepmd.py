@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import FitReport, Targets
 from paperlib.models.external import ExternalPotential, find_executable
+from paperlib.neighbours import pairs_within
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,10 @@ class DeepMDConfig:
     start_pref_f: float = 1000.0
     limit_pref_f: float = 1.0
     seed: int = 0
+    sel: tuple[tuple[str, int], ...] = ()
+    """Per element, the most neighbours of that element within ``rcut_A`` the descriptor keeps (DeePMD-kit drops
+    the rest, silently); empty: DeePMD-kit's ``auto``, from the training data alone. :func:`sel_for` sets it from
+    every structure a model will meet."""
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
@@ -59,7 +66,8 @@ class DeepMDConfig:
         """The ``dp train`` input for ``systems`` (directories) with element order ``type_map``."""
         return {
             "model": {"type_map": type_map,
-                      "descriptor": {"type": "se_e2_a", "sel": "auto", "rcut": self.rcut_A,
+                      "descriptor": {"type": "se_e2_a", "rcut": self.rcut_A,
+                                     "sel": [dict(self.sel)[el] for el in type_map] if self.sel else "auto",
                                      "rcut_smth": self.rcut_smth_A, "neuron": list(self.descriptor_neurons),
                                      "axis_neuron": self.axis_neuron, "seed": self.seed},
                       "fitting_net": {"neuron": list(self.fitting_neurons), "seed": self.seed}},
@@ -70,6 +78,32 @@ class DeepMDConfig:
             "training": {"training_data": {"systems": systems, "batch_size": self.batch_size},
                          "numb_steps": self.steps, "seed": self.seed, "disp_file": "lcurve.out",
                          "disp_freq": max(1, self.steps // 20), "save_freq": self.steps}}
+
+
+def max_neighbours(structures: Iterable[Atoms], rcut_A: float) -> dict[str, int]:
+    """Per element, the largest number of atoms of that element within ``rcut_A`` of any one atom, over
+    ``structures`` (periodic images counted where a structure is periodic)."""
+    out: dict[str, int] = {}
+    for atoms in structures:
+        sym = np.array(atoms.get_chemical_symbols())
+        i, j, _, _ = pairs_within(atoms, rcut_A)
+        for el in np.unique(sym[j]):
+            most = int(np.bincount(i[sym[j] == el], minlength=len(atoms)).max())
+            out[str(el)] = max(out.get(str(el), 0), most)
+    return out
+
+
+def sel_for(structures: Iterable[Atoms], rcut_A: float, margin: float = 1.25) -> tuple[tuple[str, int], ...]:
+    """A ``sel`` that keeps every neighbour in ``structures`` with room for ``margin`` times as many (denser
+    moments of MD than the structures given)."""
+    return tuple(sorted((el, int(math.ceil(margin * n))) for el, n in max_neighbours(structures, rcut_A).items()))
+
+
+def sel_problems(sel: Sequence[tuple[str, int]], structures: Iterable[Atoms], rcut_A: float) -> list[str]:
+    """Where ``structures`` hold more neighbours of an element than ``sel`` keeps (each would be dropped)."""
+    allowed = dict(sel)
+    return [f"an atom has {n} {el} neighbours within {rcut_A:g} A; sel keeps {allowed.get(el, 0)}"
+            for el, n in sorted(max_neighbours(structures, rcut_A).items()) if n > allowed.get(el, 0)]
 
 
 def write_deepmd_systems(data: Dataset, root: str | Path, type_map: list[str]) -> list[str]:
@@ -123,6 +157,11 @@ class DeepMDPotential(ExternalPotential):
                              "config's prefactors weigh them)")
         train.require(keys.REF_energy, keys.REF_forces)
         self.type_map = [chemical_symbols[z] for z in sorted({int(z) for a in train for z in a.numbers})]
+        if self.config.sel:
+            dropped = sel_problems(self.config.sel, train, self.config.rcut_A)
+            if dropped:
+                raise ValueError(f"DeepMDConfig.sel {dict(self.config.sel)} drops neighbours of the training data: "
+                                 + "; ".join(dropped))
         work = Path(tempfile.mkdtemp(prefix="paperlib-deepmd-"))
         systems = write_deepmd_systems(train, work / "data", self.type_map)
         (work / "input.json").write_text(json.dumps(self.config.input_json(self.type_map, systems), indent=1))

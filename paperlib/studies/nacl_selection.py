@@ -504,8 +504,9 @@ def md_summary(ref_frames: Dataset, runs: Mapping, timestep_fs: float, every: in
 
 
 def figures(results: "Results") -> dict[str, Any]:
-    """The measured figures written to results.json (see
-    :func:`~paperlib.studies.nacl_selection_claims.summary_figures`)."""
+    """The measured figures written to results.json: those of
+    :func:`~paperlib.studies.nacl_selection_claims.summary_figures`, and ``negative_control/contact_fired`` (1 when
+    the close-contact detector fired on the independent reference run, which it must not)."""
     return {**summary_figures(results.errors, results.md, results.control),
             "negative_control/contact_fired": float(results.negative_control["contact_fired"])}
 

@@ -202,9 +202,10 @@ def set_energies(sets: Mapping[str, Dataset]) -> pd.DataFrame:
 
 
 # -- models ---------------------------------------------------------------------------------------
-def make_model(algorithm: str, p: Params, device: str = "auto") -> Potential:
+def make_model(algorithm: str, p: Params, device: str = "auto", sel: tuple[tuple[str, int], ...] = ()) -> Potential:
     """A fresh model of ``algorithm`` with the study's settings (shared cutoff ``r_cut_A``); MACE trains on the
-    torch ``device`` (the Deep Potential on DeePMD-kit's default device)."""
+    torch ``device`` (the Deep Potential on DeePMD-kit's default device, keeping ``sel`` neighbours per element:
+    see :func:`deepmd_sel`)."""
     if algorithm == "mace":
         from paperlib.models.mace import MACEConfig, MACEPotential
         from paperlib.training import resolve_device
@@ -219,7 +220,8 @@ def make_model(algorithm: str, p: Params, device: str = "auto") -> Potential:
         from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential
 
         return DeepMDPotential(DeepMDConfig(rcut_A=p.r_cut_A, steps=p.deepmd_steps, batch_size=p.batch_size,
-                                            start_lr=p.deepmd_start_lr, stop_lr=p.deepmd_stop_lr, seed=p.seed))
+                                            start_lr=p.deepmd_start_lr, stop_lr=p.deepmd_stop_lr, seed=p.seed,
+                                            sel=sel))
     raise ValueError(f"algorithm {algorithm!r}; allowed: {', '.join(ALGORITHMS)}")
 
 
@@ -239,9 +241,9 @@ FIT_PARAMS = ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_corre
 
 @cached_step(runtime=("device",))
 def _fit(out: Path, *, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset],
-         device: str = "auto") -> None:
+         sel: tuple = (), device: str = "auto") -> None:
     """Fit ``algorithm`` with the parameters ``p`` (:data:`FIT_PARAMS` only) and predict ``evaluate``."""
-    model = make_model(algorithm, p, device)
+    model = make_model(algorithm, p, device, sel=tuple(tuple(x) for x in sel) if algorithm == "deepmd" else ())
     report = model.fit(train, None, targets=Targets(p.energy_weight, p.force_weight))
     model.save(out / "model")
     (out / "predictions.json").write_text(json.dumps({"fit_s": report.wall_time_s,
@@ -249,11 +251,23 @@ def _fit(out: Path, *, algorithm: str, p: Params, train: Dataset, evaluate: Mapp
 
 
 def _fit_entry(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], device: str,
-               job: tuple[str, Dataset]) -> Path:
-    """The cache entry of ``algorithm`` trained on ``train`` (``job``), computed on a miss (an executor task)."""
+               job: tuple[str, Dataset], sel: tuple = ()) -> Path:
+    """The cache entry of ``algorithm`` trained on ``train`` (``job``), computed on a miss (an executor task);
+    ``sel`` is the Deep Potential's (see :func:`deepmd_sel`)."""
     algorithm, train = job
     return _fit.entry(cache, algorithm=algorithm, p=p.part(*FIT_PARAMS), train=train, evaluate=evaluate,
-                      device=device)
+                      sel=sel if algorithm == "deepmd" else (), device=device)
+
+
+def deepmd_sel(p: Params, sets: Mapping[str, Dataset]) -> tuple[tuple[str, int], ...]:
+    """The Deep Potential's ``sel``: every neighbour (within ``r_cut_A``) of the training and evaluation sets and
+    of the periodic start boxes of every liquid its MD runs, with 25 % room for denser moments of the MD.
+    DeePMD-kit's ``auto`` would size it from the training clusters alone and silently drop bulk neighbours."""
+    from paperlib.models.deepmd import sel_for
+
+    boxes = [training_liquid(p).box(seed=md_seed(p))] + [unseen_liquid(p, n).box(seed=md_seed(p, n))
+                                                         for n in p.unseen]
+    return sel_for([a for data in sets.values() for a in data] + boxes, p.r_cut_A)
 
 
 def _fitted(algorithm: str, origin: str, entry: Path) -> Fitted:
@@ -262,10 +276,10 @@ def _fitted(algorithm: str, origin: str, entry: Path) -> Fitted:
 
 
 def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
-        evaluate: Mapping[str, Dataset], device: str = "auto") -> Fitted:
+        evaluate: Mapping[str, Dataset], device: str = "auto", sel: tuple = ()) -> Fitted:
     """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached;
     ``device`` is where MACE trains, never part of the key)."""
-    return _fitted(algorithm, origin, _fit_entry(p, cache, evaluate, device, (algorithm, train)))
+    return _fitted(algorithm, origin, _fit_entry(p, cache, evaluate, device, (algorithm, train), sel))
 
 
 # -- MD with a model ------------------------------------------------------------------------------
@@ -360,6 +374,7 @@ class Grid:
     runs: list[MDRun]
     training_sets: dict[str, Dataset]
     evaluate: dict[str, Dataset]
+    sel: tuple[tuple[str, int], ...] = ()
 
 
 def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
@@ -382,9 +397,11 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     liquid = training_liquid(p)
     unseen = [unseen_liquid(p, n) for n in p.unseen]
 
+    sel = deepmd_sel(p, sets) if "deepmd" in p.algorithms else ()
+
     def generation(jobs: list[tuple[str, str]], training: Mapping[str, Dataset], label: str
                    ) -> tuple[list[Fitted], list[MDRun]]:
-        entries = ex.map(functools.partial(_fit_entry, p, cache, evaluate, options.device),
+        entries = ex.map(functools.partial(_fit_entry, p, cache, evaluate, options.device, sel=sel),
                          [(alg, training[origin]) for alg, origin in jobs], desc=f"fits ({label})",
                          progress=progress)
         fits = [_fitted(alg, origin, entry) for (alg, origin), entry in zip(jobs, entries)]
@@ -412,7 +429,19 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     more_fits, more_runs = generation(rest, training, "other training sets")
     # the training sets in the order of the origins (the first generation first)
     training = {o: training[o] for o in dict.fromkeys(o for _, o in first + rest)}
-    return Grid(fits + more_fits, runs + more_runs, training, evaluate)
+    return Grid(fits + more_fits, runs + more_runs, training, evaluate, sel)
+
+
+def sel_check(grid: Grid, r_cut_A: float) -> pd.DataFrame:
+    """Per element, the Deep Potential's ``sel``, the most neighbours of that element within ``r_cut_A`` of any
+    atom in every Deep Potential MD frame, and whether the MD exceeded ``sel`` (those neighbours were dropped)."""
+    from paperlib.models.deepmd import max_neighbours
+
+    frames = [a for r in grid.runs if r.algorithm == "deepmd" for a in r.model_frames]
+    seen = max_neighbours(frames, r_cut_A) if frames else {}
+    rows = [{"element": el, "sel": n, "most in MD": seen.get(el, 0), "dropped": seen.get(el, 0) > n}
+            for el, n in grid.sel]
+    return pd.DataFrame(rows, columns=["element", "sel", "most in MD", "dropped"])
 
 
 def liquid_densities(p: Params) -> dict[str, float]:
@@ -491,6 +520,8 @@ class Results(StudyResults):
     rdfs
         intermolecular RDFs of every run of the training liquid: {"algorithm / origin": {"A-B": array (2, bins)
         of r (A) and g(r)}}.
+    sel
+        the Deep Potential's neighbour budget against its MD (:func:`sel_check`).
     """
 
     set_summary: pd.DataFrame
@@ -506,12 +537,17 @@ class Results(StudyResults):
     unseen: pd.DataFrame
     density_traces: pd.DataFrame
     rdfs: dict
+    sel: pd.DataFrame
 
 
 def figures(results: Results) -> dict[str, float]:
     """Headline figures for results.json: per model on the training liquid, the MD score and the test force MAE
-    (eV/A) (:func:`~paperlib.studies.transferability_claims.figures`)."""
-    return claims.figures(results.claims_input())
+    (eV/A) (:func:`~paperlib.studies.transferability_claims.figures`), and ``deepmd/sel_dropped_elements``, the
+    elements whose neighbours the Deep Potential's MD had more of than its ``sel`` keeps (where it ran)."""
+    out = claims.figures(results.claims_input())
+    if len(results.sel):
+        out["deepmd/sel_dropped_elements"] = float(results.sel.dropped.sum())
+    return out
 
 
 def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None) -> Results:
@@ -550,4 +586,5 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         md=md, liquid=liquid, gains=claims.gains(judged), unseen=claims.unseen_table(judged),
         density_traces=analysis.density_traces(on_liquid, densities),
         rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}
-              for model, c in rdfs.items()})
+              for model, c in rdfs.items()},
+        sel=sel_check(grid, p.r_cut_A))

@@ -5,7 +5,8 @@ from ase import Atoms
 from paperlib import keys
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Targets
-from paperlib.models.deepmd import DeepMDConfig, DeepMDPotential, write_deepmd_systems
+from paperlib.models.deepmd import (DeepMDConfig, DeepMDPotential, max_neighbours, sel_for, sel_problems,
+                                    write_deepmd_systems)
 
 from .mixin import PotentialMixin
 
@@ -35,6 +36,29 @@ def test_npy_systems_group_by_atom_order_and_mark_molecules(tmp_path):
     periodic = tmp_path / "system_002"
     assert not (periodic / "nopbc").exists()
     np.testing.assert_allclose(np.load(periodic / "set.000" / "box.npy"), [np.diag([8.0] * 3).ravel()])
+
+
+def test_sel_counts_periodic_neighbours_and_a_small_sel_is_refused():
+    """A simple-cubic carbon lattice (a = 1.5 A, periodic): within 1.6 A every atom has 6 neighbours, within
+    2.2 A 18 (6 faces + 12 edges); a small cluster cut from it has fewer, which is what DeePMD-kit's ``auto``
+    sizes ``sel`` from when the training data are clusters."""
+    bulk = Atoms("C27", positions=[[1.5 * i, 1.5 * j, 1.5 * k] for i in range(3) for j in range(3) for k in range(3)],
+                 cell=[4.5] * 3, pbc=True)
+    assert max_neighbours([bulk], 1.6) == {"C": 6} and max_neighbours([bulk], 2.2) == {"C": 18}
+    # Eight atoms of the lattice without periodic images: every atom has 3 + 3 neighbours within 2.2 A.
+    cluster = Atoms("C8", positions=[[1.5 * i, 1.5 * j, 1.5 * k] for i in range(2) for j in range(2) for k in range(2)])
+    assert max_neighbours([cluster], 2.2) == {"C": 6}
+    assert sel_for([bulk], 2.2) == (("C", 23),)   # 18 x 1.25, rounded up
+    assert sel_problems((("C", 23),), [bulk], 2.2) == []
+    small = sel_problems((("C", 10),), [bulk], 2.2)
+    assert small == ["an atom has 18 C neighbours within 2.2 A; sel keeps 10"]
+    train = bulk.copy()
+    train.info[keys.REF_energy] = -1.0
+    train.arrays[keys.REF_forces] = np.zeros((27, 3))
+    with pytest.raises(ValueError, match="sel .* drops neighbours of the training data: an atom has 18 C"):
+        DeepMDPotential(DeepMDConfig(rcut_A=2.2, rcut_smth_A=0.5, sel=(("C", 10),))).fit(Dataset([train]))
+    descriptor = DeepMDConfig(sel=(("C", 23), ("H", 40))).input_json(["H", "C"], ["s"])["model"]["descriptor"]
+    assert descriptor["sel"] == [40, 23] and DeepMDConfig().input_json(["H"], ["s"])["model"]["descriptor"]["sel"] == "auto"
 
 
 @pytest.fixture(scope="module")

@@ -367,7 +367,8 @@ def synthetic_results(**kw) -> study.Results:
         liquid=raw["liquid"], gains=claims.gains(raw), unseen=claims.unseen_table(raw),
         density_traces=pd.DataFrame([{"model": "MACE / simple", "liquid": "EC", "time (fs)": 5.0,
                                       "density / experiment": 0.98}]),
-        rdfs={"MACE / simple": {"O-H": np.vstack([r, rng.random(8)]), "C-O": np.vstack([r, rng.random(8)])}})
+        rdfs={"MACE / simple": {"O-H": np.vstack([r, rng.random(8)]), "C-O": np.vstack([r, rng.random(8)])}},
+        sel=pd.DataFrame([{"element": "C", "sel": 40, "most in MD": 31, "dropped": False}]))
 
 
 def test_results_round_trip_through_json_keeps_figures_and_verdicts():
@@ -377,7 +378,7 @@ def test_results_round_trip_through_json_keeps_figures_and_verdicts():
         original = synthetic_results(**kw)
         back = study.Results.from_json(json.loads(json.dumps(original.to_json())))
         assert study.figures(back) == study.figures(original)
-        assert study.figures(original) == claims.figures(paper_like(**kw))
+        assert study.figures(original) == {**claims.figures(paper_like(**kw)), "deepmd/sel_dropped_elements": 0.0}
         for name in ("errors", "md", "configurations", "gains", "unseen", "training_sets"):
             pd.testing.assert_frame_equal(getattr(back, name), getattr(original, name), check_dtype=False,
                                           check_column_type=False, check_index_type=False)

@@ -4,12 +4,22 @@ PYTHON_BIN ?= $(shell command -v python3.11 || echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+FOUNDATION_VENV := .venv-foundation
+FOUNDATION_STAMP := $(FOUNDATION_VENV)/.installed
 
 .PHONY: setup browser book test bench clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
+# SevenNet and CHGNet need e3nn/PyTorch versions that MACE's pins exclude: their own environment, used through a
+# worker process (paperlib/models/foundation.py).
+$(FOUNDATION_STAMP): requirements-foundation.txt
+	test -x $(FOUNDATION_VENV)/bin/python || $(PYTHON_BIN) -m venv $(FOUNDATION_VENV)
+	$(FOUNDATION_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FOUNDATION_VENV)/bin/python -m pip install -q -r requirements-foundation.txt
+	touch $(FOUNDATION_STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml $(FOUNDATION_STAMP)
 	$(PYTHON_BIN) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON_BIN)"'
 	test -x $(PY) || $(PYTHON_BIN) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

@@ -11,7 +11,8 @@ from multiprocessing import get_context
 import numpy as np
 
 from paperlib import keys
-from paperlib.reference.xtb import XTBSettings, default_workers, label_all, single_threaded_children
+from paperlib.executors import single_threaded_children
+from paperlib.reference.xtb import XTBSettings, default_workers, label_all
 from paperlib.sampling.molecules import rmd17_molecule
 
 N_STRUCTURES = 384

@@ -15,9 +15,11 @@ any executor.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 IN_PROCESS = "in-process"
@@ -46,6 +48,29 @@ def executor_error(spec: Any) -> str | None:
     valid = isinstance(spec, str) and (spec == IN_PROCESS or _ADDRESS.match(spec) is not None
                                        or (local is not None and int(local.group(1)) >= 1))
     return None if valid else f"got {spec!r}; allowed: {ALLOWED}"
+
+
+THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def single_threaded_children() -> Iterator[None]:
+    """Within the block, processes started by this one run one OpenMP/BLAS thread each.
+
+    The variables must be in a child's environment when it starts: a spawned worker imports the parent's
+    main module (and with it torch, whose OpenMP runtime reads them once) before any initialiser runs.
+    Two workers with two spinning OpenMP threads each on two cores ran tblite six times slower.
+    """
+    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class InProcessExecutor:
@@ -83,9 +108,12 @@ class DaskExecutor:
             # its state changes (and the routine closing of its connections at shutdown) into the notebook.
             logging.getLogger("distributed").setLevel(logging.ERROR)
             # The nanny's default MALLOC_TRIM_THRESHOLD_ (64 KiB) makes glibc return memory to the system after
-            # nearly every free: a PyTorch training step then spends most of its time in page faults (three
-            # times slower than the same fit in this process). Unset, glibc keeps its own adaptive threshold.
-            with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            # nearly every free: a PyTorch fit then spends much of its time in page faults (2.6 times slower,
+            # bench/worker_memory.py). Unset, glibc keeps its own adaptive threshold.
+            # One OpenMP/BLAS thread per worker even when this process's environment asks for more (a library
+            # imported earlier may have set OMP_NUM_THREADS; the nanny passes this environment on).
+            with (dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
+                  single_threaded_children()):
                 self.cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                                             dashboard_address=":0", silence_logs=logging.ERROR)
             address = self.cluster.scheduler_address

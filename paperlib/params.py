@@ -9,6 +9,7 @@ parameter, the value and what is allowed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,9 @@ def profile_values(study: str, profile: str) -> dict[str, Any]:
     return dict(data[profile])
 
 
+_EXPONENT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse a command-line override ``key=value``; the value is read as YAML (``3``, ``0.5``, ``[a, b]``)."""
     if "=" not in text:
@@ -88,6 +92,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+        # YAML 1.1 reads 1e-3 (no decimal point) as a string; the error messages write numbers that way.
+        value = float(value)
     return key.strip(), value
 
 

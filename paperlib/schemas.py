@@ -399,6 +399,9 @@ TRANSFERABILITY = register(Schema(
         Param("score_force_scale_eV_A", "float", "own-trajectory force MAE that halves the MD score, eV/A",
               low=1e-3, high=10.0),
         Param("foundation_model", "path", "MACE model file evaluated alongside ('' to skip)"),
+        Param("foundation_models", "list[str]", "pretrained foundation models evaluated alongside (may be empty)",
+              choices="paperlib.models.foundation:MODELS", min_len=0),
+        Param("foundation_md", "bool", "run the foundation models' MD of the liquid too (costly on a CPU)"),
     ),
     checks=(_transfer_checks,),
 ))

@@ -59,6 +59,11 @@ def test_parse_override_reads_yaml():
     assert parse_override("n_train=8") == ("n_train", 8)
     assert parse_override("models=[gap, schnet_small]") == ("models", ["gap", "schnet_small"])
     assert parse_override("device=cpu") == ("device", "cpu")
+    # YAML 1.1 reads 1e-3 as a string; numbers written that way (as the error messages write them) are numbers.
+    assert parse_override("learning_rate=1e-3") == ("learning_rate", 1e-3)
+    assert parse_override("learning_rate=-2.5E+2") == ("learning_rate", -250.0)
+    assert parse_override("molecule=1e-3x") == ("molecule", "1e-3x")
+    assert resolve("nacl_selection", "smoke", dict([parse_override("learning_rate=1e-3")])).learning_rate == 1e-3
     with pytest.raises(ParameterError, match="key=value"):
         parse_override("n_train")
 

@@ -54,6 +54,8 @@ BACKENDS: dict[str, Backend] = {
     "bpnn": Backend("paperlib.models.bpnn", "BPNNConfig", "BPNNPotential"),
     "mace": Backend("paperlib.models.mace", "MACEConfig", "MACEPotential"),
     "deepmd": Backend("paperlib.models.deepmd", "DeepMDConfig", "DeepMDPotential"),
+    **{name: Backend("paperlib.models.foundation", "FoundationConfig", "FoundationPotential", {"model": name})
+       for name in ("sevennet", "chgnet")},
 }
 BASE_NAMES: tuple[str, ...] = tuple(BACKENDS)
 NAMES: tuple[str, ...] = BASE_NAMES + tuple(f"{LOCAL_PREFIX}{n}" for n in BASE_NAMES)

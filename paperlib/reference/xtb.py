@@ -9,7 +9,6 @@ script calling these functions needs the usual ``if __name__ == "__main__":`` gu
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import os
@@ -25,6 +24,7 @@ from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from paperlib import keys
+from paperlib.executors import single_threaded_children
 
 METHODS: tuple[str, ...] = ("GFN2-xTB", "GFN1-xTB")
 HESSIAN_ASYMMETRY = "hessian_asymmetry"
@@ -106,29 +106,6 @@ def default_workers() -> int:
 def _label_chunk(structures: list[Atoms], settings: XTBSettings, hessian: bool) -> list[Atoms]:
     calc = xtb_calculator(settings)
     return [label(a, calc, hessian=hessian) for a in structures]
-
-
-THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-@contextlib.contextmanager
-def single_threaded_children() -> Iterator[None]:
-    """Within the block, processes started by this one run one OpenMP/BLAS thread each.
-
-    The variables must be in a child's environment when it starts: a spawned worker imports the parent's
-    main module (and with it torch, whose OpenMP runtime reads them once) before any initialiser runs.
-    Two workers with two spinning OpenMP threads each on two cores ran tblite six times slower.
-    """
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in THREAD_VARIABLES})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def map_in_workers(fn: Callable, *iterables, workers: int) -> Iterator:

@@ -451,19 +451,36 @@ def liquid_densities(p: Params) -> dict[str, float]:
 
 
 # -- foundation model -----------------------------------------------------------------------------
-def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset]) -> tuple[Fitted, MDRun] | None:
-    """The MACE model file ``foundation_model`` (when given) evaluated like the trained models: fixed test
-    sets and MD of the training liquid (cached by the file's content)."""
-    if not p.foundation_model:
-        return None
-    import hashlib
+def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], executor=None
+               ) -> list[tuple[Fitted, MDRun | None]]:
+    """The foundation models evaluated like the trained models (fixed test sets, then, with ``foundation_md``,
+    MD of the training liquid; ``None`` in place of the run without): the MACE model file ``foundation_model``
+    (when given, cached by the file's content) and every pretrained model of ``foundation_models`` (SevenNet-0,
+    CHGNet; cached by the name and the pinned environment). The pretrained models and the MD runs go through
+    ``executor`` (default: in this process)."""
+    from paperlib.executors import InProcessExecutor
 
-    path = Path(p.foundation_model)
-    entry = _foundation.entry(cache, digest=hashlib.sha256(path.read_bytes()).hexdigest(), path=path,
-                              evaluate=evaluate)
-    raw = json.loads((entry / "predictions.json").read_text())
-    fitted = Fitted("mace", FOUNDATION, entry / "model", 0.0, raw["predictions"])
-    return fitted, md_run(p, cache, fitted, training_liquid(p), seed=md_seed(p))
+    ex = executor if executor is not None else InProcessExecutor()
+    fits = []
+    if p.foundation_model:
+        import hashlib
+
+        path = Path(p.foundation_model)
+        entry = _foundation.entry(cache, digest=hashlib.sha256(path.read_bytes()).hexdigest(), path=path,
+                                  evaluate=evaluate)
+        fits.append(Fitted("mace", FOUNDATION, entry / "model", 0.0,
+                           json.loads((entry / "predictions.json").read_text())["predictions"]))
+    entries = ex.map(functools.partial(_pretrained_entry, cache, evaluate), list(p.foundation_models),
+                     desc="foundation models", progress=False)
+    fits += [Fitted(name, FOUNDATION, entry / "model", 0.0,
+                    json.loads((entry / "predictions.json").read_text())["predictions"])
+             for name, entry in zip(p.foundation_models, entries)]
+    if not p.foundation_md:
+        return [(f, None) for f in fits]
+    liquid = training_liquid(p)
+    md_entries = ex.map(functools.partial(_md_entry, p, cache), [(f, liquid, md_seed(p)) for f in fits],
+                        desc="MD (foundation models)", progress=False)
+    return [(f, _md_run(f, liquid, entry)) for f, entry in zip(fits, md_entries)]
 
 
 @cached_step(runtime=("path",))
@@ -475,6 +492,37 @@ def _foundation(out: Path, *, digest: str, path: Path, evaluate: Mapping[str, Da
     model = MACEPotential.from_model_file(path, name=FOUNDATION)
     model.save(out / "model")
     (out / "predictions.json").write_text(json.dumps({"fit_s": 0.0, "predictions": _predictions(model, evaluate)}))
+
+
+@cached_step
+def _pretrained(out: Path, *, model: str, environment: str, evaluate: Mapping[str, Dataset]) -> None:
+    """The pretrained ``model`` (served by the foundation environment whose pinned requirements hash to
+    ``environment``), saved like a trained model, with its predictions on ``evaluate``."""
+    from paperlib.models import registry
+
+    pot = registry.make(model)
+    pot.save(out / "model")
+    (out / "predictions.json").write_text(json.dumps({"fit_s": 0.0, "predictions": _predictions(pot, evaluate)}))
+    pot.close()
+
+
+def _pretrained_entry(cache: Cache, evaluate: Mapping[str, Dataset], model: str) -> Path:
+    """The cache entry of the pretrained ``model``, computed on a miss (an executor task)."""
+    from paperlib.models.foundation import environment_token
+
+    return _pretrained.entry(cache, model=model, environment=environment_token(), evaluate=evaluate)
+
+
+def foundation_versions(fits: Sequence[Fitted]) -> list[str]:
+    """``name: version`` of every foundation model among ``fits`` (the MACE file by its path's name)."""
+    out = []
+    for f in fits:
+        if f.origin != FOUNDATION:
+            continue
+        saved = Path(f.directory) / "config.json"
+        config = json.loads(saved.read_text()) if saved.exists() else {}
+        out.append(f"{f.algorithm}: {config.get('version', 'MACE model file')}")
+    return out
 
 
 # -- the study ------------------------------------------------------------------------------------
@@ -497,8 +545,8 @@ class Results(StudyResults):
         per training-set origin: configurations and atoms.
     fit_times
         per model (algorithm, origin): fit wall time (s).
-    foundation_model
-        the foundation model file evaluated with the trained models ("" when none was).
+    foundation
+        ``name: version`` of every foundation model evaluated beside the trained models (origin ``foundation``).
     errors
         fixed test-set errors, one row per model and evaluation set
         (:func:`~paperlib.studies.transferability_analysis.fixed_errors`).
@@ -528,7 +576,7 @@ class Results(StudyResults):
     energies: pd.DataFrame
     training_sets: pd.DataFrame
     fit_times: pd.DataFrame
-    foundation_model: str
+    foundation: list
     errors: pd.DataFrame
     configurations: pd.DataFrame
     md: pd.DataFrame
@@ -542,11 +590,29 @@ class Results(StudyResults):
 
 def figures(results: Results) -> dict[str, float]:
     """Headline figures for results.json: per model on the training liquid, the MD score and the test force MAE
-    (eV/A) (:func:`~paperlib.studies.transferability_claims.figures`), and ``deepmd/sel_dropped_elements``, the
-    elements whose neighbours the Deep Potential's MD had more of than its ``sel`` keeps (where it ran)."""
+    (eV/A) (:func:`~paperlib.studies.transferability_claims.figures`), ``deepmd/sel_dropped_elements`` (the
+    elements whose neighbours the Deep Potential's MD had more of than its ``sel`` keeps, where it ran) and the
+    foundation models' figures (:func:`foundation_figures`)."""
     out = claims.figures(results.claims_input())
     if len(results.sel):
         out["deepmd/sel_dropped_elements"] = float(results.sel.dropped.sum())
+    return {**out, **foundation_figures(results.errors, results.md, results.liquid)}
+
+
+def foundation_figures(errors: pd.DataFrame, md: pd.DataFrame, liquid: str) -> dict[str, float]:
+    """Per foundation model ``foundation/<name>/...``: test force MAE (eV/A), survived fraction of its MD of the
+    training liquid and its NPT density relative to experiment (where the NPT ran)."""
+    out = {}
+    if not len(errors):
+        return out
+    test = errors[(errors.origin == FOUNDATION) & (errors["set"] == "test")]
+    for alg, g in test.groupby("algorithm"):
+        out[f"foundation/{alg}/test_force_mae_eV_A"] = float(g["force MAE (eV/Å)"].mean())
+    runs = md[(md.origin == FOUNDATION) & (md.liquid == liquid)] if len(md) else md
+    for _, row in runs.iterrows():
+        out[f"foundation/{row.algorithm}/survived_fraction"] = float(row["survived fraction"])
+        if np.isfinite(row["NPT density / experiment"]):
+            out[f"foundation/{row.algorithm}/npt_density_over_experiment"] = float(row["NPT density / experiment"])
     return out
 
 
@@ -562,10 +628,10 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     with options.make_executor() as ex:
         with timer("training and MD (all origins x algorithms)"):
             grid = run_grid(p, cache, sets, options, executor=ex)
-    with timer("foundation model"):
-        found = foundation(p, cache, grid.evaluate)
-    fits = grid.fits + ([found[0]] if found else [])
-    runs = grid.runs + ([found[1]] if found else [])
+        with timer("foundation models"):
+            found = foundation(p, cache, grid.evaluate, executor=ex)
+    fits = grid.fits + [f for f, _ in found]
+    runs = grid.runs + [r for _, r in found if r is not None]
     densities = liquid_densities(p)
     liquid = training_liquid(p).name
     errors = analysis.fixed_errors(fits, grid.evaluate)
@@ -582,7 +648,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
                                    columns=["origin", "configurations", "atoms"]),
         fit_times=pd.DataFrame([{"algorithm": f.algorithm, "origin": f.origin, "fit (s)": f.fit_s} for f in fits],
                                columns=["algorithm", "origin", "fit (s)"]),
-        foundation_model=p.foundation_model if found else "", errors=errors, configurations=configurations,
+        foundation=foundation_versions(fits), errors=errors, configurations=configurations,
         md=md, liquid=liquid, gains=claims.gains(judged), unseen=claims.unseen_table(judged),
         density_traces=analysis.density_traces(on_liquid, densities),
         rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}

@@ -337,9 +337,10 @@ def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):
                                      r_max_A=3.5, max_epochs=1, batch_size=4))
     model.fit(sets["simple"], None, targets=Targets(1.0, 10.0))
     model.save(tmp_path / "model")
-    p = resolve("transferability", "smoke", {"foundation_model": str(tmp_path / "model" / "model.model")})
+    p = resolve("transferability", "smoke", {"foundation_model": str(tmp_path / "model" / "model.model"),
+                                             "foundation_models": [], "foundation_md": True})
     evaluate = study.evaluation_sets(sets)
-    fitted, run = study.foundation(p, cache, evaluate)
+    ((fitted, run),) = study.foundation(p, cache, evaluate)
     assert fitted.origin == study.FOUNDATION and run.origin == study.FOUNDATION
     assert set(fitted.predictions) == set(evaluate)
     np.testing.assert_allclose(fitted.predictions["test"]["energies"], model.predict(list(sets["test"])).energies,
@@ -347,7 +348,8 @@ def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):
     assert run.summary["duration_fs"] == p.md_steps * p.timestep_fs and len(run.own) == p.own_frames
     errors = analysis.fixed_errors([fitted], evaluate)
     assert set(errors["set"]) == set(evaluate) and (errors["force MAE (eV/Å)"] > 0).all()
-    assert study.foundation(resolve("transferability", "smoke"), cache, evaluate) is None
+    assert study.foundation(resolve("transferability", "smoke", {"foundation_models": []}), cache, evaluate) == []
+    assert study.foundation_versions([fitted]) == ["mace: MACE model file"]
 
 
 # -- the study contract ---------------------------------------------------------------------------
@@ -362,7 +364,7 @@ def synthetic_results(**kw) -> study.Results:
         energies=pd.DataFrame({"set": ["simple"] * 3, study.ENERGY_COLUMN: rng.normal(size=3)}),
         training_sets=pd.DataFrame([{"origin": o, "configurations": 4, "atoms": 120} for o in study.ORIGINS]),
         fit_times=pd.DataFrame([{"algorithm": a, "origin": o, "fit (s)": 1.5} for a, o in PAPER_RUNS]),
-        foundation_model="", errors=pd.DataFrame(raw["errors"]),
+        foundation=[], errors=pd.DataFrame(raw["errors"]),
         configurations=pd.DataFrame(raw.get("configurations", [])), md=pd.DataFrame(raw["md"]),
         liquid=raw["liquid"], gains=claims.gains(raw), unseen=claims.unseen_table(raw),
         density_traces=pd.DataFrame([{"model": "MACE / simple", "liquid": "EC", "time (fs)": 5.0,

@@ -108,15 +108,16 @@ def bootstrap_interval(data: Sequence[Sequence[float]], statistic: Callable[...,
     return _nan_interval(value, n, "bootstrap; the statistic does not vary over resamples")
 
 
-def crossed_bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], n_rows: int, n_cols: int, *,
-                               min_rows: int = 3, seed: int = 0, n_resamples: int = 4999,
-                               confidence: float = CONFIDENCE) -> Interval:
+def crossed_bootstrap_intervals(statistic: Callable[[np.ndarray, np.ndarray], float], n_rows: int, n_cols: int,
+                                confidences: Sequence[float] = (CONFIDENCE,), *, min_rows: int = 3, seed: int = 0,
+                                n_resamples: int = 4999) -> list[Interval]:
     """``statistic(rows, cols)`` of a table of units crossed in two factors (e.g. training seeds x test
-    configurations), with a bootstrap that resamples rows and columns independently.
+    configurations), with a bootstrap that resamples rows and columns independently, at each of ``confidences``.
 
     ``statistic`` receives index arrays into the rows and the columns (with repeats in a resample), so both
     sources of variation enter the interval. ``scipy.stats.bootstrap`` with two unpaired samples does exactly
-    this; BCa, percentile where BCa is undefined. Undefined with fewer than ``min_rows`` rows or
+    this; BCa, percentile where BCa is undefined. Every confidence reads the same bootstrap distribution (as
+    separate calls with the same ``seed`` would). Undefined with fewer than ``min_rows`` rows or
     :data:`MIN_BOOTSTRAP_UNITS` columns, or a non-finite statistic. ``n`` is the number of rows (the scarcer
     factor). With few rows a bootstrap under-covers (the variance between rows is estimated with n rather
     than n - 1 in the denominator): the method text says how many rows there were.
@@ -125,26 +126,41 @@ def crossed_bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], flo
     value = float(statistic(rows, cols))
     name = f"two-way bootstrap over {n_rows} rows x {n_cols} columns"
     if n_rows < min_rows or n_cols < MIN_BOOTSTRAP_UNITS:
-        return _nan_interval(value, n_rows, f"{name} (needs >= {min_rows} rows, >= {MIN_BOOTSTRAP_UNITS} columns)")
+        return [_nan_interval(value, n_rows, f"{name} (needs >= {min_rows} rows, >= {MIN_BOOTSTRAP_UNITS} columns)")
+                for _ in confidences]
     if not math.isfinite(value):
-        return _nan_interval(value, n_rows, f"{name}; statistic not finite")
+        return [_nan_interval(value, n_rows, f"{name}; statistic not finite") for _ in confidences]
 
     def stat(r, c):
         return statistic(r.astype(int), c.astype(int))
 
     for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = stats.bootstrap((rows, cols), stat, paired=False, vectorized=False, confidence_level=confidence,
-                                  n_resamples=n_resamples, method=method, random_state=np.random.default_rng(seed))
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+        res, out = None, []
+        for confidence in confidences:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = stats.bootstrap((rows, cols), stat, paired=False, vectorized=False,
+                                      confidence_level=confidence, n_resamples=n_resamples if res is None else 0,
+                                      bootstrap_result=res, method=method, random_state=np.random.default_rng(seed))
+            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+            if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
+                break
             text = f"{name} ({method}, {n_resamples} resamples)"
             if not lo <= value <= hi:
                 text += "; the interval was widened to contain the point estimate"
                 lo, hi = min(lo, value), max(hi, value)
-            return Interval(value, lo, hi, n_rows, text)
-    return _nan_interval(value, n_rows, f"{name}; the statistic does not vary over resamples")
+            out.append(Interval(value, lo, hi, n_rows, text))
+        if len(out) == len(confidences):
+            return out
+    return [_nan_interval(value, n_rows, f"{name}; the statistic does not vary over resamples") for _ in confidences]
+
+
+def crossed_bootstrap_interval(statistic: Callable[[np.ndarray, np.ndarray], float], n_rows: int, n_cols: int, *,
+                               min_rows: int = 3, seed: int = 0, n_resamples: int = 4999,
+                               confidence: float = CONFIDENCE) -> Interval:
+    """The interval of :func:`crossed_bootstrap_intervals` at one ``confidence``."""
+    return crossed_bootstrap_intervals(statistic, n_rows, n_cols, (confidence,), min_rows=min_rows, seed=seed,
+                                       n_resamples=n_resamples)[0]
 
 
 def proportion_interval(k: int, n: int, confidence: float = CONFIDENCE) -> Interval:

@@ -103,3 +103,8 @@ def test_crossed_bootstrap_resamples_both_factors():
     assert two_way_seeded.n == 6 and "6 rows x 200 columns" in two_way_seeded.method
     too_few = I.crossed_bootstrap_interval(grand_mean(seeded), 2, 200)
     assert math.isnan(too_few.low) and math.isnan(too_few.high)
+    # Several confidences from one bootstrap distribution equal separate calls with the same seed.
+    both = I.crossed_bootstrap_intervals(grand_mean(seeded), 6, 200, (0.95, 0.99))
+    assert both[0] == two_way_seeded
+    wide = I.crossed_bootstrap_interval(grand_mean(seeded), 6, 200, confidence=0.99)
+    assert (both[1].low, both[1].high) == pytest.approx((wide.low, wide.high), rel=1e-12)

@@ -18,3 +18,10 @@ def pairs_within(atoms: Atoms, cutoff_A: float) -> tuple[np.ndarray, np.ndarray,
     i, j, S = neighbour_list("ijS", work, cutoff_A)
     cell = np.asarray(work.cell.array, dtype=float)
     return i, j, S.astype(float) @ cell, cell
+
+
+def pair_vectors(atoms: Atoms, cutoff_A: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i, j) closer than ``cutoff_A`` (both directions) and their vectors r_ij (A), periodic images
+    included (see :func:`pairs_within`)."""
+    i, j, offsets, _ = pairs_within(atoms, cutoff_A)
+    return i, j, atoms.positions[j] - atoms.positions[i] + offsets

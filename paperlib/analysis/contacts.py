@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 from ase import Atoms
 
-from paperlib.neighbours import pairs_within
+from paperlib.neighbours import pair_vectors
 
 
 def closest_distances(frames: Sequence[Atoms], pairs: Iterable[tuple[str, str]], reach_A: float = 6.0
@@ -24,8 +24,8 @@ def closest_distances(frames: Sequence[Atoms], pairs: Iterable[tuple[str, str]],
     out = {f"{a}-{b}": np.full(len(frames), np.inf) for a, b in pairs}
     for k, atoms in enumerate(frames):
         sym = np.array(atoms.get_chemical_symbols())
-        i, j, offsets, _ = pairs_within(atoms, reach_A)
-        d = np.linalg.norm(atoms.positions[j] - atoms.positions[i] + offsets, axis=1)
+        i, j, vectors = pair_vectors(atoms, reach_A)
+        d = np.linalg.norm(vectors, axis=1)
         for a, b in pairs:
             m = (sym[i] == a) & (sym[j] == b)
             if m.any():

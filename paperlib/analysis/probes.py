@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from ase import Atoms
 
-from paperlib.neighbours import pairs_within
+from paperlib.neighbours import pair_vectors
 
 EnergyFunction = Callable[[list[Atoms]], np.ndarray]
 """Energies (eV) of a list of structures: a trained model's predictions or the reference's labels."""
@@ -21,11 +21,11 @@ EnergyFunction = Callable[[list[Atoms]], np.ndarray]
 def nearest_pair(atoms: Atoms, a: str, b: str, reach_A: float = 8.0) -> tuple[int, int, np.ndarray]:
     """The closest (``a``, ``b``) pair of ``atoms`` (periodic): indices i, j and the vector i -> j (A)."""
     sym = np.array(atoms.get_chemical_symbols())
-    i, j, offsets, _ = pairs_within(atoms, reach_A)
+    i, j, vectors = pair_vectors(atoms, reach_A)
     m = (sym[i] == a) & (sym[j] == b) & (i != j)
     if not m.any():
         raise ValueError(f"no {a}-{b} pair within {reach_A} A")
-    vec = atoms.positions[j[m]] - atoms.positions[i[m]] + offsets[m]
+    vec = vectors[m]
     k = int(np.argmin(np.linalg.norm(vec, axis=1)))
     return int(i[m][k]), int(j[m][k]), vec[k]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from ase import Atoms
 
-from paperlib.neighbours import pairs_within
+from paperlib.neighbours import pair_vectors
 
 
 def partial_rdfs(frames: Sequence[Atoms], pairs: Sequence[tuple[str, str]], r_max_A: float, n_bins: int = 200,
@@ -24,8 +24,8 @@ def partial_rdfs(frames: Sequence[Atoms], pairs: Sequence[tuple[str, str]], r_ma
     norm = dict.fromkeys(pairs, 0.0)
     for atoms in frames:
         sym = np.array(atoms.get_chemical_symbols())
-        i, j, offsets, _ = pairs_within(atoms, r_max_A)
-        d = np.linalg.norm(atoms.positions[j] - atoms.positions[i] + offsets, axis=1)
+        i, j, vectors = pair_vectors(atoms, r_max_A)
+        d = np.linalg.norm(vectors, axis=1)
         keep = np.ones(len(d), bool)
         if exclude_same is not None:
             keep = atoms.arrays[exclude_same][i] != atoms.arrays[exclude_same][j]

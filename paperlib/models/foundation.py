@@ -97,6 +97,7 @@ class _Worker:
         if self.proc.poll() is None:
             self.proc.stdin.close()
             self.proc.wait(timeout=30)
+        self.log.close()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -243,7 +243,8 @@ FIT_PARAMS = ("seed", "r_cut_A", "mace_hidden_irreps", "mace_max_L", "mace_corre
 def _fit(out: Path, *, algorithm: str, p: Params, train: Dataset, evaluate: Mapping[str, Dataset],
          sel: tuple = (), device: str = "auto") -> None:
     """Fit ``algorithm`` with the parameters ``p`` (:data:`FIT_PARAMS` only) and predict ``evaluate``."""
-    model = make_model(algorithm, p, device, sel=tuple(tuple(x) for x in sel) if algorithm == "deepmd" else ())
+    # A sel read back from a cache manifest comes as lists; make_model gives it to the Deep Potential alone.
+    model = make_model(algorithm, p, device, sel=tuple(tuple(x) for x in sel))
     report = model.fit(train, None, targets=Targets(p.energy_weight, p.force_weight))
     model.save(out / "model")
     (out / "predictions.json").write_text(json.dumps({"fit_s": report.wall_time_s,

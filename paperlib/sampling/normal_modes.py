@@ -81,17 +81,29 @@ def displace_along_modes(atoms: Atoms, hessian_eV_A2: np.ndarray, rms_A: float, 
     return out
 
 
+def thermal_samples(molecule: Atoms, n: int, temperature_K: float, seed: int, settings=None) -> list[Atoms]:
+    """``n`` thermal conformations of ``molecule``: relaxed with the GFN2-xTB reference (``settings``: an
+    :class:`~paperlib.reference.xtb.XTBSettings`, default settings when None), its finite-difference Hessian
+    computed, then sampled along its normal modes at ``temperature_K`` (:func:`sample_normal_modes`; unlabelled,
+    atoms in the order of ``molecule``)."""
+    from paperlib.reference.hessian import finite_difference_hessian
+    from paperlib.reference.xtb import XTBSettings, relax, xtb_calculator
+
+    settings = settings if settings is not None else XTBSettings()
+    labelled = relax(molecule, settings)
+    relaxed = Atoms(labelled.numbers, positions=labelled.positions)
+    hessian = finite_difference_hessian(relaxed, xtb_calculator(settings))
+    return sample_normal_modes(relaxed, hessian, n, temperature_K, seed)
+
+
 def _molecule_conformations(smiles: str, name: str, n: int, temperature_K: float, seed: int,
                             settings) -> list[Atoms]:
-    from paperlib.reference.hessian import finite_difference_hessian
-    from paperlib.reference.xtb import label, relax, xtb_calculator
+    from paperlib.reference.xtb import label, xtb_calculator
     from paperlib.sampling.molecules import from_smiles
 
-    relaxed = relax(from_smiles(smiles, seed=seed), settings)
     calc = xtb_calculator(settings)
-    hessian = finite_difference_hessian(relaxed, calc)
     out = []
-    for k, conf in enumerate(sample_normal_modes(relaxed, hessian, n, temperature_K, seed)):
+    for k, conf in enumerate(thermal_samples(from_smiles(smiles, seed=seed), n, temperature_K, seed, settings)):
         frame = label(conf, calc)
         frame.info.update(molecule=name, smiles=smiles, conformation=k)
         out.append(frame)

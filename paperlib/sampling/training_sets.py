@@ -1,11 +1,14 @@
 """Training-set types of the transferability study (Niblett et al., JCTC 2024), as functions returning
 unlabelled configurations, so that any algorithm can be trained on any of them.
 
-- :func:`simple_set`: no ab initio MD: rattled isolated molecules, random dimers, and clusters cut from boxes
-  packed at the experimental density.
+- :func:`simple_set`: no ab initio MD: isolated molecules, random dimers, and clusters cut from boxes packed at
+  the experimental density; with a pool of thermal conformations (:func:`~paperlib.sampling.normal_modes.
+  thermal_samples`) every molecule takes a thermal geometry, else every atom is rattled.
 - :func:`corrective_set`: configurations a person would add to fix a model's deficiencies: clusters from
   compressed and expanded liquid, close-contact dimers, and molecules with one stretched bond.
 - :func:`automatic_set`: clusters harvested from MD of a first-generation model, by a stated selection rule.
+- :func:`reference_md_set`: frames of reference-driven (GFN2-xTB) MD of clusters of the liquid, an evaluation
+  set no model had a hand in.
 
 Every configuration is non-periodic, carries ``arrays["mol_id"]`` and ``info["set_kind"]``, and is
 determined by the seed.
@@ -109,8 +112,43 @@ def scaled_liquid(box: Atoms, density_factor: float) -> Atoms:
     return out
 
 
+def thermal_molecules(config: Atoms, conformers: Sequence[Atoms], rng: np.random.Generator) -> Atoms:
+    """A copy of ``config`` (carrying ``arrays["mol_id"]``) in which every molecule with a conformation in
+    ``conformers`` (matched by its sequence of atomic numbers) takes a randomly drawn one, superposed onto the
+    molecule's place and orientation (mass-weighted Kabsch fit), so packing is kept while bond lengths and
+    angles become thermal."""
+    pool: dict[tuple[int, ...], list[Atoms]] = {}
+    for c in conformers:
+        pool.setdefault(tuple(c.numbers), []).append(c)
+    out = config.copy()
+    ids = config.arrays[MOL_ID]
+    masses = config.get_masses()
+    for mol in np.unique(ids):
+        sel = np.flatnonzero(ids == mol)
+        choices = pool.get(tuple(config.numbers[sel]))
+        if not choices:
+            continue
+        sample = choices[int(rng.integers(len(choices)))].positions
+        w = masses[sel]
+        target = config.positions[sel]
+        t_com, s_com = np.average(target, axis=0, weights=w), np.average(sample, axis=0, weights=w)
+        rot, _ = Rotation.align_vectors(target - t_com, sample - s_com, weights=w)
+        out.positions[sel] = rot.apply(sample - s_com) + t_com
+    return out
+
+
+def _shaped(config: Atoms, kind: str, mol_ids: np.ndarray, rng: np.random.Generator, rattle_A: float,
+            conformers: Sequence[Atoms]) -> Atoms:
+    """``config`` with thermal molecules when ``conformers`` is given, else rattled by ``rattle_A``, tagged."""
+    config = config.copy()
+    config.arrays[MOL_ID] = np.asarray(mol_ids)
+    shaped = thermal_molecules(config, conformers, rng) if len(conformers) else rattled(config, rattle_A, rng)
+    return _tagged(shaped, kind, mol_ids)
+
+
 def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, n: int, radius_A: float,
-              kind: str, rng: np.random.Generator, rattle_A: float, density_factor: float = 1.0) -> list[Atoms]:
+              kind: str, rng: np.random.Generator, rattle_A: float, density_factor: float = 1.0,
+              conformers: Sequence[Atoms] = ()) -> list[Atoms]:
     out = []
     for _ in range(n):
         box = pack_box(molecules, counts, density_g_cm3, seed=int(rng.integers(2**31)))
@@ -118,33 +156,42 @@ def _clusters(molecules: Sequence[Atoms], counts: Sequence[int], density_g_cm3: 
             box = scaled_liquid(box, density_factor)
         centre = int(rng.integers(box.arrays[MOL_ID].max() + 1))
         cluster = cut_cluster(box, centre, radius_A)
-        out.append(_tagged(rattled(cluster, rattle_A, rng), kind, cluster.arrays[MOL_ID]))
+        out.append(_shaped(cluster, kind, cluster.arrays[MOL_ID], rng, rattle_A, conformers))
     return out
 
 
 def _pairs(molecules: Sequence[Atoms], n: int, distances_A: tuple[float, float], kind: str,
-           rng: np.random.Generator, rattle_A: float) -> list[Atoms]:
+           rng: np.random.Generator, rattle_A: float, conformers: Sequence[Atoms] = ()) -> list[Atoms]:
     out = []
     for _ in range(n):
         a, b = (molecules[int(k)] for k in rng.integers(len(molecules), size=2))
         pair = dimer(a, b, float(rng.uniform(*distances_A)), rng)
-        out.append(_tagged(rattled(pair, rattle_A, rng), kind, np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
+        out.append(_shaped(pair, kind, np.r_[np.zeros(len(a), int), np.ones(len(b), int)], rng, rattle_A,
+                           conformers))
     return out
 
 
 def simple_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
                n_monomers: int, n_dimers: int, n_clusters: int, cluster_radius_A: float, seed: int,
-               rattle_A: float = 0.05, dimer_distance_A: tuple[float, float] = (4.0, 7.0)) -> list[Atoms]:
+               rattle_A: float = 0.05, dimer_distance_A: tuple[float, float] = (4.0, 7.0),
+               conformers: Sequence[Atoms] = ()) -> list[Atoms]:
     """The 'simple' set: ``n_monomers`` isolated molecules (species in turn), ``n_dimers`` random dimers with
     centres ``dimer_distance_A`` apart, and ``n_clusters`` clusters of radius ``cluster_radius_A`` cut from
-    boxes of ``counts`` molecules packed at ``density_g_cm3``; every atom rattled by ``rattle_A`` (A, Gaussian),
-    since packed molecules are rigid copies and MD will bend and stretch them."""
+    boxes of ``counts`` molecules packed at ``density_g_cm3``.
+
+    Packed molecules are rigid copies and MD will bend and stretch them, so molecular geometries are made
+    thermal: with ``conformers`` (thermal conformations of the molecules, e.g. normal-mode samples) every
+    monomer is a drawn conformation and every molecule of a dimer or cluster takes one
+    (:func:`thermal_molecules`); without, every atom is rattled by ``rattle_A`` (A, Gaussian)."""
     rng = np.random.default_rng(seed)
     names = list(molecules)
-    out = [_tagged(rattled(molecules[names[k % len(names)]], rattle_A, rng), "monomer") for k in range(n_monomers)]
-    out += _pairs([molecules[n] for n in names], n_dimers, dimer_distance_A, "dimer", rng, rattle_A)
+    out = []
+    for k in range(n_monomers):
+        molecule = molecules[names[k % len(names)]]
+        out.append(_shaped(molecule, "monomer", np.zeros(len(molecule), int), rng, rattle_A, conformers))
+    out += _pairs([molecules[n] for n in names], n_dimers, dimer_distance_A, "dimer", rng, rattle_A, conformers)
     out += _clusters([molecules[n] for n in names], [counts[n] for n in names], density_g_cm3, n_clusters,
-                     cluster_radius_A, "cluster", rng, rattle_A)
+                     cluster_radius_A, "cluster", rng, rattle_A, conformers=conformers)
     return out
 
 
@@ -190,3 +237,29 @@ def automatic_set(trajectory: Sequence[Atoms], n: int, cluster_radius_A: float, 
         cluster = cut_cluster(box, centre, cluster_radius_A)
         out.append(_tagged(cluster, "automatic", cluster.arrays[MOL_ID]))
     return out
+
+
+def reference_md_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float, *,
+                     n_runs: int, cluster_radius_A: float, temperature_K: float, timestep_fs: float,
+                     equilibration_steps: int, n_frames: int, stride: int, seed: int, workers: int | None = None
+                     ) -> list[Atoms]:
+    """An evaluation set no model had a hand in: ``n_runs`` GFN2-xTB Langevin runs (:func:`~paperlib.sampling.
+    md.xtb_langevin_runs`, in parallel over ``workers`` processes), each of a cluster of radius
+    ``cluster_radius_A`` cut from its own packed box, ``equilibration_steps`` steps at ``temperature_K`` before
+    ``n_frames`` frames every ``stride`` steps. Frames carry the reference energy and forces of the MD itself,
+    ``arrays["mol_id"]``, ``info["set_kind"] = "reference_md"`` and the run as ``info["trajectory"]``."""
+    from paperlib.reference.xtb import XTBSettings
+    from paperlib.sampling.md import xtb_langevin_runs
+    from paperlib.seeds import stream_seed
+
+    rng = np.random.default_rng(seed)
+    names = list(molecules)
+    starts = _clusters([molecules[n] for n in names], [counts[n] for n in names], density_g_cm3, n_runs,
+                       cluster_radius_A, "reference_md", rng, rattle_A=0.0)
+    runs = [dict(temperature_K=temperature_K, timestep_fs=timestep_fs, friction_per_fs=0.01,
+                 equil_steps=equilibration_steps, n_frames=n_frames, stride=stride,
+                 seed=stream_seed(seed, "trajectory", k)) for k in range(n_runs)]
+    frames = xtb_langevin_runs(starts, XTBSettings(), runs, workers=workers, progress=False)
+    for a in frames:
+        a.info["set_kind"] = "reference_md"
+    return frames

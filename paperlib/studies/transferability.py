@@ -41,7 +41,7 @@ from paperlib.seeds import stream_seed
 from paperlib.studies import transferability_analysis as analysis
 from paperlib.studies import transferability_claims as claims
 from paperlib.studies.contract import StudyParams, StudyResults
-from paperlib.studies.transferability_analysis import MD_FRAMES, MD_SUMMARY, OWN, Fitted, MDRun
+from paperlib.studies.transferability_analysis import MD_FRAMES, MD_SUMMARY, OWN, REFERENCE_MD, Fitted, MDRun
 from paperlib.studies.transferability_claims import (ALGORITHM_LABELS, ALGORITHMS, AUTOMATIC, CLAIMS, FOUNDATION,
                                                      ORIGIN_LABELS, ORIGINS)
 from paperlib.timing import Timer
@@ -105,10 +105,19 @@ def seed_of(p: Params, stream: str, *indices: int) -> int:
     return stream_seed(p.seed, stream, *indices)
 
 
-def md_seed(p: Params, liquid: str | None = None) -> int:
-    """Seed of the MD runs of the training liquid (``liquid`` None: every model starts from the same packed box
-    with the same velocities) or of the unseen liquid ``liquid``."""
-    return seed_of(p, "md" if liquid is None else f"md {liquid}")
+def md_seeds(p: Params, liquid: str | None = None) -> tuple[int, ...]:
+    """Seeds of the ``md_seeds`` MD runs of the training liquid (``liquid`` None) or of the unseen liquid
+    ``liquid``: run k of every model starts from the same packed box with the same velocities, so runs pair
+    across models."""
+    return tuple(seed_of(p, "md" if liquid is None else f"md {liquid}", k) for k in range(p.md_seeds))
+
+
+def training_seed(p: Params, k: int) -> Params:
+    """``p`` with the seed of training replicate ``k``: ``seed`` itself for k = 0, else the stream
+    ``training`` of ``seed``. Only the models' initialisation and batching change; every reference set stays."""
+    if k == 0:
+        return p
+    return Params(p.study, p.profile, {**p.to_dict(), "seed": seed_of(p, "training", k)}, p.overrides)
 
 
 def _md_stream(seed: int, stream: str) -> int:
@@ -133,30 +142,49 @@ def _label(structures: Sequence[Atoms]) -> list[Atoms]:
 
 
 REFERENCE_PARAMS = ("seed", "solvents", "weight_fractions", "box_molecules", "n_monomers", "n_dimers", "n_clusters",
-                    "corrective_per_kind", "cluster_radius_A", "n_test", "n_periodic", "unseen")
+                    "corrective_per_kind", "cluster_radius_A", "n_test", "n_periodic", "unseen", "thermal_conformers",
+                    "md_temperature_K", "timestep_fs", "reference_md_runs", "reference_md_equilibration_steps",
+                    "reference_md_frames", "reference_md_stride")
 """The parameters the reference sets are built from."""
+
+
+def conformer_pool(p: Params, molecules: Mapping[str, Atoms]) -> list[Atoms]:
+    """``thermal_conformers`` normal-mode samples at ``md_temperature_K`` of each molecule relaxed by GFN2-xTB
+    (:func:`~paperlib.sampling.normal_modes.thermal_samples`); empty when ``thermal_conformers`` is 0 (the sets
+    then rattle rigid molecules instead)."""
+    from paperlib.sampling.normal_modes import thermal_samples
+
+    if not p.thermal_conformers:
+        return []
+    return [c for k, (name, m) in enumerate(molecules.items())
+            for c in thermal_samples(m, p.thermal_conformers, p.md_temperature_K, seed_of(p, "conformers", k))]
 
 
 @cached_step
 def _reference_sets(out: Path, *, p: Params) -> None:
     """Every reference set of the parameters ``p`` (:data:`REFERENCE_PARAMS` only)."""
+    from paperlib.sampling.training_sets import reference_md_set
+
     liquid = training_liquid(p)
+    thermal = conformer_pool(p, liquid.molecules)
     sets = {
         "simple": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=p.n_monomers,
                              n_dimers=p.n_dimers, n_clusters=p.n_clusters, cluster_radius_A=p.cluster_radius_A,
-                             seed=p.seed),
+                             seed=p.seed, conformers=thermal),
         "corrective": corrective_set(liquid.molecules, liquid.counts, liquid.density_g_cm3,
                                      n_per_kind=p.corrective_per_kind, cluster_radius_A=p.cluster_radius_A,
                                      seed=seed_of(p, "corrective")),
         "test": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=0, n_dimers=0,
-                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=seed_of(p, "test")),
+                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=seed_of(p, "test"),
+                           conformers=thermal),
         "periodic": [liquid.box(seed=seed_of(p, "periodic", k)) for k in range(p.n_periodic)],
     }
     for name in p.unseen:
         u = unseen_liquid(p, name)
         sets[f"test {name}"] = simple_set(u.molecules, u.counts, u.density_g_cm3, n_monomers=0, n_dimers=0,
                                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A,
-                                          seed=seed_of(p, f"test {name}"))
+                                          seed=seed_of(p, f"test {name}"),
+                                          conformers=conformer_pool(p, u.molecules))
     for a in sets["periodic"]:
         a.info["set_kind"] = "periodic"
     names = list(sets)
@@ -164,13 +192,20 @@ def _reference_sets(out: Path, *, p: Params) -> None:
     labelled = iter(_label(flat))
     for n in names:
         Dataset([next(labelled) for _ in sets[n]]).write(out / f"{n}.xyz")
+    Dataset(reference_md_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_runs=p.reference_md_runs,
+                             cluster_radius_A=p.cluster_radius_A, temperature_K=p.md_temperature_K,
+                             timestep_fs=p.timestep_fs, equilibration_steps=p.reference_md_equilibration_steps,
+                             n_frames=p.reference_md_frames, stride=p.reference_md_stride,
+                             seed=seed_of(p, REFERENCE_MD), workers=_label_workers())
+            ).write(out / f"{REFERENCE_MD}.xyz")
 
 
 def reference_sets(p: Params, cache: Cache) -> dict[str, Dataset]:
     """GFN2-xTB-labelled sets: ``simple``, ``corrective``, ``test`` (clusters of the training liquid),
-    ``periodic`` (whole boxes, the small periodic validation set) and ``test <name>`` for every unseen
-    liquid (cached)."""
-    names = ["simple", "corrective", "test", "periodic"] + [f"test {n}" for n in p.unseen]
+    ``periodic`` (whole boxes, the small periodic validation set), ``test <name>`` for every unseen liquid and
+    ``reference_md`` (frames of GFN2-xTB MD of clusters of the training liquid, the score's evaluation set)
+    (cached)."""
+    names = ["simple", "corrective", "test", "periodic"] + [f"test {n}" for n in p.unseen] + [REFERENCE_MD]
     entry = _reference_sets.entry(cache, p=p.part(*REFERENCE_PARAMS))
     return {n: Dataset.read(entry / f"{n}.xyz", [keys.REF_energy, keys.REF_forces]) for n in names}
 
@@ -260,27 +295,36 @@ def _fit_entry(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], device:
                       sel=sel if algorithm == "deepmd" else (), device=device)
 
 
+def _seeded_fit_entry(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], device: str, sel: tuple,
+                      job: tuple[str, Dataset, int]) -> Path:
+    """:func:`_fit_entry` of ``job`` (algorithm, training set, training seed index; see :func:`training_seed`)."""
+    algorithm, train, seed = job
+    return _fit_entry(training_seed(p, seed), cache, evaluate, device, (algorithm, train), sel)
+
+
 def deepmd_sel(p: Params, sets: Mapping[str, Dataset]) -> tuple[tuple[str, int], ...]:
     """The Deep Potential's ``sel``: every neighbour (within ``r_cut_A``) of the training and evaluation sets and
     of the periodic start boxes of every liquid its MD runs, with 25 % room for denser moments of the MD.
     DeePMD-kit's ``auto`` would size it from the training clusters alone and silently drop bulk neighbours."""
     from paperlib.models.deepmd import sel_for
 
-    boxes = [training_liquid(p).box(seed=md_seed(p))] + [unseen_liquid(p, n).box(seed=md_seed(p, n))
-                                                         for n in p.unseen]
+    boxes = ([training_liquid(p).box(seed=seed) for seed in md_seeds(p)]
+             + [unseen_liquid(p, n).box(seed=seed) for n in p.unseen for seed in md_seeds(p, n)])
     return sel_for([a for data in sets.values() for a in data] + boxes, p.r_cut_A)
 
 
-def _fitted(algorithm: str, origin: str, entry: Path) -> Fitted:
+def _fitted(algorithm: str, origin: str, entry: Path, seed: int = 0) -> Fitted:
     raw = json.loads((entry / "predictions.json").read_text())
-    return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"])
+    return Fitted(algorithm, origin, entry / "model", raw["fit_s"], raw["predictions"], seed)
 
 
 def fit(p: Params, cache: Cache, algorithm: str, origin: str, train: Dataset,
-        evaluate: Mapping[str, Dataset], device: str = "auto", sel: tuple = ()) -> Fitted:
-    """``algorithm`` trained on ``train`` (the set of ``origin``) and its predictions on ``evaluate`` (cached;
-    ``device`` is where MACE trains, never part of the key)."""
-    return _fitted(algorithm, origin, _fit_entry(p, cache, evaluate, device, (algorithm, train), sel))
+        evaluate: Mapping[str, Dataset], device: str = "auto", sel: tuple = (), seed: int = 0) -> Fitted:
+    """``algorithm`` trained on ``train`` (the set of ``origin``) with training seed ``seed``
+    (:func:`training_seed`) and its predictions on ``evaluate`` (cached; ``device`` is where MACE trains, never
+    part of the key)."""
+    return _fitted(algorithm, origin, _fit_entry(training_seed(p, seed), cache, evaluate, device,
+                                                 (algorithm, train), sel), seed)
 
 
 # -- MD with a model ------------------------------------------------------------------------------
@@ -290,59 +334,68 @@ MD_PARAMS = ("md_temperature_K", "pressure_bar", "timestep_fs", "md_steps", "npt
 
 
 @cached_step
-def _md(out: Path, *, model: SavedModel, liquid: Liquid, p: Params, seed: int) -> None:
-    """NVT (then NPT) MD of ``liquid`` with ``model`` and the parameters ``p`` (:data:`MD_PARAMS` only)."""
+def _md(out: Path, *, model: SavedModel, liquid: Liquid, p: Params, seeds: tuple[int, ...]) -> None:
+    """NVT (then NPT) MD of ``liquid`` with ``model`` and the parameters ``p`` (:data:`MD_PARAMS` only), one run
+    per seed of ``seeds``: the NVT runs together (batched for the torch networks), each NPT continuation and
+    relabelling after."""
     from paperlib.sampling.engine import model_md
     from paperlib.sampling.md import ase_md, density_g_cm3
     from paperlib.sampling.paths import bond_graph
 
     model = model.load()
-    start = liquid.box(seed=seed)
+    starts = [liquid.box(seed=seed) for seed in seeds]
     criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
-    bonds = bond_graph(start, criteria.bond_scale)
+    bonds = bond_graph(starts[0], criteria.bond_scale)
     run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs, sample_every=p.md_sample_every,
                min_distance_A=p.min_distance_A, max_force_eV_A=p.max_force_eV_A, progress=False)
-    (res,) = model_md(model, [start], steps=p.md_steps, seeds=[seed],
-                      check=lambda a: frame_failure(a, bonds, None, criteria), **run)
-    frames = [start] + res.frames
-    times = [0.0] + [p.md_sample_every * p.timestep_fs * (k + 1) for k in range(len(res.frames))]
-    # NPT only after a complete NVT run: a freshly packed box is far from equilibrium, and its first
-    # expansion would otherwise pass for a density collapse
-    npt_density, npt_failure = [], None
-    if res.stable and p.npt_steps:
-        npt = ase_md(frames[-1], model.calculator(), steps=p.npt_steps, seed=_md_stream(seed, "npt"),
-                     pressure_bar=p.pressure_bar, check=lambda a: frame_failure(a, bonds, None, criteria), **run)
-        npt_density, npt_failure = [density_g_cm3(a) for a in npt.frames], npt.failure
-    own = _label(automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A,
-                               seed=_md_stream(seed, "own")))
-    pred = model.predict(own)
-    (out / MD_SUMMARY).write_text(json.dumps({
-        "duration_fs": p.md_steps * p.timestep_fs, "time_to_failure_fs": res.time_to_failure_fs,
-        "failure": res.failure, "times_fs": times, "npt_density_g_cm3": npt_density, "npt_failure": npt_failure,
-        "npt_sample_fs": p.md_sample_every * p.timestep_fs,
-        "own": {"energies": pred.energies.tolist(), "forces": pred.forces.tolist()}}))
-    for a in frames:
-        a.calc = None
-        a.arrays.pop("momenta", None)
-    Dataset(frames).write(out / MD_FRAMES)
-    Dataset(own).write(out / OWN)
+    results = model_md(model, starts, steps=p.md_steps, seeds=list(seeds),
+                       check=lambda a: frame_failure(a, bonds, None, criteria), **run)
+    summaries = []
+    for k, (seed, start, res) in enumerate(zip(seeds, starts, results)):
+        frames = [start] + res.frames
+        times = [0.0] + [p.md_sample_every * p.timestep_fs * (j + 1) for j in range(len(res.frames))]
+        # NPT only after a complete NVT run: a freshly packed box is far from equilibrium, and its first
+        # expansion would otherwise pass for a density collapse
+        npt_density, npt_failure = [], None
+        if res.stable and p.npt_steps:
+            npt = ase_md(frames[-1], model.calculator(), steps=p.npt_steps, seed=_md_stream(seed, "npt"),
+                         pressure_bar=p.pressure_bar, check=lambda a: frame_failure(a, bonds, None, criteria), **run)
+            npt_density, npt_failure = [density_g_cm3(a) for a in npt.frames], npt.failure
+        own = _label(automatic_set(res.frames or [start], p.own_frames, p.cluster_radius_A,
+                                   seed=_md_stream(seed, "own")))
+        pred = model.predict(own)
+        summaries.append({
+            "duration_fs": p.md_steps * p.timestep_fs, "time_to_failure_fs": res.time_to_failure_fs,
+            "failure": res.failure, "times_fs": times, "npt_density_g_cm3": npt_density,
+            "npt_failure": npt_failure, "npt_sample_fs": p.md_sample_every * p.timestep_fs,
+            "npt_duration_fs": p.npt_steps * p.timestep_fs if res.stable else 0.0,
+            "own": {"energies": pred.energies.tolist(), "forces": pred.forces.tolist()}})
+        for a in frames:
+            a.calc = None
+            a.arrays.pop("momenta", None)
+        Dataset(frames).write(out / MD_FRAMES.format(k))
+        Dataset(own).write(out / OWN.format(k))
+    (out / MD_SUMMARY).write_text(json.dumps(summaries))
 
 
-def _md_entry(p: Params, cache: Cache, job: tuple[Fitted, Liquid, int]) -> Path:
-    """The cache entry of one MD run (``job``: model, liquid, seed), computed on a miss (an executor task)."""
-    fitted, liquid, seed = job
-    return _md.entry(cache, model=fitted.saved(), liquid=liquid, p=p.part(*MD_PARAMS), seed=seed)
+def _md_entry(p: Params, cache: Cache, job: tuple[Fitted, Liquid, tuple[int, ...]]) -> Path:
+    """The cache entry of a model's MD runs of one liquid (``job``: model, liquid, seeds), computed on a miss
+    (an executor task)."""
+    fitted, liquid, seeds = job
+    return _md.entry(cache, model=fitted.saved(), liquid=liquid, p=p.part(*MD_PARAMS), seeds=tuple(seeds))
 
 
-def _md_run(fitted: Fitted, liquid: Liquid, entry: Path) -> MDRun:
-    return MDRun(fitted.algorithm, fitted.origin, liquid.name, Dataset.read(entry / MD_FRAMES),
-                 json.loads((entry / MD_SUMMARY).read_text()), Dataset.read(entry / OWN))
+def _md_runs(fitted: Fitted, liquid: Liquid, entry: Path) -> list[MDRun]:
+    summaries = json.loads((entry / MD_SUMMARY).read_text())
+    return [MDRun(fitted.algorithm, fitted.origin, liquid.name, Dataset.read(entry / MD_FRAMES.format(k)), summary,
+                  Dataset.read(entry / OWN.format(k)), seed=fitted.seed, md_seed=k)
+            for k, summary in enumerate(summaries)]
 
 
-def md_run(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seed: int) -> MDRun:
-    """NVT MD of ``liquid`` at its experimental density with the model of ``fitted`` from a box packed with
-    ``seed``, then, when it survived, an NPT continuation at ``pressure_bar`` (cached)."""
-    return _md_run(fitted, liquid, _md_entry(p, cache, (fitted, liquid, seed)))
+def md_runs(p: Params, cache: Cache, fitted: Fitted, liquid: Liquid, seeds: Sequence[int]) -> list[MDRun]:
+    """NVT MD of ``liquid`` at its experimental density with the model of ``fitted``, one run from a box packed
+    with each of ``seeds``, then, for each run that survived, an NPT continuation at ``pressure_bar`` (cached)."""
+    return _md_runs(fitted, liquid, _md_entry(p, cache, (fitted, liquid, tuple(seeds))))
 
 
 @cached_step
@@ -399,38 +452,41 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     unseen = [unseen_liquid(p, n) for n in p.unseen]
 
     sel = deepmd_sel(p, sets) if "deepmd" in p.algorithms else ()
+    seeds = range(p.training_seeds)
 
-    def generation(jobs: list[tuple[str, str]], training: Mapping[str, Dataset], label: str
+    def generation(jobs: list[tuple[str, str, int]], training: Mapping[tuple[str, int], Dataset], label: str
                    ) -> tuple[list[Fitted], list[MDRun]]:
-        entries = ex.map(functools.partial(_fit_entry, p, cache, evaluate, options.device, sel=sel),
-                         [(alg, training[origin]) for alg, origin in jobs], desc=f"fits ({label})",
-                         progress=progress)
-        fits = [_fitted(alg, origin, entry) for (alg, origin), entry in zip(jobs, entries)]
+        entries = ex.map(functools.partial(_seeded_fit_entry, p, cache, evaluate, options.device, sel),
+                         [(alg, training[origin, seed], seed) for alg, origin, seed in jobs],
+                         desc=f"fits ({label})", progress=progress)
+        fits = [_fitted(alg, origin, entry, seed) for (alg, origin, seed), entry in zip(jobs, entries)]
         md_jobs = []
         for f in fits:
-            md_jobs.append((f, liquid, md_seed(p)))
+            md_jobs.append((f, liquid, md_seeds(p)))
             if f.origin in p.unseen_origins:
-                md_jobs += [(f, u, md_seed(p, u.name)) for u in unseen]
+                md_jobs += [(f, u, md_seeds(p, u.name)) for u in unseen]
         md_entries = ex.map(functools.partial(_md_entry, p, cache), md_jobs, desc=f"MD ({label})",
                             progress=progress)
-        return fits, [_md_run(f, u, entry) for (f, u, _), entry in zip(md_jobs, md_entries)]
+        return fits, [r for (f, u, _), entry in zip(md_jobs, md_entries) for r in _md_runs(f, u, entry)]
 
-    training = {"simple": sets["simple"]}
-    first, rest = [(alg, "simple") for alg in p.algorithms], [(alg, o) for o in p.origins if o != "simple"
-                                                             for alg in p.algorithms]
+    training = {("simple", seed): sets["simple"] for seed in seeds}
+    first = [(alg, "simple", seed) for seed in seeds for alg in p.algorithms]
+    rest = [(alg, o, seed) for seed in seeds for o in p.origins if o != "simple" for alg in p.algorithms]
     fits, runs = generation(first, training, "first generation")
-    harvest = [o.removeprefix(AUTOMATIC) for o in dict.fromkeys(o for _, o in rest) if o.startswith(AUTOMATIC)]
-    sources = [next(r for r in runs if r.algorithm == alg and r.origin == "simple" and r.liquid == liquid.name)
-               for alg in harvest]
+    harvest = [(o.removeprefix(AUTOMATIC), seed) for o, seed in dict.fromkeys((o, seed) for _, o, seed in rest)
+               if o.startswith(AUTOMATIC)]
+    # the automatic set of one training seed comes from that seed's first-generation model, first MD run
+    sources = [next(r for r in runs if (r.algorithm, r.origin, r.seed, r.md_seed, r.liquid)
+                    == (alg, "simple", seed, 0, liquid.name)) for alg, seed in harvest]
     auto = ex.map(functools.partial(_automatic_entry, p, cache), sources, desc="automatic sets", progress=progress)
-    for alg, entry in zip(harvest, auto):
-        training[AUTOMATIC + alg] = sets["simple"] + _read_automatic(entry)
-    if any(o == "corrective" for _, o in rest):
-        training["corrective"] = sets["simple"] + sets["corrective"]
+    for (alg, seed), entry in zip(harvest, auto):
+        training[AUTOMATIC + alg, seed] = sets["simple"] + _read_automatic(entry)
+    if any(o == "corrective" for _, o, _ in rest):
+        training.update({("corrective", seed): sets["simple"] + sets["corrective"] for seed in seeds})
     more_fits, more_runs = generation(rest, training, "other training sets")
-    # the training sets in the order of the origins (the first generation first)
-    training = {o: training[o] for o in dict.fromkeys(o for _, o in first + rest)}
-    return Grid(fits + more_fits, runs + more_runs, training, evaluate, sel)
+    # the training sets in the order of the origins (the first generation first), of the first training seed
+    training_sets = {o: training[o, 0] for o in dict.fromkeys(o for _, o, _ in first + rest)}
+    return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel)
 
 
 def sel_check(grid: Grid, r_cut_A: float) -> pd.DataFrame:
@@ -453,9 +509,9 @@ def liquid_densities(p: Params) -> dict[str, float]:
 
 # -- foundation model -----------------------------------------------------------------------------
 def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], executor=None
-               ) -> list[tuple[Fitted, MDRun | None]]:
+               ) -> list[tuple[Fitted, list[MDRun] | None]]:
     """The foundation models evaluated like the trained models (fixed test sets, then, with ``foundation_md``,
-    MD of the training liquid; ``None`` in place of the run without): the MACE model file ``foundation_model``
+    MD of the training liquid, one run per MD seed; ``None`` in place of the runs without): the MACE model file ``foundation_model``
     (when given, cached by the file's content) and every pretrained model of ``foundation_models`` (SevenNet-0,
     CHGNet; cached by the name and the pinned environment). The pretrained models and the MD runs go through
     ``executor`` (default: in this process)."""
@@ -479,9 +535,9 @@ def foundation(p: Params, cache: Cache, evaluate: Mapping[str, Dataset], executo
     if not p.foundation_md:
         return [(f, None) for f in fits]
     liquid = training_liquid(p)
-    md_entries = ex.map(functools.partial(_md_entry, p, cache), [(f, liquid, md_seed(p)) for f in fits],
+    md_entries = ex.map(functools.partial(_md_entry, p, cache), [(f, liquid, md_seeds(p)) for f in fits],
                         desc="MD (foundation models)", progress=False)
-    return [(f, _md_run(f, liquid, entry)) for f, entry in zip(fits, md_entries)]
+    return [(f, _md_runs(f, liquid, entry)) for f, entry in zip(fits, md_entries)]
 
 
 @cached_step(runtime=("path",))
@@ -571,6 +627,9 @@ class Results(StudyResults):
         of r (A) and g(r)}}.
     sel
         the Deep Potential's neighbour budget against its MD (:func:`sel_check`).
+    sensitivity
+        the verdicts of the claims judged by the MD score at other force scales F0
+        (:func:`~paperlib.studies.transferability_analysis.score_sensitivity`).
     """
 
     set_summary: pd.DataFrame
@@ -587,6 +646,7 @@ class Results(StudyResults):
     density_traces: pd.DataFrame
     rdfs: dict
     sel: pd.DataFrame
+    sensitivity: pd.DataFrame
 
 
 def figures(results: Results) -> dict[str, float]:
@@ -632,11 +692,12 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         with timer("foundation models"):
             found = foundation(p, cache, grid.evaluate, executor=ex)
     fits = grid.fits + [f for f, _ in found]
-    runs = grid.runs + [r for _, r in found if r is not None]
+    runs = grid.runs + [r for _, rs in found if rs is not None for r in rs]
     densities = liquid_densities(p)
     liquid = training_liquid(p).name
     errors = analysis.fixed_errors(fits, grid.evaluate)
-    md = analysis.md_table(runs, densities, p.score_force_scale_eV_A)
+    md = analysis.md_table(runs, densities, p.score_force_scale_eV_A,
+                           analysis.reference_force_mae(fits, grid.evaluate), liquid)
     configurations = analysis.configuration_errors(fits, grid.evaluate)
     judged = {"errors": errors.to_dict("records"), "md": md.to_dict("records"), "liquid": liquid,
               "configurations": configurations.to_dict("records")}
@@ -647,11 +708,11 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         training_sets=pd.DataFrame([{"origin": o, "configurations": len(d), "atoms": int(d.n_atoms().sum())}
                                     for o, d in grid.training_sets.items()],
                                    columns=["origin", "configurations", "atoms"]),
-        fit_times=pd.DataFrame([{"algorithm": f.algorithm, "origin": f.origin, "fit (s)": f.fit_s} for f in fits],
-                               columns=["algorithm", "origin", "fit (s)"]),
+        fit_times=pd.DataFrame([{"algorithm": f.algorithm, "origin": f.origin, claims.SEED: f.seed, "fit (s)": f.fit_s}
+                                for f in fits], columns=["algorithm", "origin", claims.SEED, "fit (s)"]),
         foundation=foundation_versions(fits), errors=errors, configurations=configurations,
         md=md, liquid=liquid, gains=claims.gains(judged), unseen=claims.unseen_table(judged),
         density_traces=analysis.density_traces(on_liquid, densities),
         rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}
               for model, c in rdfs.items()},
-        sel=sel_check(grid, p.r_cut_A))
+        sel=sel_check(grid, p.r_cut_A), sensitivity=analysis.score_sensitivity(judged))

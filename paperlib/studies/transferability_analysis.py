@@ -17,10 +17,17 @@ from paperlib.data.dataset import Dataset
 from paperlib.models.base import Potential
 from paperlib.models.registry import SavedModel
 from paperlib.sampling.liquids import MOL_ID
-from paperlib.studies.transferability_claims import ALGORITHM_LABELS, ORIGIN_LABELS, ORIGINS
+from paperlib.studies.transferability_claims import ALGORITHM_LABELS, MD_SEED, ORIGIN_LABELS, ORIGINS, SEED
 
-MD_FRAMES, MD_SUMMARY, OWN = "trajectory.xyz", "md.json", "own.xyz"
-"""Files of an MD run's cache entry: NVT snapshots, summary, relabelled own-trajectory clusters."""
+MD_FRAMES, MD_SUMMARY, OWN = "trajectory{}.xyz", "md.json", "own{}.xyz"
+"""Files of the cache entry of a model's MD runs of one liquid: NVT snapshots and relabelled own-trajectory
+clusters of the run with MD seed index k (``MD_FRAMES.format(k)``), and the summaries of every run."""
+REFERENCE_MD = "reference_md"
+"""The evaluation set of reference-driven MD frames (:func:`~paperlib.sampling.training_sets.reference_md_set`)
+whose force error enters the score."""
+DENSITY_TOL = 0.01
+"""An NPT density counts as converged when the mean densities of the last two quarters of the NPT run differ by
+less than this fraction of the experimental density."""
 
 
 # -- what the study computes (the records the analysis reads) ----------------------------------------
@@ -33,6 +40,8 @@ class Fitted:
     directory: Path
     fit_s: float
     predictions: dict
+    seed: int = 0
+    """Index of the training seed (0: the study's ``seed`` itself)."""
 
     def model(self) -> Potential:
         """The trained model."""
@@ -56,6 +65,10 @@ class MDRun:
     frames: Dataset
     summary: dict
     own: Dataset
+    seed: int = 0
+    """Index of the training seed of the model."""
+    md_seed: int = 0
+    """Index of the MD seed (start box and velocities; shared by every model, so runs pair across models)."""
 
     @property
     def model_frames(self) -> list[Atoms]:
@@ -111,7 +124,7 @@ def _whole_positions(atoms: Atoms) -> np.ndarray:
 
 def fixed_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]) -> pd.DataFrame:
     """One row per model and fixed evaluation set (see :func:`error_rows`)."""
-    return pd.DataFrame([error_rows(f.algorithm, f.origin, evaluate[k], pred, k)
+    return pd.DataFrame([{**error_rows(f.algorithm, f.origin, evaluate[k], pred, k), SEED: f.seed}
                          for f in fits for k, pred in f.predictions.items()])
 
 
@@ -131,44 +144,100 @@ def configuration_errors(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]
         err = np.abs(np.asarray(f.predictions[set_name]["forces"]) - ref_f)
         for k in range(len(data)):
             e = err[owner == k]
-            rows.append({"algorithm": f.algorithm, "origin": f.origin, "set": set_name, "configuration": k,
-                         "force MAE (eV/Å)": float(e.mean()), "force components": int(e.size)})
-    return pd.DataFrame(rows, columns=["algorithm", "origin", "set", "configuration", "force MAE (eV/Å)",
+            rows.append({"algorithm": f.algorithm, "origin": f.origin, SEED: f.seed, "set": set_name,
+                         "configuration": k, "force MAE (eV/Å)": float(e.mean()), "force components": int(e.size)})
+    return pd.DataFrame(rows, columns=["algorithm", "origin", SEED, "set", "configuration", "force MAE (eV/Å)",
                                        "force components"])
 
 
-def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float) -> pd.DataFrame:
-    """One row per MD run: NVT survival and failure, the NPT density (mean of the second half of the NPT
-    continuation, relative to the experimental density ``liquids[name]``; NaN when the NVT run failed) and
-    any NPT failure, errors on the model's own relabelled snapshots and the score (:func:`score`)."""
+def reference_force_mae(fits: Sequence[Fitted], evaluate: Mapping[str, Dataset]) -> dict[tuple, float]:
+    """Force-component MAE (eV/A) of every model on the reference-MD set (:data:`REFERENCE_MD`), keyed by
+    (algorithm, origin, training seed); empty when the set was not evaluated."""
+    if REFERENCE_MD not in evaluate:
+        return {}
+    ref = evaluate[REFERENCE_MD].forces()
+    return {(f.algorithm, f.origin, f.seed): float(np.mean(np.abs(np.asarray(f.predictions[REFERENCE_MD]["forces"])
+                                                                   - ref)))
+            for f in fits if REFERENCE_MD in f.predictions}
+
+
+def density_convergence(densities_g_cm3: Sequence[float], experiment_g_cm3: float) -> tuple[float, bool]:
+    """The NPT density relative to experiment (mean of the second half of the run) and whether it converged
+    (:data:`DENSITY_TOL`: the means of the last two quarters agree); (NaN, False) without NPT frames."""
+    d = np.asarray(densities_g_cm3, dtype=float)
+    if len(d) < 4:
+        return (float(d[len(d) // 2:].mean() / experiment_g_cm3) if len(d) else np.nan), False
+    half, quarter = len(d) // 2, (3 * len(d)) // 4
+    drift = abs(d[quarter:].mean() - d[half:quarter].mean()) / experiment_g_cm3
+    return float(d[half:].mean() / experiment_g_cm3), bool(drift < DENSITY_TOL)
+
+
+def md_table(runs: Sequence[MDRun], liquids: Mapping[str, float], force_scale_eV_A: float,
+             reference_mae: Mapping[tuple, float], scored_liquid: str) -> pd.DataFrame:
+    """One row per MD run: training and MD seed, NVT survival and failure, the NPT density (relative to the
+    experimental density ``liquids[name]``; NaN when the NVT run failed or no NPT ran) and whether it converged
+    (:func:`density_convergence`), any NPT failure, errors on the model's own relabelled snapshots (a
+    diagnostic), and, for runs of ``scored_liquid``, the model's force MAE on the reference-MD set
+    (``reference_mae``, :func:`reference_force_mae`) and the score (:func:`score`)."""
     rows = []
     for r in runs:
-        dens = np.asarray(r.summary["npt_density_g_cm3"])
         e = np.asarray(r.summary["own"]["energies"])
         f = np.asarray(r.summary["own"]["forces"])
-        own_f = float(np.mean(np.abs(f - r.own.forces())))
-        rows.append({"algorithm": r.algorithm, "origin": r.origin, "liquid": r.liquid,
-                     "duration (fs)": r.summary["duration_fs"], "survived fraction": r.survived_fraction,
+        density, converged = density_convergence(r.summary["npt_density_g_cm3"], liquids[r.liquid])
+        ref = reference_mae.get((r.algorithm, r.origin, r.seed), np.nan) if r.liquid == scored_liquid else np.nan
+        rows.append({"algorithm": r.algorithm, "origin": r.origin, SEED: r.seed, MD_SEED: r.md_seed,
+                     "liquid": r.liquid, "duration (fs)": r.summary["duration_fs"],
+                     "survived fraction": r.survived_fraction,
                      "time to failure (fs)": r.summary["time_to_failure_fs"],
                      "failure": r.summary["failure"] or "",
-                     "NPT density / experiment": (float(dens[len(dens) // 2:].mean() / liquids[r.liquid])
-                                                  if len(dens) else np.nan),
+                     "NPT duration (fs)": r.summary.get("npt_duration_fs", 0.0),
+                     "NPT density / experiment": density, "NPT density converged": converged,
                      "NPT failure": r.summary["npt_failure"] or "",
                      "own-trajectory energy MAE (meV/atom)": 1000 * float(np.mean(
                          np.abs(e - r.own.energies()) / r.own.n_atoms())),
-                     "own-trajectory force MAE (eV/Å)": own_f,
-                     "score": score(r.survived_fraction, own_f, force_scale_eV_A)})
+                     "own-trajectory force MAE (eV/Å)": float(np.mean(np.abs(f - r.own.forces()))),
+                     "reference-MD force MAE (eV/Å)": ref,
+                     "score": score(r.survived_fraction, ref, force_scale_eV_A)})
     return pd.DataFrame(rows)
 
 
-def score(survived_fraction: float, own_force_mae_eV_A: float, force_scale_eV_A: float) -> float:
-    """The MD score, between 0 and 1: ``survived_fraction / (1 + own_force_mae / force_scale)``.
+def score(survived_fraction: float, force_mae_eV_A: float, force_scale_eV_A: float) -> float:
+    """The MD score, between 0 and 1: ``survived_fraction / (1 + force_mae / force_scale)``.
 
     A model is only as good as the MD it drives: a run that breaks early scores at most the fraction it
-    survived, however small its test errors; a run that survives is then judged by its force error on the
-    configurations it visited itself (relabelled by the reference), which fixed test sets never probe.
-    ``force_scale_eV_A`` sets the force error that halves the score."""
-    return float(survived_fraction / (1.0 + own_force_mae_eV_A / force_scale_eV_A))
+    survived, however small its test errors; a run that survives is then judged by its force error on frames of
+    reference-driven MD of the liquid (:data:`REFERENCE_MD`), which no model generated, so no training set is
+    favoured for sharing the distribution of a model's own trajectory. ``force_scale_eV_A`` sets the force error
+    that halves the score."""
+    return float(survived_fraction / (1.0 + force_mae_eV_A / force_scale_eV_A))
+
+
+SCORE_SCALES_EV_A = (0.05, 0.1, 0.2, 0.4)
+"""Force scales F0 (eV/A) over which :func:`score_sensitivity` recomputes the verdicts."""
+
+
+def score_sensitivity(results: Mapping, scales_eV_A: Sequence[float] = SCORE_SCALES_EV_A) -> pd.DataFrame:
+    """The verdict of every claim judged by the MD score with the score recomputed (:func:`score`) at each force
+    scale of ``scales_eV_A``, from each run's survived fraction and reference-MD force MAE: columns F0 (eV/A),
+    claim, value, CI low, CI high, verdict. ``results`` is what the claims read (``Results.claims_input()``)."""
+    from paperlib.analysis.claims import verdict_of
+    from paperlib.studies.transferability_claims import CLAIMS, SCORED
+
+    md = pd.DataFrame(results["md"])
+    rows = []
+    for f0 in scales_eV_A:
+        rescored = md.assign(score=[score(s, e, f0) for s, e in zip(md["survived fraction"],
+                                                                     md["reference-MD force MAE (eV/Å)"])])
+        again = {**results, "md": rescored.to_dict("records")}
+        for claim in CLAIMS:
+            if claim.key not in SCORED:
+                continue
+            ev = claim.judge(again)
+            rows.append({"F0 (eV/Å)": f0, "claim": claim.key,
+                         "value": ev.value if ev is not None else np.nan,
+                         "CI low": ev.ci_low if ev is not None else np.nan,
+                         "CI high": ev.ci_high if ev is not None else np.nan, "verdict": verdict_of(ev)})
+    return pd.DataFrame(rows, columns=["F0 (eV/Å)", "claim", "value", "CI low", "CI high", "verdict"])
 
 
 def labelled(table: pd.DataFrame) -> pd.DataFrame:
@@ -188,31 +257,34 @@ def transfer_matrix(table: pd.DataFrame, value: str) -> pd.DataFrame:
     return m
 
 
+def model_label(run: MDRun) -> str:
+    """``"algorithm / origin"`` in words (:data:`ALGORITHM_LABELS`, :data:`ORIGIN_LABELS`)."""
+    return f"{ALGORITHM_LABELS.get(run.algorithm, run.algorithm)} / {ORIGIN_LABELS.get(run.origin, run.origin)}"
+
+
 def rdf_curves(runs: Sequence[MDRun], pairs: Sequence[tuple[str, str]], r_max_A: float, n_bins: int = 60
                ) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Intermolecular partial RDFs of every run's snapshots after the start: ``{"algorithm / origin":
-    {"A-B": (r in A, g)}}``. Pairs within one molecule are left out, so the curves show packing, not bonds;
-    runs that failed before their first snapshot are skipped."""
+    """Intermolecular partial RDFs of the snapshots after the start of every run of each model (all its seeds
+    together): ``{"algorithm / origin": {"A-B": (r in A, g)}}``. Pairs within one molecule are left out, so the
+    curves show packing, not bonds; runs that failed before their first snapshot add nothing."""
     from paperlib.analysis.rdf import partial_rdf
 
-    out = {}
+    frames: dict[str, list[Atoms]] = {}
     for r in runs:
-        if len(r.frames) < 2:
-            continue
-        out[f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} / {ORIGIN_LABELS.get(r.origin, r.origin)}"] = {
-            f"{a}-{b}": partial_rdf(list(r.frames)[1:], a, b, r_max_A, n_bins, exclude_same=MOL_ID)
-            for a, b in pairs}
-    return out
+        if len(r.frames) >= 2:
+            frames.setdefault(model_label(r), []).extend(list(r.frames)[1:])
+    return {model: {f"{a}-{b}": partial_rdf(snaps, a, b, r_max_A, n_bins, exclude_same=MOL_ID) for a, b in pairs}
+            for model, snaps in frames.items()}
 
 
 def density_traces(runs: Sequence[MDRun], liquids: Mapping[str, float]) -> pd.DataFrame:
-    """Density relative to experiment at every snapshot of every NPT continuation: columns model, liquid,
-    time (fs, from the start of the NPT run), density / experiment."""
+    """Density relative to experiment at every snapshot of every NPT continuation: columns model, training
+    seed, MD seed, liquid, time (fs, from the start of the NPT run), density / experiment."""
+    columns = ["model", SEED, MD_SEED, "liquid", "time (fs)", "density / experiment"]
     rows = []
     for r in runs:
         step = r.summary["npt_sample_fs"]
         for k, d in enumerate(r.summary["npt_density_g_cm3"]):
-            rows.append({"model": f"{ALGORITHM_LABELS.get(r.algorithm, r.algorithm)} / "
-                                  f"{ORIGIN_LABELS.get(r.origin, r.origin)}",
-                         "liquid": r.liquid, "time (fs)": (k + 1) * step, "density / experiment": d / liquids[r.liquid]})
-    return pd.DataFrame(rows, columns=["model", "liquid", "time (fs)", "density / experiment"])
+            rows.append(dict(zip(columns, (model_label(r), r.seed, r.md_seed, r.liquid, (k + 1) * step,
+                                           d / liquids[r.liquid]))))
+    return pd.DataFrame(rows, columns=columns)

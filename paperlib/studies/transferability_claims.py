@@ -69,7 +69,9 @@ CHANGE = {"EC": "shape", "PC": "shape", "EMC": "shape", "DMC": "shape", "VC": "f
 motifs (carbonate group, sp3 C-H and C-O, ring or chain), so a new one changes only the molecular shape; vinylene
 carbonate adds a C=C double bond conjugated to the carbonate, a new functional chemistry."""
 
-_MEANS = ["score", "survived fraction", "own-trajectory force MAE (eV/Å)"]
+_MEANS = ["score", "survived fraction", "own-trajectory force MAE (eV/Å)", "reference-MD force MAE (eV/Å)"]
+SCORED = ("simple_sets", "corrective_transfer", "md_stringent")
+"""The claims judged by the MD score (whose verdicts depend on its force scale)."""
 
 
 def _with_seeds(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -4,8 +4,10 @@ unlabelled configurations, so that any algorithm can be trained on any of them.
 - :func:`simple_set`: no ab initio MD: isolated molecules, random dimers, and clusters cut from boxes packed at
   the experimental density; with a pool of thermal conformations (:func:`~paperlib.sampling.normal_modes.
   thermal_samples`) every molecule takes a thermal geometry, else every atom is rattled.
-- :func:`corrective_set`: configurations a person would add to fix a model's deficiencies: clusters from
-  compressed and expanded liquid, close-contact dimers, and molecules with one stretched bond.
+- :func:`designed_corrective_set`: configurations designed against the deficiencies a first-generation model
+  showed in MD (contacts closer and bonds longer than reference MD reaches, a density away from experiment);
+  :func:`corrective_set`, the generic kinds a person would add without such evidence: clusters from compressed
+  and expanded liquid, close-contact dimers, and molecules with one stretched bond.
 - :func:`automatic_set`: clusters harvested from MD of a first-generation model, by a stated selection rule.
 - :func:`reference_md_set`: frames of reference-driven (GFN2-xTB) MD of clusters of the liquid, an evaluation
   set no model had a hand in.
@@ -65,15 +67,29 @@ def dimer(a: Atoms, b: Atoms, distance_A: float, rng: np.random.Generator, min_d
     raise RuntimeError(f"dimer: no orientation at {distance_A} A keeps atoms {min_distance_A} A apart")
 
 
-def stretched_bond(molecule: Atoms, factor: float, rng: np.random.Generator) -> Atoms:
-    """A copy of ``molecule`` with one randomly chosen bond (covalent radii x 1.2) stretched by ``factor``: the
-    smaller fragment on one side of the bond moves along it."""
+def stretched_bond(molecule: Atoms, factor: float, rng: np.random.Generator, pair: str | None = None,
+                   length_A: float | None = None) -> Atoms:
+    """A copy of ``molecule`` with one randomly chosen bond (covalent radii x 1.2; of the element pair ``pair``,
+    e.g. ``"C-O"``, when given) stretched by ``factor``, or to ``length_A`` when given: the smaller fragment on
+    one side of the bond moves along it.
+
+    Raises
+    ------
+    ValueError
+        When the molecule has no bond of ``pair``.
+    """
     from scipy.sparse.csgraph import connected_components
 
     from paperlib.sampling.paths import bond_graph
 
-    bonds = sorted(bond_graph(molecule))
+    sym = molecule.get_chemical_symbols()
+    bonds = [b for b in sorted(bond_graph(molecule))
+             if pair is None or "-".join(sorted((sym[b[0]], sym[b[1]]))) == pair]
+    if not bonds:
+        raise ValueError(f"stretched_bond: {molecule.get_chemical_formula()} has no {pair} bond")
     i, j = bonds[rng.integers(len(bonds))]
+    if length_A is not None:
+        factor = length_A / molecule.get_distance(i, j)
     adjacency = np.zeros((len(molecule), len(molecule)), dtype=bool)
     for p, q in bonds:
         if (p, q) != (i, j):
@@ -216,6 +232,130 @@ def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], de
         molecule = mols[k % len(mols)]
         out.append(_tagged(stretched_bond(molecule, float(rng.uniform(*stretch)), rng), "stretched_bond"))
     return out
+
+
+def contact_dimer(a: Atoms, b: Atoms, pair: tuple[str, str], distance_A: float, rng: np.random.Generator,
+                  tries: int = 200, min_other: float = 0.75) -> Atoms:
+    """``a`` and ``b`` in contact: an atom of element ``pair[0]`` of ``a`` and one of ``pair[1]`` of ``b``
+    ``distance_A`` apart, ``b`` placed outward from ``a`` along a random direction near the first atom's and
+    turned so that its centre of mass lies beyond its contact atom. Of ``tries`` placements, the one whose
+    other contacts between the molecules are farthest is kept; it must keep them at least ``min_other`` x
+    ``distance_A`` apart (a buried atom, such as a carbonate carbon, cannot be approached without its
+    neighbours coming close too).
+
+    Raises
+    ------
+    RuntimeError
+        When no placement keeps the other contacts that far.
+    """
+    ia = [k for k, s in enumerate(a.get_chemical_symbols()) if s == pair[0]]
+    ib = [k for k, s in enumerate(b.get_chemical_symbols()) if s == pair[1]]
+    if not ia or not ib:
+        raise ValueError(f"contact_dimer: no {pair[0]} in {a.get_chemical_formula()} or no {pair[1]} in "
+                         f"{b.get_chemical_formula()}")
+    pa0 = a.positions - a.get_center_of_mass()
+    pb0 = b.positions - b.get_center_of_mass()
+    best, best_other = None, -np.inf
+    for _ in range(tries):
+        pa = Rotation.random(random_state=rng).apply(pa0)
+        i, j = ia[int(rng.integers(len(ia)))], ib[int(rng.integers(len(ib)))]
+        direction = pa[i] / max(np.linalg.norm(pa[i]), 1e-9) + 0.3 * rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        spin = Rotation.from_rotvec(direction * rng.uniform(0, 2 * np.pi))
+        out_b = -pb0[j] / max(np.linalg.norm(pb0[j]), 1e-9)   # from atom j towards b's centre of mass
+        turn, _ = Rotation.align_vectors(direction[None], out_b[None])
+        pb = (spin * turn).apply(pb0)
+        pb += pa[i] + distance_A * direction - pb[j]
+        d = np.linalg.norm(pa[:, None] - pb[None], axis=-1)
+        d[i, j] = np.inf
+        if d.min() > best_other:
+            best, best_other = (pa, pb), float(d.min())
+    if best_other < min_other * distance_A:
+        raise RuntimeError(f"contact_dimer: no placement of the {pair[0]}-{pair[1]} contact at {distance_A:.2f} A "
+                           f"keeps the other contacts {min_other:g} x as far")
+    return Atoms(np.concatenate([a.numbers, b.numbers]), positions=np.vstack(best))
+
+
+DESIGNED_KINDS = ("close_contact", "stretched_bond", "compressed", "expanded")
+"""Kinds of configuration of :func:`designed_corrective_set`."""
+
+
+def designed_corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float,
+                            deficiencies: Sequence[Mapping], *, n_per_kind: int, cluster_radius_A: float, seed: int,
+                            contact_room_A: float = 0.3, max_stretch: float = 1.6, max_deficiencies: int = 4,
+                            conformers: Sequence[Atoms] = ()) -> list[Atoms]:
+    """A corrective set designed against observed ``deficiencies`` (records of
+    :func:`~paperlib.analysis.deficiencies.deficiencies`, plus ``{"kind": "density", "ratio": model density /
+    experiment}`` records), ``n_per_kind`` configurations for each of the ``max_deficiencies`` most severe
+    (largest ``severity``; so the set is never larger than the generic one of four kinds; a contact that no
+    dimer can realise, such as one to a buried atom, is passed over for the next):
+
+    - a contact of elements X-Y closer than the reference's closest: dimers (:func:`contact_dimer`) whose X-Y
+      contact spans the gap, from the model's distance to the reference's closest plus ``contact_room_A``;
+    - a bond X-Y longer than the reference's longest: molecules with one X-Y bond stretched to lengths between
+      the reference's longest and the model's (at most ``max_stretch`` times the reference's longest);
+    - a density away from experiment: clusters of liquid packed at the model's density (:func:`scaled_liquid`;
+      ``compressed`` above experiment, ``expanded`` below).
+
+    With no deficiency (or none that can be built), the generic set (:func:`corrective_set`). Molecules take thermal geometries from
+    ``conformers`` as in :func:`simple_set`. Every configuration carries ``info["deficiency"]``."""
+    rng = np.random.default_rng(seed)
+    names = list(molecules)
+    mols = [molecules[n] for n in names]
+    out: list[Atoms] = []
+    for d in sorted(deficiencies, key=lambda d: -d.get("severity", 0.0)):
+        if len({a.info["deficiency"] for a in out}) == max_deficiencies:
+            break
+        try:
+            made = _designed(d, mols, [counts[n] for n in names], density_g_cm3, n_per_kind, cluster_radius_A, rng,
+                             contact_room_A, max_stretch, conformers)
+        except RuntimeError:   # a contact no dimer can realise (a buried atom): the next deficiency instead
+            continue
+        for a in made:
+            a.info["deficiency"] = f"{d['kind']} {d.get('pair', '')}".strip()
+        out += made
+    if not out:
+        out = corrective_set(molecules, counts, density_g_cm3, n_per_kind=n_per_kind,
+                             cluster_radius_A=cluster_radius_A, seed=seed)
+        for a in out:
+            a.info["deficiency"] = "none observed (generic)"
+    return out
+
+
+def _designed(d: Mapping, mols: Sequence[Atoms], counts: Sequence[int], density_g_cm3: float, n: int,
+              cluster_radius_A: float, rng: np.random.Generator, contact_room_A: float, max_stretch: float,
+              conformers: Sequence[Atoms]) -> list[Atoms]:
+    """The ``n`` configurations of :func:`designed_corrective_set` aimed at the deficiency ``d``."""
+    made: list[Atoms] = []
+    if d["kind"] == "contact":
+        x, y = d["pair"].split("-")
+        for _ in range(n):
+            a, b = (mols[int(k)] for k in rng.integers(len(mols), size=2))
+            px, py = (x, y) if rng.random() < 0.5 else (y, x)
+            pair = contact_dimer(a, b, (px, py), float(rng.uniform(d["model_A"], d["reference_A"] + contact_room_A)),
+                                 rng)
+            made.append(_tagged(pair, "close_contact", np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
+    elif d["kind"] == "bond":
+        with_bond = [m for m in mols if _has_bond(m, d["pair"])]
+        for k in range(n):
+            m = with_bond[k % len(with_bond)]
+            shaped = _shaped(m, "stretched_bond", np.zeros(len(m), int), rng, 0.0, conformers)
+            length = float(rng.uniform(d["reference_A"], min(d["model_A"], max_stretch * d["reference_A"])))
+            made.append(_tagged(stretched_bond(shaped, 1.0, rng, pair=d["pair"], length_A=length), "stretched_bond"))
+    elif d["kind"] == "density":
+        made = _clusters(mols, counts, density_g_cm3, n, cluster_radius_A,
+                         "compressed" if d["ratio"] > 1 else "expanded", rng, 0.0, density_factor=float(d["ratio"]),
+                         conformers=conformers)
+    else:
+        raise ValueError(f"deficiency kind {d['kind']!r}; allowed: contact, bond, density")
+    return made
+
+
+def _has_bond(molecule: Atoms, pair: str) -> bool:
+    from paperlib.sampling.paths import bond_graph
+
+    sym = molecule.get_chemical_symbols()
+    return any("-".join(sorted((sym[i], sym[j]))) == pair for i, j in bond_graph(molecule))
 
 
 def automatic_set(trajectory: Sequence[Atoms], n: int, cluster_radius_A: float, seed: int) -> list[Atoms]:

@@ -36,7 +36,7 @@ from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import default_workers, label_all
 from paperlib.sampling.liquids import SOLVENTS, counts_for_weight_fractions, pack_box, solvent_molecule
-from paperlib.sampling.training_sets import automatic_set, corrective_set, simple_set
+from paperlib.sampling.training_sets import automatic_set, designed_corrective_set, simple_set
 from paperlib.seeds import stream_seed
 from paperlib.studies import transferability_analysis as analysis
 from paperlib.studies import transferability_claims as claims
@@ -171,9 +171,6 @@ def _reference_sets(out: Path, *, p: Params) -> None:
         "simple": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=p.n_monomers,
                              n_dimers=p.n_dimers, n_clusters=p.n_clusters, cluster_radius_A=p.cluster_radius_A,
                              seed=p.seed, conformers=thermal),
-        "corrective": corrective_set(liquid.molecules, liquid.counts, liquid.density_g_cm3,
-                                     n_per_kind=p.corrective_per_kind, cluster_radius_A=p.cluster_radius_A,
-                                     seed=seed_of(p, "corrective")),
         "test": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=0, n_dimers=0,
                            n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=seed_of(p, "test"),
                            conformers=thermal),
@@ -201,11 +198,11 @@ def _reference_sets(out: Path, *, p: Params) -> None:
 
 
 def reference_sets(p: Params, cache: Cache) -> dict[str, Dataset]:
-    """GFN2-xTB-labelled sets: ``simple``, ``corrective``, ``test`` (clusters of the training liquid),
+    """GFN2-xTB-labelled sets: ``simple``, ``test`` (clusters of the training liquid),
     ``periodic`` (whole boxes, the small periodic validation set), ``test <name>`` for every unseen liquid and
     ``reference_md`` (frames of GFN2-xTB MD of clusters of the training liquid, the score's evaluation set)
     (cached)."""
-    names = ["simple", "corrective", "test", "periodic"] + [f"test {n}" for n in p.unseen] + [REFERENCE_MD]
+    names = ["simple", "test", "periodic"] + [f"test {n}" for n in p.unseen] + [REFERENCE_MD]
     entry = _reference_sets.entry(cache, p=p.part(*REFERENCE_PARAMS))
     return {n: Dataset.read(entry / f"{n}.xyz", [keys.REF_energy, keys.REF_forces]) for n in names}
 
@@ -419,6 +416,53 @@ def automatic(p: Params, cache: Cache, run: MDRun) -> Dataset:
     return _read_automatic(_automatic_entry(p, cache, run))
 
 
+# -- the corrective set ----------------------------------------------------------------------------
+CORRECTIVE_PARAMS = ("seed", "solvents", "weight_fractions", "box_molecules", "corrective_per_kind",
+                     "cluster_radius_A", "thermal_conformers", "md_temperature_K")
+"""The parameters the corrective set is built from (beside the deficiencies it is designed against)."""
+DENSITY_DEFICIENCY = 0.05
+"""A first-generation NPT density further than this fraction from experiment counts as a deficiency."""
+
+
+def observed_deficiencies(runs: Sequence[MDRun], reference: Dataset, liquid: str, experiment_g_cm3: float
+                          ) -> list[dict]:
+    """The deficiencies the first-generation runs ``runs`` of ``liquid`` show against the reference-MD set
+    (:func:`~paperlib.analysis.deficiencies.deficiencies`, with the reference's runs told apart by
+    ``info["trajectory"]``), plus a ``density`` record when the mean NPT density of the runs that have one lies
+    further than :data:`DENSITY_DEFICIENCY` from experiment."""
+    from paperlib.analysis.deficiencies import deficiencies
+
+    on_liquid = [r for r in runs if r.liquid == liquid]
+    by_run: dict[int, list[Atoms]] = {}
+    for a in reference:
+        by_run.setdefault(int(a.info[keys.TRAJECTORY]), []).append(a)
+    out = deficiencies([r.model_frames for r in on_liquid], list(by_run.values()))
+    densities = [analysis.density_convergence(r.summary["npt_density_g_cm3"], experiment_g_cm3)[0]
+                 for r in on_liquid if r.summary["npt_density_g_cm3"]]
+    if densities and abs(np.mean(densities) - 1.0) > DENSITY_DEFICIENCY:
+        ratio = float(np.mean(densities))
+        out.append({"kind": "density", "pair": "", "ratio": ratio, "runs": len(densities),
+                    "severity": abs(ratio - 1.0)})
+    return out
+
+
+@cached_step
+def _corrective(out: Path, *, p: Params, design: list) -> None:
+    """The corrective set designed against the deficiencies ``design`` with the parameters ``p``
+    (:data:`CORRECTIVE_PARAMS` only), labelled by GFN2-xTB."""
+    liquid = training_liquid(p)
+    configs = designed_corrective_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, design,
+                                      n_per_kind=p.corrective_per_kind, cluster_radius_A=p.cluster_radius_A,
+                                      seed=seed_of(p, "corrective"), conformers=conformer_pool(p, liquid.molecules))
+    Dataset(_label(configs)).write(out / "corrective.xyz")
+
+
+def corrective(p: Params, cache: Cache, design: Sequence[Mapping]) -> Dataset:
+    """The corrective set designed against ``design`` (:func:`observed_deficiencies`), labelled (cached)."""
+    entry = _corrective.entry(cache, p=p.part(*CORRECTIVE_PARAMS), design=[dict(d) for d in design])
+    return Dataset.read(entry / "corrective.xyz", [keys.REF_energy, keys.REF_forces])
+
+
 # -- the whole grid -------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Grid:
@@ -429,6 +473,7 @@ class Grid:
     training_sets: dict[str, Dataset]
     evaluate: dict[str, Dataset]
     sel: tuple[tuple[str, int], ...] = ()
+    deficiencies: list = dataclasses.field(default_factory=list)
 
 
 def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
@@ -438,8 +483,9 @@ def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
 
 def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunOptions = RunOptions(),
              executor=None) -> Grid:
-    """First generation (simple set) of every algorithm and its MD, the automatic sets, then every other
-    origin x algorithm, each with MD of the training liquid; unseen liquids for ``unseen_origins``.
+    """First generation (simple set) of every algorithm and training seed and its MD, the automatic sets and the
+    corrective set designed against the first generation's deficiencies, then every other origin x algorithm,
+    each with MD of the training liquid; unseen liquids for ``unseen_origins``.
 
     The fits of one generation, their MD runs and the automatic sets each go through ``executor`` (default: in
     this process); every task writes a cache entry that this process reads back."""
@@ -481,12 +527,15 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     auto = ex.map(functools.partial(_automatic_entry, p, cache), sources, desc="automatic sets", progress=progress)
     for (alg, seed), entry in zip(harvest, auto):
         training[AUTOMATIC + alg, seed] = sets["simple"] + _read_automatic(entry)
+    design = []
     if any(o == "corrective" for _, o, _ in rest):
-        training.update({("corrective", seed): sets["simple"] + sets["corrective"] for seed in seeds})
+        design = observed_deficiencies(runs, sets[REFERENCE_MD], liquid.name, liquid.density_g_cm3)
+        designed = corrective(p, cache, design)
+        training.update({("corrective", seed): sets["simple"] + designed for seed in seeds})
     more_fits, more_runs = generation(rest, training, "other training sets")
     # the training sets in the order of the origins (the first generation first), of the first training seed
     training_sets = {o: training[o, 0] for o in dict.fromkeys(o for _, o, _ in first + rest)}
-    return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel)
+    return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel, design)
 
 
 def sel_check(grid: Grid, r_cut_A: float) -> pd.DataFrame:
@@ -627,6 +676,9 @@ class Results(StudyResults):
         of r (A) and g(r)}}.
     sel
         the Deep Potential's neighbour budget against its MD (:func:`sel_check`).
+    deficiencies
+        what the first generation's MD got wrong against reference MD, which the corrective set is designed
+        against (:func:`observed_deficiencies`; empty: none seen, and the corrective set is the generic one).
     sensitivity
         the verdicts of the claims judged by the MD score at other force scales F0
         (:func:`~paperlib.studies.transferability_analysis.score_sensitivity`).
@@ -646,6 +698,7 @@ class Results(StudyResults):
     density_traces: pd.DataFrame
     rdfs: dict
     sel: pd.DataFrame
+    deficiencies: pd.DataFrame
     sensitivity: pd.DataFrame
 
 
@@ -702,9 +755,13 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     judged = {"errors": errors.to_dict("records"), "md": md.to_dict("records"), "liquid": liquid,
               "configurations": configurations.to_dict("records")}
     on_liquid = [r for r in runs if r.liquid == liquid]
+    shown = {**sets, **({"corrective": grid.training_sets["corrective"][len(sets["simple"]):]}
+                        if "corrective" in grid.training_sets else {})}
     rdfs = analysis.rdf_curves(on_liquid, RDF_PAIRS, r_max_A=RDF_MAX_A)
     return Results(
-        set_summary=set_summary(sets), energies=set_energies(sets),
+        set_summary=set_summary(shown), energies=set_energies(shown),
+        deficiencies=pd.DataFrame(grid.deficiencies, columns=["kind", "pair", "model_A", "reference_A", "ratio",
+                                                              "runs", "severity"]),
         training_sets=pd.DataFrame([{"origin": o, "configurations": len(d), "atoms": int(d.n_atoms().sum())}
                                     for o, d in grid.training_sets.items()],
                                    columns=["origin", "configurations", "atoms"]),

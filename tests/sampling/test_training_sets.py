@@ -138,3 +138,65 @@ def test_automatic_set_follows_its_selection_rule(molecules):
     assert automatic_set(boxes, 1, 4.5, seed=0)[0].info["set_kind"] == "automatic"
     with pytest.raises(ValueError, match="no frames"):
         automatic_set([], 2, 4.5, seed=0)
+
+
+def _distances(positions):
+    return np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+
+
+def test_thermal_molecules_keep_place_and_orientation_and_take_the_drawn_shape(molecules):
+    """Each molecule takes a pool conformation whose internal distances are the conformation's own (a rigid
+    superposition), at the molecule's centre of mass; molecules without a pool conformation stay untouched."""
+    from paperlib.sampling.training_sets import thermal_molecules
+
+    rng = np.random.default_rng(0)
+    ec = molecules["EC"]
+    pool = []
+    for _ in range(3):
+        c = ec.copy()
+        c.positions = ec.positions + rng.normal(scale=0.05, size=ec.positions.shape)
+        pool.append(c)
+    config = pack_box([molecules["EC"], molecules["EMC"]], [2, 2], 1.1, seed=0)
+    out = thermal_molecules(config, pool, np.random.default_rng(1))
+    ids = config.arrays[MOL_ID]
+    masses = config.get_masses()
+    for mol in np.unique(ids):
+        sel = ids == mol
+        if len(ec) != sel.sum() or (config.numbers[sel] != ec.numbers).any():
+            np.testing.assert_array_equal(out.positions[sel], config.positions[sel])
+            continue
+        d = _distances(out.positions[sel])
+        assert min(np.abs(d - _distances(c.positions)).max() for c in pool) < 1e-10
+        assert not np.allclose(d, _distances(config.positions[sel]), atol=1e-3)
+        np.testing.assert_allclose(np.average(out.positions[sel], axis=0, weights=masses[sel]),
+                                   np.average(config.positions[sel], axis=0, weights=masses[sel]), atol=1e-10)
+
+
+def test_simple_set_with_conformers_draws_monomers_from_the_pool(molecules):
+    pool = [molecules["EC"].copy() for _ in range(2)]
+    pool[1].positions[0] += 0.1
+    out = simple_set({"EC": molecules["EC"]}, {"EC": 4}, 1.3, n_monomers=4, n_dimers=1, n_clusters=1,
+                     cluster_radius_A=4.5, seed=0, conformers=pool)
+    monomers = [a for a in out if a.info["set_kind"] == "monomer"]
+    for m in monomers:   # no rattle on top of a drawn conformation
+        assert min(np.abs(_distances(m.positions) - _distances(c.positions)).max() for c in pool) < 1e-10
+
+
+def test_reference_md_set_holds_unrestrained_reference_frames_of_independent_runs(molecules):
+    """Every frame is reference-driven (its stored forces are GFN2-xTB's at its geometry), tagged, and the runs
+    start from different packed clusters."""
+    from paperlib.reference.xtb import label, xtb_calculator
+    from paperlib.sampling.training_sets import reference_md_set
+    from paperlib import keys
+
+    frames = reference_md_set({"EC": molecules["EC"]}, {"EC": 4}, 1.32, n_runs=2, cluster_radius_A=3.0,
+                              temperature_K=320.0, timestep_fs=1.0, equilibration_steps=2, n_frames=2, stride=2,
+                              seed=0, workers=1)
+    assert len(frames) == 4 and {a.info["set_kind"] for a in frames} == {"reference_md"}
+    assert [a.info[keys.TRAJECTORY] for a in frames] == [0, 0, 1, 1]
+    assert MOL_ID in frames[0].arrays and not frames[0].pbc.any()
+    calc = xtb_calculator()
+    for a in frames:
+        again = label(a, calc)
+        np.testing.assert_allclose(a.arrays[keys.REF_forces], again.arrays[keys.REF_forces], atol=1e-8)
+    assert not np.allclose(frames[0].positions[:3], frames[2].positions[:3])

@@ -19,10 +19,10 @@ SCALE = 0.1   # score_force_scale_eV_A of the synthetic records
 LONG, SHORT = 10000.0, 200.0
 
 
-def md_record(alg, origin, liquid, survived, own_f, duration_fs=LONG, seed=None, md_seed=None):
+def md_record(alg, origin, liquid, survived, ref_f, duration_fs=LONG, seed=None, md_seed=None):
     r = {"algorithm": alg, "origin": origin, "liquid": liquid, "survived fraction": survived,
-         "duration (fs)": duration_fs, "own-trajectory force MAE (eV/Å)": own_f,
-         "score": analysis.score(survived, own_f, SCALE)}
+         "duration (fs)": duration_fs, "own-trajectory force MAE (eV/Å)": ref_f,
+         "reference-MD force MAE (eV/Å)": ref_f, "score": analysis.score(survived, ref_f, SCALE)}
     if seed is not None:
         r.update({claims.SEED: seed, claims.MD_SEED: md_seed})
     return r
@@ -30,9 +30,9 @@ def md_record(alg, origin, liquid, survived, own_f, duration_fs=LONG, seed=None,
 
 def synthetic(runs: dict, test_f: dict, unseen: dict | None = None, seeds: int = 1, md_seeds: int = 1,
               duration_fs: float = LONG, jitter: float = 0.0, n_configurations: int = 0) -> dict:
-    """runs: {(alg, origin): (survived, own force MAE)} on EC; test_f: {(alg, origin): test force MAE};
+    """runs: {(alg, origin): (survived, reference-MD force MAE)} on EC; test_f: {(alg, origin): test force MAE};
     unseen: {(alg, origin, liquid): survived}. With ``seeds`` > 1 or ``md_seeds`` > 1 every model is repeated per
-    training seed and MD seed (the own-trajectory force MAE on EC shifted by ``jitter`` x a standard normal draw);
+    training seed and MD seed (the reference-MD force MAE on EC shifted by ``jitter`` x a standard normal draw);
     ``n_configurations`` test configurations per model with errors scattered around ``test_f``."""
     rng = np.random.default_rng(1)
     replicated = seeds > 1 or md_seeds > 1
@@ -340,7 +340,9 @@ def test_foundation_model_file_is_evaluated_like_the_trained_models(tmp_path):
     p = resolve("transferability", "smoke", {"foundation_model": str(tmp_path / "model" / "model.model"),
                                              "foundation_models": [], "foundation_md": True})
     evaluate = study.evaluation_sets(sets)
-    ((fitted, run),) = study.foundation(p, cache, evaluate)
+    ((fitted, runs),) = study.foundation(p, cache, evaluate)
+    assert len(runs) == p.md_seeds and [r.md_seed for r in runs] == list(range(p.md_seeds))
+    run = runs[0]
     assert fitted.origin == study.FOUNDATION and run.origin == study.FOUNDATION
     assert set(fitted.predictions) == set(evaluate)
     np.testing.assert_allclose(fitted.predictions["test"]["energies"], model.predict(list(sets["test"])).energies,
@@ -370,7 +372,10 @@ def synthetic_results(**kw) -> study.Results:
         density_traces=pd.DataFrame([{"model": "MACE / simple", "liquid": "EC", "time (fs)": 5.0,
                                       "density / experiment": 0.98}]),
         rdfs={"MACE / simple": {"O-H": np.vstack([r, rng.random(8)]), "C-O": np.vstack([r, rng.random(8)])}},
-        sel=pd.DataFrame([{"element": "C", "sel": 40, "most in MD": 31, "dropped": False}]))
+        sel=pd.DataFrame([{"element": "C", "sel": 40, "most in MD": 31, "dropped": False}]),
+        deficiencies=pd.DataFrame([{"kind": "contact", "pair": "H-O", "model_A": 1.4, "reference_A": 1.9,
+                                    "ratio": np.nan, "runs": 2, "severity": 0.26}]),
+        sensitivity=analysis.score_sensitivity(raw))
 
 
 def test_results_round_trip_through_json_keeps_figures_and_verdicts():
@@ -405,7 +410,26 @@ def test_params_resolve_and_pickle_for_the_executor():
 def test_seed_streams_are_named_and_distinct():
     p = study.Params.resolve("smoke")
     seeds = [study.seed_of(p, s) for s in ("corrective", "test", "automatic")]
-    seeds += [study.seed_of(p, "periodic", k) for k in range(3)] + [study.md_seed(p)]
-    seeds += [study.md_seed(p, name) for name in p.unseen] + [study.seed_of(p, f"test {n}") for n in p.unseen]
-    assert len(set(seeds)) == len(seeds)
-    assert study.md_seed(p) == study.md_seed(study.Params.resolve("smoke", {"unseen": ["VC"]}))
+    seeds += [study.seed_of(p, "periodic", k) for k in range(3)] + list(study.md_seeds(p))
+    seeds += [s for name in p.unseen for s in study.md_seeds(p, name)] + [study.seed_of(p, f"test {n}")
+                                                                          for n in p.unseen]
+    seeds += [study.training_seed(p, k).seed for k in range(1, 3)] + [study.seed_of(p, "reference_md")]
+    assert len(set(seeds)) == len(seeds) and p.md_seeds == 2
+    assert study.md_seeds(p) == study.md_seeds(study.Params.resolve("smoke", {"unseen": ["VC"]}))
+    assert study.training_seed(p, 0) is p
+
+
+def test_score_sensitivity_reproduces_the_verdicts_at_the_profile_scale_and_moves_with_it():
+    """At the profile's force scale the recomputed verdicts are the claims' own; the scale changes the scores,
+    so at a scale much smaller than every model's error the score differences shrink to the survival alone."""
+    raw = paper_like(**POWERED)
+    table = analysis.score_sensitivity(raw, (SCALE, 100.0))
+    judged = {v.key: v for v in C.judge(study.CLAIMS, raw, "default")}
+    at_scale = table[table["F0 (eV/Å)"] == SCALE].set_index("claim")
+    assert set(at_scale.index) == set(claims.SCORED)
+    for key, row in at_scale.iterrows():
+        assert row.verdict == judged[key].verdict
+        assert row.value == pytest.approx(judged[key].evidence["value"], nan_ok=True)
+    # with F0 = 100 eV/A the force term vanishes: MACE and the first Deep Potential differ only by survival
+    big = table[table["F0 (eV/Å)"] == 100.0].set_index("claim")
+    assert not np.isclose(big.loc["simple_sets", "value"], at_scale.loc["simple_sets", "value"])

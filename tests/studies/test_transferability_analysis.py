@@ -73,3 +73,12 @@ def test_configuration_errors_pair_models_and_average_to_the_set_force_mae():
         assert weighted == pytest.approx(whole[alg])
     first = np.abs(np.asarray(fits[0].predictions["test"]["forces"])[:3] - data.forces()[:3]).mean()
     assert table.iloc[0]["force MAE (eV/Å)"] == pytest.approx(first)
+
+
+def test_density_convergence_compares_the_last_two_quarters():
+    flat = [1.30] * 8
+    drifting = [1.20, 1.22, 1.24, 1.26, 1.28, 1.30, 1.32, 1.34]
+    assert analysis.density_convergence(flat, 1.3) == (pytest.approx(1.0), True)
+    value, converged = analysis.density_convergence(drifting, 1.3)
+    assert value == pytest.approx(np.mean(drifting[4:]) / 1.3) and not converged
+    assert analysis.density_convergence([], 1.3)[1] is False

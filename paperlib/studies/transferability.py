@@ -197,6 +197,25 @@ def _reference_sets(out: Path, *, p: Params) -> None:
             ).write(out / f"{REFERENCE_MD}.xyz")
 
 
+def reference_md_failures(reference: Dataset, min_distance_A: float) -> list[str]:
+    """The frames of the reference-MD set that the models' MD checks would count as failures (a bond broken or
+    formed against the first frame of their run, or atoms closer than ``min_distance_A``): ``"run k, frame j:
+    reason"``, empty when reference MD at these settings never fails."""
+    from paperlib.sampling.paths import bond_graph
+
+    criteria = StabilityCriteria(min_distance_A=min_distance_A)
+    out, first, seen = [], {}, {}
+    for a in reference:
+        run_id = int(a.info[keys.TRAJECTORY])
+        if run_id not in first:
+            first[run_id] = bond_graph(a, criteria.bond_scale)
+        seen[run_id] = seen.get(run_id, -1) + 1
+        reason = frame_failure(a, first[run_id], None, criteria)
+        if reason is not None:
+            out.append(f"run {run_id}, frame {seen[run_id]}: {reason}")
+    return out
+
+
 def reference_sets(p: Params, cache: Cache) -> dict[str, Dataset]:
     """GFN2-xTB-labelled sets: ``simple``, ``test`` (clusters of the training liquid),
     ``periodic`` (whole boxes, the small periodic validation set), ``test <name>`` for every unseen liquid and
@@ -682,6 +701,8 @@ class Results(StudyResults):
     sensitivity
         the verdicts of the claims judged by the MD score at other force scales F0
         (:func:`~paperlib.studies.transferability_analysis.score_sensitivity`).
+    reference_md_failures
+        frames of the reference MD that the models' stability checks would flag (:func:`reference_md_failures`).
     """
 
     set_summary: pd.DataFrame
@@ -700,6 +721,7 @@ class Results(StudyResults):
     sel: pd.DataFrame
     deficiencies: pd.DataFrame
     sensitivity: pd.DataFrame
+    reference_md_failures: list
 
 
 def figures(results: Results) -> dict[str, float]:
@@ -714,8 +736,9 @@ def figures(results: Results) -> dict[str, float]:
 
 
 def foundation_figures(errors: pd.DataFrame, md: pd.DataFrame, liquid: str) -> dict[str, float]:
-    """Per foundation model ``foundation/<name>/...``: test force MAE (eV/A), survived fraction of its MD of the
-    training liquid and its NPT density relative to experiment (where the NPT ran)."""
+    """Per foundation model ``foundation/<name>/...``: test force MAE (eV/A), survived fraction of its MD runs of
+    the training liquid and their NPT density relative to experiment (where an NPT stage ran), each the mean over
+    the runs."""
     out = {}
     if not len(errors):
         return out
@@ -723,10 +746,11 @@ def foundation_figures(errors: pd.DataFrame, md: pd.DataFrame, liquid: str) -> d
     for alg, g in test.groupby("algorithm"):
         out[f"foundation/{alg}/test_force_mae_eV_A"] = float(g["force MAE (eV/Å)"].mean())
     runs = md[(md.origin == FOUNDATION) & (md.liquid == liquid)] if len(md) else md
-    for _, row in runs.iterrows():
-        out[f"foundation/{row.algorithm}/survived_fraction"] = float(row["survived fraction"])
-        if np.isfinite(row["NPT density / experiment"]):
-            out[f"foundation/{row.algorithm}/npt_density_over_experiment"] = float(row["NPT density / experiment"])
+    for alg, g in runs.groupby("algorithm") if len(runs) else ():
+        out[f"foundation/{alg}/survived_fraction"] = float(g["survived fraction"].mean())
+        density = g["NPT density / experiment"].dropna()
+        if len(density):
+            out[f"foundation/{alg}/npt_density_over_experiment"] = float(density.mean())
     return out
 
 
@@ -772,4 +796,5 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         density_traces=analysis.density_traces(on_liquid, densities),
         rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}
               for model, c in rdfs.items()},
-        sel=sel_check(grid, p.r_cut_A), sensitivity=analysis.score_sensitivity(judged))
+        sel=sel_check(grid, p.r_cut_A), sensitivity=analysis.score_sensitivity(judged),
+        reference_md_failures=reference_md_failures(sets[REFERENCE_MD], p.min_distance_A))

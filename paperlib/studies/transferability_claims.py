@@ -9,10 +9,10 @@ and configuration of the fixed test set of the training liquid), ``md``
 training liquid.
 
 Replicates. A record may carry a training seed (column :data:`SEED`) and an MD seed (:data:`MD_SEED`); records
-without them count as training seed 0 and MD seed 0, which is today's design: every model is trained once and
-runs one MD per liquid. A model's score for one training seed is the mean over its MD seeds, and the training
-seed is the independent unit of every claim judged by the score, so with one seed those claims have n = 1 and
-stay inconclusive.
+without them count as training seed 0 and MD seed 0. The profiles set ``training_seeds`` and ``md_seeds``: at
+``default`` every model is trained once and runs three MD runs per liquid. A model's score for one training
+seed is the mean over its MD seeds, and the training seed is the independent unit of every claim judged by the
+score, so with one seed those claims have n = 1 and stay inconclusive.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ MIN_CONFIGURATIONS = 10
 SEED, MD_SEED = "seed", "MD seed"
 """Optional record columns: the training seed of a model and the seed of an MD run (0 where absent)."""
 BUDGET = (f">= {MIN_TRAINING_SEEDS} training seeds per (algorithm, training set) and, per model, >= {MIN_MD_SEEDS} "
-          f"MD seeds of >= {MIN_DURATION_FS / 1000:g} ps each (today's profiles train each model once and run one "
-          "MD per liquid, so no negative is powered)")
+          f"MD seeds of >= {MIN_DURATION_FS / 1000:g} ps each (met at the gpu profile; the default profile trains "
+          "each model once and runs 0.5 ps, so no negative is powered there)")
 CHANGE = {"EC": "shape", "PC": "shape", "EMC": "shape", "DMC": "shape", "VC": "functional"}
 """How an unseen solvent differs from the alkyl carbonates: every saturated alkyl carbonate has the same bonding
 motifs (carbonate group, sp3 C-H and C-O, ring or chain), so a new one changes only the molecular shape; vinylene

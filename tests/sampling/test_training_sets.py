@@ -156,7 +156,10 @@ def test_thermal_molecules_keep_place_and_orientation_and_take_the_drawn_shape(m
         c = ec.copy()
         c.positions = ec.positions + rng.normal(scale=0.05, size=ec.positions.shape)
         pool.append(c)
-    config = pack_box([molecules["EC"], molecules["EMC"]], [2, 2], 1.1, seed=0)
+    from paperlib.sampling.liquids import cut_cluster
+
+    config = cut_cluster(pack_box([molecules["EC"], molecules["EMC"]], [4, 4], 1.1, seed=0), 0, 6.0)
+    assert len(np.unique(config.arrays[MOL_ID])) > 2
     out = thermal_molecules(config, pool, np.random.default_rng(1))
     ids = config.arrays[MOL_ID]
     masses = config.get_masses()
@@ -195,8 +198,53 @@ def test_reference_md_set_holds_unrestrained_reference_frames_of_independent_run
     assert len(frames) == 4 and {a.info["set_kind"] for a in frames} == {"reference_md"}
     assert [a.info[keys.TRAJECTORY] for a in frames] == [0, 0, 1, 1]
     assert MOL_ID in frames[0].arrays and not frames[0].pbc.any()
-    calc = xtb_calculator()
+    # The MD's SCF starts from the previous step's density, a fresh calculation from scratch: they agree to the
+    # SCF convergence (about 1e-4 eV/A here), far below the model errors this set measures (> 0.05 eV/A).
     for a in frames:
-        again = label(a, calc)
-        np.testing.assert_allclose(a.arrays[keys.REF_forces], again.arrays[keys.REF_forces], atol=1e-8)
+        again = label(a, xtb_calculator())
+        np.testing.assert_allclose(a.arrays[keys.REF_forces], again.arrays[keys.REF_forces], atol=1e-3)
     assert not np.allclose(frames[0].positions[:3], frames[2].positions[:3])
+
+
+def _intermolecular(atoms, x, y):
+    ids = atoms.arrays[MOL_ID]
+    sym = np.array(atoms.get_chemical_symbols())
+    d = _distances(atoms.positions)
+    mask = (ids[:, None] != ids[None]) & (((sym[:, None] == x) & (sym[None] == y)) | ((sym[:, None] == y) & (sym[None] == x)))
+    return d[mask].min()
+
+
+def test_contact_dimer_places_the_designed_contact_and_keeps_the_others_apart(molecules):
+    from paperlib.sampling.training_sets import contact_dimer
+
+    rng = np.random.default_rng(0)
+    a, b = molecules["EC"], molecules["EMC"]
+    pair = contact_dimer(a, b, ("O", "H"), 1.6, rng)
+    d = np.linalg.norm(pair.positions[:len(a), None] - pair.positions[None, len(a):], axis=-1)
+    sym_a, sym_b = np.array(a.get_chemical_symbols()), np.array(b.get_chemical_symbols())
+    designed = np.isclose(d, 1.6) & (sym_a[:, None] == "O") & (sym_b[None] == "H")
+    assert designed.sum() == 1
+    assert d[~designed].min() >= 0.75 * 1.6
+    with pytest.raises(RuntimeError, match="keeps the other contacts"):
+        contact_dimer(a, b, ("C", "C"), 1.2, rng, tries=5)
+
+
+def test_designed_corrective_set_aims_at_each_deficiency_and_falls_back_to_the_generic_kinds(molecules):
+    from paperlib.sampling.training_sets import designed_corrective_set
+
+    ec = {"EC": molecules["EC"]}
+    design = [{"kind": "contact", "pair": "H-O", "model_A": 1.5, "reference_A": 2.0, "severity": 0.25},
+              {"kind": "bond", "pair": "C-H", "model_A": 1.4, "reference_A": 1.15, "severity": 0.2},
+              {"kind": "density", "pair": "", "ratio": 1.15, "severity": 0.15}]
+    out = designed_corrective_set(ec, {"EC": 4}, 1.32, design, n_per_kind=3, cluster_radius_A=4.0, seed=0,
+                                  max_deficiencies=2)
+    assert [a.info["deficiency"] for a in out] == ["contact H-O"] * 3 + ["bond C-H"] * 3
+    for a in out[:3]:
+        assert 1.5 <= _intermolecular(a, "O", "H") <= 2.0 + 0.3 + 1e-9
+    for a in out[3:]:
+        sym = np.array(a.get_chemical_symbols())
+        ch = [a.get_distance(i, j) for i, j in bond_graph(molecules["EC"]) if {sym[i], sym[j]} == {"C", "H"}]
+        assert 1.15 - 1e-9 <= max(ch) <= 1.4 + 1e-9
+    generic = designed_corrective_set(ec, {"EC": 4}, 1.32, [], n_per_kind=1, cluster_radius_A=4.0, seed=0)
+    assert {a.info["set_kind"] for a in generic} == set(CORRECTIVE_KINDS)
+    assert {a.info["deficiency"] for a in generic} == {"none observed (generic)"}

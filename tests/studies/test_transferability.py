@@ -375,7 +375,7 @@ def synthetic_results(**kw) -> study.Results:
         sel=pd.DataFrame([{"element": "C", "sel": 40, "most in MD": 31, "dropped": False}]),
         deficiencies=pd.DataFrame([{"kind": "contact", "pair": "H-O", "model_A": 1.4, "reference_A": 1.9,
                                     "ratio": np.nan, "runs": 2, "severity": 0.26}]),
-        sensitivity=analysis.score_sensitivity(raw))
+        sensitivity=analysis.score_sensitivity(raw), reference_md_failures=[])
 
 
 def test_results_round_trip_through_json_keeps_figures_and_verdicts():

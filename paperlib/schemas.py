@@ -374,8 +374,9 @@ TRANSFERABILITY = register(Schema(
         Param("reference_md_frames", "int", "evaluation frames per GFN2-xTB MD run", low=1, high=100000),
         Param("reference_md_stride", "int", "GFN2-xTB MD steps between evaluation frames", low=1, high=100000),
         Param("training_seeds", "int", "training replicates of every (algorithm, training set)", low=1, high=100),
-        Param("md_seeds", "int", "MD runs per model and liquid (start boxes and velocities shared by all models)",
-              low=1, high=100),
+        Param("md_seeds", "int", "MD runs per model of the training liquid (start boxes and velocities shared by "
+                                 "all models)", low=1, high=100),
+        Param("unseen_md_seeds", "int", "MD runs per model of each unseen liquid", low=1, high=100),
         Param("algorithms", "list[str]", "MLIP algorithms", choices=TRANSFER_ALGORITHMS, min_len=1),
         Param("origins", "list[str]", "training-set origins (simple, + corrective, + an algorithm's automatic "
                                       "set)", choices=TRANSFER_ORIGINS, min_len=1),

@@ -106,10 +106,11 @@ def seed_of(p: Params, stream: str, *indices: int) -> int:
 
 
 def md_seeds(p: Params, liquid: str | None = None) -> tuple[int, ...]:
-    """Seeds of the ``md_seeds`` MD runs of the training liquid (``liquid`` None) or of the unseen liquid
-    ``liquid``: run k of every model starts from the same packed box with the same velocities, so runs pair
-    across models."""
-    return tuple(seed_of(p, "md" if liquid is None else f"md {liquid}", k) for k in range(p.md_seeds))
+    """Seeds of the ``md_seeds`` MD runs of the training liquid (``liquid`` None) or of the ``unseen_md_seeds``
+    runs of the unseen liquid ``liquid``: run k of every model starts from the same packed box with the same
+    velocities, so runs pair across models."""
+    n = p.md_seeds if liquid is None else p.unseen_md_seeds
+    return tuple(seed_of(p, "md" if liquid is None else f"md {liquid}", k) for k in range(n))
 
 
 def training_seed(p: Params, k: int) -> Params:
@@ -767,7 +768,9 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         with timer("training and MD (all origins x algorithms)"):
             grid = run_grid(p, cache, sets, options, executor=ex)
         with timer("foundation models"):
-            found = foundation(p, cache, grid.evaluate, executor=ex)
+            # the training liquid's sets only: on a CPU a foundation model costs about a second per cluster
+            found = foundation(p, cache, {k: v for k, v in grid.evaluate.items() if not k.startswith("test ")},
+                               executor=ex)
     fits = grid.fits + [f for f, _ in found]
     runs = grid.runs + [r for _, rs in found if rs is not None for r in rs]
     densities = liquid_densities(p)

@@ -63,7 +63,7 @@ SEED, MD_SEED = "seed", "MD seed"
 """Optional record columns: the training seed of a model and the seed of an MD run (0 where absent)."""
 BUDGET = (f">= {MIN_TRAINING_SEEDS} training seeds per (algorithm, training set) and, per model, >= {MIN_MD_SEEDS} "
           f"MD seeds of >= {MIN_DURATION_FS / 1000:g} ps each (met at the gpu profile; the default profile trains "
-          "each model once and runs 0.5 ps, so no negative is powered there)")
+          "each model once and runs sub-picosecond MD, so no negative is powered there)")
 CHANGE = {"EC": "shape", "PC": "shape", "EMC": "shape", "DMC": "shape", "VC": "functional"}
 """How an unseen solvent differs from the alkyl carbonates: every saturated alkyl carbonate has the same bonding
 motifs (carbonate group, sp3 C-H and C-O, ring or chain), so a new one changes only the molecular shape; vinylene

@@ -73,17 +73,24 @@ def combined(runs: Sequence[dict[str, dict[str, float]]]) -> dict[str, dict[str,
     return {"contact": contact, "bond": bond}
 
 
-def deficiencies(runs: Sequence[Sequence[Atoms]], reference: Sequence[Sequence[Atoms]]) -> list[dict]:
+def deficiencies(runs: Sequence[Sequence[Atoms]], reference: Sequence[Sequence[Atoms]],
+                 labels: Sequence[str] | None = None) -> list[dict]:
     """The deficiencies the model runs ``runs`` show against the reference runs ``reference``: one record per
     kind and element pair, ``{"kind": "contact" | "bond", "pair", "model_A", "reference_A", "runs",
-    "severity"}``, where ``model_A`` is the most extreme value over the runs that show it, ``runs`` how many do
-    and ``severity`` the relative distance of ``model_A`` beyond ``reference_A``; most severe first. A contact is
+    "severity", "by"}``, where ``model_A`` is the most extreme value over the runs that show it, ``runs`` how many
+    do, ``severity`` the relative distance of ``model_A`` beyond ``reference_A`` and ``by`` the ``labels`` of those
+    runs (e.g. their algorithms; comma-separated, each once); most severe first. A contact is
     deficient when closer than the reference's closest by more than :data:`CONTACT_MARGIN_A`; a bond when longer
     than the reference's longest by more than :data:`BOND_MARGIN` of it. Pairs the reference never shows are
-    not judged."""
+    not judged.
+
+    The model's extremes come from more frames, and from bulk boxes rather than clusters, than the reference's,
+    which pushes them further out by chance alone; the margins keep small excesses from counting, but a deficiency
+    near its margin is weak evidence."""
     ref = combined([extremes(frames) for frames in reference])
     found: dict[tuple[str, str], dict] = {}
-    for frames in runs:
+    labels = list(labels) if labels is not None else [""] * len(runs)
+    for frames, label in zip(runs, labels):
         ext = extremes(frames)
         hits = [("contact", k, v, ref["contact"][k]) for k, v in ext["contact"].items()
                 if k in ref["contact"] and v < ref["contact"][k] - CONTACT_MARGIN_A]
@@ -91,8 +98,9 @@ def deficiencies(runs: Sequence[Sequence[Atoms]], reference: Sequence[Sequence[A
                  if k in ref["bond"] and v > ref["bond"][k] * (1.0 + BOND_MARGIN)]
         for kind, key, value, reference_value in hits:
             rec = found.setdefault((kind, key), {"kind": kind, "pair": key, "model_A": value,
-                                                 "reference_A": reference_value, "runs": 0})
+                                                 "reference_A": reference_value, "runs": 0, "by": ""})
             rec["runs"] += 1
+            rec["by"] = ", ".join(sorted(set(filter(None, rec["by"].split(", "))) | ({label} if label else set())))
             rec["model_A"] = min(rec["model_A"], value) if kind == "contact" else max(rec["model_A"], value)
             rec["severity"] = abs(rec["model_A"] - reference_value) / reference_value
     return sorted(found.values(), key=lambda r: (-r["severity"], r["kind"], r["pair"]))

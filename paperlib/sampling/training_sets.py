@@ -235,13 +235,13 @@ def corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], de
 
 
 def contact_dimer(a: Atoms, b: Atoms, pair: tuple[str, str], distance_A: float, rng: np.random.Generator,
-                  tries: int = 200, min_other: float = 0.75) -> Atoms:
+                  tries: int = 200, min_other: float = 1.0) -> Atoms:
     """``a`` and ``b`` in contact: an atom of element ``pair[0]`` of ``a`` and one of ``pair[1]`` of ``b``
     ``distance_A`` apart, ``b`` placed outward from ``a`` along a random direction near the first atom's and
     turned so that its centre of mass lies beyond its contact atom. Of ``tries`` placements, the one whose
     other contacts between the molecules are farthest is kept; it must keep them at least ``min_other`` x
-    ``distance_A`` apart (a buried atom, such as a carbonate carbon, cannot be approached without its
-    neighbours coming close too).
+    ``distance_A`` apart (by default, the designed contact is the closest one; a buried atom, such as a carbonate
+    carbon, cannot be approached without its neighbours coming closer).
 
     Raises
     ------
@@ -337,6 +337,8 @@ def _designed(d: Mapping, mols: Sequence[Atoms], counts: Sequence[int], density_
             made.append(_tagged(pair, "close_contact", np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
     elif d["kind"] == "bond":
         with_bond = [m for m in mols if _has_bond(m, d["pair"])]
+        if not with_bond:
+            raise RuntimeError(f"no molecule has a {d['pair']} bond")
         for k in range(n):
             m = with_bond[k % len(with_bond)]
             shaped = _shaped(m, "stretched_bond", np.zeros(len(m), int), rng, 0.0, conformers)

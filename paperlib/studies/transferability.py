@@ -100,8 +100,10 @@ def unseen_liquid(p: Params, name: str) -> Liquid:
 # -- seeds ----------------------------------------------------------------------------------------
 def seed_of(p: Params, stream: str, *indices: int) -> int:
     """The integer seed of one named random stream of the study's ``seed`` (:func:`paperlib.seeds.stream_seed`):
-    ``corrective``, ``test``, ``periodic`` (index: the box), ``automatic``, ``test <liquid>`` and ``md`` /
-    ``md <liquid>`` (unseen liquids). The simple set, the molecules and the models take ``seed`` itself."""
+    ``corrective``, ``test``, ``periodic`` (index: the box), ``automatic``, ``harvest`` (the first generation's
+    MD runs that feed the automatic sets), ``test <liquid>``, ``md`` / ``md <liquid>`` (unseen liquids),
+    ``training`` (training replicates), ``conformers`` / ``conformers test`` and ``reference_md``. The simple set,
+    the molecules and the models take ``seed`` itself."""
     return stream_seed(p.seed, stream, *indices)
 
 
@@ -149,16 +151,17 @@ REFERENCE_PARAMS = ("seed", "solvents", "weight_fractions", "box_molecules", "n_
 """The parameters the reference sets are built from."""
 
 
-def conformer_pool(p: Params, molecules: Mapping[str, Atoms]) -> list[Atoms]:
+def conformer_pool(p: Params, molecules: Mapping[str, Atoms], stream: str = "conformers") -> list[Atoms]:
     """``thermal_conformers`` normal-mode samples at ``md_temperature_K`` of each molecule relaxed by GFN2-xTB
-    (:func:`~paperlib.sampling.normal_modes.thermal_samples`); empty when ``thermal_conformers`` is 0 (the sets
-    then rattle rigid molecules instead)."""
+    (:func:`~paperlib.sampling.normal_modes.thermal_samples`), drawn from the random stream ``stream`` (the test
+    sets draw their own, so no test molecule repeats a training geometry); empty when ``thermal_conformers`` is 0
+    (the sets then rattle rigid molecules instead)."""
     from paperlib.sampling.normal_modes import thermal_samples
 
     if not p.thermal_conformers:
         return []
     return [c for k, (name, m) in enumerate(molecules.items())
-            for c in thermal_samples(m, p.thermal_conformers, p.md_temperature_K, seed_of(p, "conformers", k))]
+            for c in thermal_samples(m, p.thermal_conformers, p.md_temperature_K, seed_of(p, stream, k))]
 
 
 @cached_step
@@ -174,7 +177,7 @@ def _reference_sets(out: Path, *, p: Params) -> None:
                              seed=p.seed, conformers=thermal),
         "test": simple_set(liquid.molecules, liquid.counts, liquid.density_g_cm3, n_monomers=0, n_dimers=0,
                            n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A, seed=seed_of(p, "test"),
-                           conformers=thermal),
+                           conformers=conformer_pool(p, liquid.molecules, "conformers test")),
         "periodic": [liquid.box(seed=seed_of(p, "periodic", k)) for k in range(p.n_periodic)],
     }
     for name in p.unseen:
@@ -182,7 +185,7 @@ def _reference_sets(out: Path, *, p: Params) -> None:
         sets[f"test {name}"] = simple_set(u.molecules, u.counts, u.density_g_cm3, n_monomers=0, n_dimers=0,
                                           n_clusters=p.n_test, cluster_radius_A=p.cluster_radius_A,
                                           seed=seed_of(p, f"test {name}"),
-                                          conformers=conformer_pool(p, u.molecules))
+                                          conformers=conformer_pool(p, u.molecules, "conformers test"))
     for a in sets["periodic"]:
         a.info["set_kind"] = "periodic"
     names = list(sets)
@@ -456,13 +459,15 @@ def observed_deficiencies(runs: Sequence[MDRun], reference: Dataset, liquid: str
     by_run: dict[int, list[Atoms]] = {}
     for a in reference:
         by_run.setdefault(int(a.info[keys.TRAJECTORY]), []).append(a)
-    out = deficiencies([r.model_frames for r in on_liquid], list(by_run.values()))
+    out = deficiencies([r.model_frames for r in on_liquid], list(by_run.values()),
+                       labels=[ALGORITHM_LABELS.get(r.algorithm, r.algorithm) for r in on_liquid])
     densities = [analysis.density_convergence(r.summary["npt_density_g_cm3"], experiment_g_cm3)[0]
                  for r in on_liquid if r.summary["npt_density_g_cm3"]]
     if densities and abs(np.mean(densities) - 1.0) > DENSITY_DEFICIENCY:
         ratio = float(np.mean(densities))
         out.append({"kind": "density", "pair": "", "ratio": ratio, "runs": len(densities),
-                    "severity": abs(ratio - 1.0)})
+                    "severity": abs(ratio - 1.0), "by": ", ".join(sorted({ALGORITHM_LABELS.get(r.algorithm, r.algorithm)
+                                                                           for r in on_liquid}))})
     return out
 
 
@@ -520,8 +525,8 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     sel = deepmd_sel(p, sets) if "deepmd" in p.algorithms else ()
     seeds = range(p.training_seeds)
 
-    def generation(jobs: list[tuple[str, str, int]], training: Mapping[tuple[str, int], Dataset], label: str
-                   ) -> tuple[list[Fitted], list[MDRun]]:
+    def generation(jobs: list[tuple[str, str, int]], training: Mapping[tuple[str, int], Dataset], label: str,
+                   harvest: bool = False) -> tuple[list[Fitted], list[MDRun], list[MDRun]]:
         entries = ex.map(functools.partial(_seeded_fit_entry, p, cache, evaluate, options.device, sel),
                          [(alg, training[origin, seed], seed) for alg, origin, seed in jobs],
                          desc=f"fits ({label})", progress=progress)
@@ -531,19 +536,22 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
             md_jobs.append((f, liquid, md_seeds(p)))
             if f.origin in p.unseen_origins:
                 md_jobs += [(f, u, md_seeds(p, u.name)) for u in unseen]
-        md_entries = ex.map(functools.partial(_md_entry, p, cache), md_jobs, desc=f"MD ({label})",
+        # automatic sets come from runs of their own (seed stream "harvest"), so that no scored run starts
+        # from a box and velocities whose trajectory a second-generation model was trained on
+        extra = [(f, liquid, (seed_of(p, "harvest"),)) for f in fits] if harvest else []
+        md_entries = ex.map(functools.partial(_md_entry, p, cache), md_jobs + extra, desc=f"MD ({label})",
                             progress=progress)
-        return fits, [r for (f, u, _), entry in zip(md_jobs, md_entries) for r in _md_runs(f, u, entry)]
+        runs = [r for (f, u, _), entry in zip(md_jobs, md_entries) for r in _md_runs(f, u, entry)]
+        return fits, runs, [_md_runs(f, u, entry)[0] for (f, u, _), entry in zip(extra, md_entries[len(md_jobs):])]
 
     training = {("simple", seed): sets["simple"] for seed in seeds}
     first = [(alg, "simple", seed) for seed in seeds for alg in p.algorithms]
     rest = [(alg, o, seed) for seed in seeds for o in p.origins if o != "simple" for alg in p.algorithms]
-    fits, runs = generation(first, training, "first generation")
+    fits, runs, harvested = generation(first, training, "first generation", harvest=True)
     harvest = [(o.removeprefix(AUTOMATIC), seed) for o, seed in dict.fromkeys((o, seed) for _, o, seed in rest)
                if o.startswith(AUTOMATIC)]
-    # the automatic set of one training seed comes from that seed's first-generation model, first MD run
-    sources = [next(r for r in runs if (r.algorithm, r.origin, r.seed, r.md_seed, r.liquid)
-                    == (alg, "simple", seed, 0, liquid.name)) for alg, seed in harvest]
+    # the automatic set of one training seed comes from that seed's first-generation model
+    sources = [next(r for r in harvested if (r.algorithm, r.seed) == (alg, seed)) for alg, seed in harvest]
     auto = ex.map(functools.partial(_automatic_entry, p, cache), sources, desc="automatic sets", progress=progress)
     for (alg, seed), entry in zip(harvest, auto):
         training[AUTOMATIC + alg, seed] = sets["simple"] + _read_automatic(entry)
@@ -552,7 +560,7 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
         design = observed_deficiencies(runs, sets[REFERENCE_MD], liquid.name, liquid.density_g_cm3)
         designed = corrective(p, cache, design)
         training.update({("corrective", seed): sets["simple"] + designed for seed in seeds})
-    more_fits, more_runs = generation(rest, training, "other training sets")
+    more_fits, more_runs, _ = generation(rest, training, "other training sets")
     # the training sets in the order of the origins (the first generation first), of the first training seed
     training_sets = {o: training[o, 0] for o in dict.fromkeys(o for _, o, _ in first + rest)}
     return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel, design)
@@ -788,7 +796,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
     return Results(
         set_summary=set_summary(shown), energies=set_energies(shown),
         deficiencies=pd.DataFrame(grid.deficiencies, columns=["kind", "pair", "model_A", "reference_A", "ratio",
-                                                              "runs", "severity"]),
+                                                              "runs", "by", "severity"]),
         training_sets=pd.DataFrame([{"origin": o, "configurations": len(d), "atoms": int(d.n_atoms().sum())}
                                     for o, d in grid.training_sets.items()],
                                    columns=["origin", "configurations", "atoms"]),

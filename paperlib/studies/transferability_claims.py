@@ -9,8 +9,8 @@ and configuration of the fixed test set of the training liquid), ``md``
 training liquid.
 
 Replicates. A record may carry a training seed (column :data:`SEED`) and an MD seed (:data:`MD_SEED`); records
-without them count as training seed 0 and MD seed 0. The profiles set ``training_seeds`` and ``md_seeds``: at
-``default`` every model is trained once and runs three MD runs per liquid. A model's score for one training
+without them count as training seed 0 and MD seed 0. The profiles set ``training_seeds``, ``md_seeds`` and
+``unseen_md_seeds``: at ``default`` every model is trained once and runs three MD runs of the training liquid. A model's score for one training
 seed is the mean over its MD seeds, and the training seed is the independent unit of every claim judged by the
 score, so with one seed those claims have n = 1 and stay inconclusive.
 """
@@ -260,6 +260,7 @@ def judge_md_stringent(results: Mapping[str, Any]) -> C.Evidence | None:
     md = _md(results)
     training = md[md["liquid"] == results.get("liquid")] if "liquid" in md else md
     md_seeds = int(training.groupby(["algorithm", "origin"])[MD_SEED].nunique().min()) if len(training) else 0
+    seeds = int(training.groupby(["algorithm", "origin"])[SEED].nunique().min()) if len(training) else 0
     if len(w) < MIN_CONFIGURATIONS:
         iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
                         f"paired bootstrap over test configurations (undefined for fewer than {MIN_CONFIGURATIONS})")
@@ -269,6 +270,12 @@ def judge_md_stringent(results: Mapping[str, Any]) -> C.Evidence | None:
         iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
                         f"undefined: the MD scores that choose the pairs rest on {md_seeds} MD run(s) per model "
                         f"(needs >= {MIN_MD_SEEDS})")
+    elif seeds < MIN_TRAINING_SEEDS:
+        # Likewise for training seeds: one model per (algorithm, set) lets one lucky or unlucky fit pick the
+        # pair whose ratio is the largest.
+        iv = I.Interval(float(largest(*data)), math.nan, math.nan, len(w),
+                        f"undefined: the models that form the pairs rest on {seeds} training seed(s) each "
+                        f"(needs >= {MIN_TRAINING_SEEDS})")
     else:
         iv = I.bootstrap_interval(data, largest, paired=True, seed=0)
         iv = dataclasses.replace(iv, method=iv.method + " (test configurations shared by every model; the MD "
@@ -291,7 +298,7 @@ def unseen_table(results: Mapping[str, Any]) -> pd.DataFrame:
     rows = []
     for liquid, d in md[md["liquid"] != results["liquid"]].groupby("liquid"):
         d = d[[k in stable for k in zip(d["algorithm"], d["origin"], d[SEED])]]
-        rows.append({"liquid": liquid, "change": CHANGE.get(liquid, "functional"), "runs": len(d),
+        rows.append({"liquid": liquid, "change": CHANGE[liquid], "runs": len(d),
                      "runs completed": int((d["survived fraction"] >= 1.0).sum()),
                      "mean survived fraction": float(d["survived fraction"].mean()) if len(d) else np.nan,
                      "own-trajectory force MAE (eV/Å)": float(d["own-trajectory force MAE (eV/Å)"].mean())
@@ -350,7 +357,8 @@ CLAIMS = (
             f"{round(100 * (1 - LOWER))} % lower). Interval: paired bootstrap (BCa) over the test "
             f"configurations every model sees (undefined below {MIN_CONFIGURATIONS}), with the MD scores that pick "
             "the pairs held fixed, so it does not cover seed-to-seed variation; undefined unless every model's MD "
-            f"score rests on >= {MIN_MD_SEEDS} MD runs, since one run per model picks the pairs by chance. "
+            f"score rests on >= {MIN_MD_SEEDS} MD runs and every (algorithm, set) on >= {MIN_TRAINING_SEEDS} "
+            "training seeds, since otherwise one run or one fit picks the pairs by chance. "
             "Reproduced if the interval lies "
             f"above the threshold; not reproduced if below it with >= {MIN_CONFIGURATIONS} test configurations and "
             + BUDGET + ".", judge_md_stringent),

@@ -32,7 +32,7 @@ def test_deficiencies_flag_what_the_reference_never_reaches_and_nothing_within_t
     stretched = [water_pair(1.00 * (1 + D.BOND_MARGIN) + 0.05, 1.95)]
     within = [water_pair(1.00 * (1 + D.BOND_MARGIN) - 0.01, 1.9 - D.CONTACT_MARGIN_A + 0.05)]
     assert D.deficiencies([within], reference) == []
-    found = D.deficiencies([close, stretched, close], reference)
+    found = D.deficiencies([close, stretched, close], reference, labels=["MACE", "DP", "DP"])
     kinds = {(r["kind"], r["pair"]): r for r in found}
     # moving the second molecule in brings its other atoms closer too: every flagged pair lies beyond its margin
     assert {("contact", "H-O"), ("bond", "H-O")} <= set(kinds)
@@ -40,7 +40,7 @@ def test_deficiencies_flag_what_the_reference_never_reaches_and_nothing_within_t
         assert (r["model_A"] < r["reference_A"] - D.CONTACT_MARGIN_A if r["kind"] == "contact"
                 else r["model_A"] > r["reference_A"] * (1 + D.BOND_MARGIN))
     contact = kinds["contact", "H-O"]
-    assert contact["runs"] == 2 and contact["reference_A"] == pytest.approx(1.9)
+    assert contact["runs"] == 2 and contact["reference_A"] == pytest.approx(1.9) and contact["by"] == "DP, MACE"
     assert contact["model_A"] == pytest.approx(1.9 - D.CONTACT_MARGIN_A - 0.1)
     assert contact["severity"] == pytest.approx((D.CONTACT_MARGIN_A + 0.1) / 1.9)
     assert [r["severity"] for r in found] == sorted((r["severity"] for r in found), reverse=True)

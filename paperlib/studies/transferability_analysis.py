@@ -212,6 +212,9 @@ def score(survived_fraction: float, force_mae_eV_A: float, force_scale_eV_A: flo
     return float(survived_fraction / (1.0 + force_mae_eV_A / force_scale_eV_A))
 
 
+SENSITIVITY_VERDICT = "verdict at this F0"
+"""Column of :func:`score_sensitivity` holding the recomputed verdict (the chapter's claims table is the one with
+a ``verdict`` column)."""
 SCORE_SCALES_EV_A = (0.05, 0.1, 0.2, 0.4)
 """Force scales F0 (eV/A) over which :func:`score_sensitivity` recomputes the verdicts."""
 
@@ -219,7 +222,8 @@ SCORE_SCALES_EV_A = (0.05, 0.1, 0.2, 0.4)
 def score_sensitivity(results: Mapping, scales_eV_A: Sequence[float] = SCORE_SCALES_EV_A) -> pd.DataFrame:
     """The verdict of every claim judged by the MD score with the score recomputed (:func:`score`) at each force
     scale of ``scales_eV_A``, from each run's survived fraction and reference-MD force MAE: columns F0 (eV/A),
-    claim, value, CI low, CI high, verdict. ``results`` is what the claims read (``Results.claims_input()``)."""
+    claim, value, CI low, CI high, :data:`SENSITIVITY_VERDICT`. ``results`` is what the claims read
+    (``Results.claims_input()``)."""
     from paperlib.analysis.claims import verdict_of
     from paperlib.studies.transferability_claims import CLAIMS, SCORED
 
@@ -236,8 +240,8 @@ def score_sensitivity(results: Mapping, scales_eV_A: Sequence[float] = SCORE_SCA
             rows.append({"F0 (eV/Å)": f0, "claim": claim.key,
                          "value": ev.value if ev is not None else np.nan,
                          "CI low": ev.ci_low if ev is not None else np.nan,
-                         "CI high": ev.ci_high if ev is not None else np.nan, "verdict": verdict_of(ev)})
-    return pd.DataFrame(rows, columns=["F0 (eV/Å)", "claim", "value", "CI low", "CI high", "verdict"])
+                         "CI high": ev.ci_high if ev is not None else np.nan, SENSITIVITY_VERDICT: verdict_of(ev)})
+    return pd.DataFrame(rows, columns=["F0 (eV/Å)", "claim", "value", "CI low", "CI high", SENSITIVITY_VERDICT])
 
 
 def labelled(table: pd.DataFrame) -> pd.DataFrame:

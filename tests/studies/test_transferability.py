@@ -430,7 +430,7 @@ def test_score_sensitivity_reproduces_the_verdicts_at_the_profile_scale_and_move
     at_scale = table[table["F0 (eV/Å)"] == SCALE].set_index("claim")
     assert set(at_scale.index) == set(claims.SCORED)
     for key, row in at_scale.iterrows():
-        assert row.verdict == judged[key].verdict
+        assert row[analysis.SENSITIVITY_VERDICT] == judged[key].verdict
         assert row.value == pytest.approx(judged[key].evidence["value"], nan_ok=True)
     # with F0 = 100 eV/A the force term vanishes: MACE and the first Deep Potential differ only by survival
     big = table[table["F0 (eV/Å)"] == 100.0].set_index("claim")

@@ -365,6 +365,7 @@ def _md(out: Path, *, model: SavedModel, liquid: Liquid, p: Params, seeds: tuple
     model = model.load()
     starts = [liquid.box(seed=seed) for seed in seeds]
     criteria = StabilityCriteria(min_distance_A=p.min_distance_A)
+    # every box holds the same molecules in the same order, so one bond graph serves all the runs
     bonds = bond_graph(starts[0], criteria.bond_scale)
     run = dict(temperature_K=p.md_temperature_K, timestep_fs=p.timestep_fs, sample_every=p.md_sample_every,
                min_distance_A=p.min_distance_A, max_force_eV_A=p.max_force_eV_A, progress=False)

@@ -16,6 +16,7 @@ from ase.geometry import find_mic
 
 from paperlib.neighbours import pair_vectors
 from paperlib.sampling.liquids import MOL_ID
+from paperlib.sampling.md import pair_name
 
 CONTACT_MARGIN_A = 0.2
 """A contact counts as too close when it is nearer than the reference's closest by more than this (A)."""
@@ -23,11 +24,6 @@ BOND_MARGIN = 0.05
 """A bond counts as over-stretched when it is longer than the reference's longest by more than this fraction."""
 CONTACT_REACH_A = 4.0
 """Contacts between molecules are looked for within this distance (A)."""
-
-
-def pair_key(a: str, b: str) -> str:
-    """An element pair in alphabetical order, ``"H-O"``."""
-    return "-".join(sorted((a, b)))
 
 
 def extremes(frames: Sequence[Atoms], bond_scale: float = 1.2) -> dict[str, dict[str, float]]:
@@ -43,13 +39,13 @@ def extremes(frames: Sequence[Atoms], bond_scale: float = 1.2) -> dict[str, dict
         return {"contact": contact, "bond": bond}
     bonds = np.array(sorted(bond_graph(frames[0], bond_scale)), dtype=int).reshape(-1, 2)
     sym = np.array(frames[0].get_chemical_symbols())
-    bond_keys = np.array([pair_key(sym[i], sym[j]) for i, j in bonds])
+    bond_keys = np.array([pair_name(sym[i], sym[j]) for i, j in bonds])
     for atoms in frames:
         ids = atoms.arrays[MOL_ID]
         i, j, vectors = pair_vectors(atoms, CONTACT_REACH_A)
         other = ids[i] != ids[j]
         d = np.linalg.norm(vectors[other], axis=1)
-        for key, dist in zip((pair_key(a, b) for a, b in zip(sym[i[other]], sym[j[other]])), d):
+        for key, dist in zip((pair_name(a, b) for a, b in zip(sym[i[other]], sym[j[other]])), d):
             contact[key] = min(contact.get(key, np.inf), float(dist))
         if len(bonds):
             vec = atoms.positions[bonds[:, 1]] - atoms.positions[bonds[:, 0]]
@@ -90,6 +86,7 @@ def deficiencies(runs: Sequence[Sequence[Atoms]], reference: Sequence[Sequence[A
     ref = combined([extremes(frames) for frames in reference])
     found: dict[tuple[str, str], dict] = {}
     labels = list(labels) if labels is not None else [""] * len(runs)
+    shown_by: dict[tuple[str, str], set[str]] = {}
     for frames, label in zip(runs, labels):
         ext = extremes(frames)
         hits = [("contact", k, v, ref["contact"][k]) for k, v in ext["contact"].items()
@@ -98,9 +95,11 @@ def deficiencies(runs: Sequence[Sequence[Atoms]], reference: Sequence[Sequence[A
                  if k in ref["bond"] and v > ref["bond"][k] * (1.0 + BOND_MARGIN)]
         for kind, key, value, reference_value in hits:
             rec = found.setdefault((kind, key), {"kind": kind, "pair": key, "model_A": value,
-                                                 "reference_A": reference_value, "runs": 0, "by": ""})
+                                                 "reference_A": reference_value, "runs": 0})
             rec["runs"] += 1
-            rec["by"] = ", ".join(sorted(set(filter(None, rec["by"].split(", "))) | ({label} if label else set())))
+            shown_by.setdefault((kind, key), set()).update({label} - {""})
             rec["model_A"] = min(rec["model_A"], value) if kind == "contact" else max(rec["model_A"], value)
             rec["severity"] = abs(rec["model_A"] - reference_value) / reference_value
+    for k, rec in found.items():
+        rec["by"] = ", ".join(sorted(shown_by[k]))
     return sorted(found.values(), key=lambda r: (-r["severity"], r["kind"], r["pair"]))

@@ -80,11 +80,7 @@ def stretched_bond(molecule: Atoms, factor: float, rng: np.random.Generator, pai
     """
     from scipy.sparse.csgraph import connected_components
 
-    from paperlib.sampling.paths import bond_graph
-
-    sym = molecule.get_chemical_symbols()
-    bonds = [b for b in sorted(bond_graph(molecule))
-             if pair is None or "-".join(sorted((sym[b[0]], sym[b[1]]))) == pair]
+    bonds = _bonds_of(molecule, pair)
     if not bonds:
         raise ValueError(f"stretched_bond: {molecule.get_chemical_formula()} has no {pair} bond")
     i, j = bonds[rng.integers(len(bonds))]
@@ -276,10 +272,6 @@ def contact_dimer(a: Atoms, b: Atoms, pair: tuple[str, str], distance_A: float, 
     return Atoms(np.concatenate([a.numbers, b.numbers]), positions=np.vstack(best))
 
 
-DESIGNED_KINDS = ("close_contact", "stretched_bond", "compressed", "expanded")
-"""Kinds of configuration of :func:`designed_corrective_set`."""
-
-
 def designed_corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str, int], density_g_cm3: float,
                             deficiencies: Sequence[Mapping], *, n_per_kind: int, cluster_radius_A: float, seed: int,
                             contact_room_A: float = 0.3, max_stretch: float = 1.6, max_deficiencies: int = 4,
@@ -297,8 +289,9 @@ def designed_corrective_set(molecules: Mapping[str, Atoms], counts: Mapping[str,
     - a density away from experiment: clusters of liquid packed at the model's density (:func:`scaled_liquid`;
       ``compressed`` above experiment, ``expanded`` below).
 
-    With no deficiency (or none that can be built), the generic set (:func:`corrective_set`). Molecules take thermal geometries from
-    ``conformers`` as in :func:`simple_set`. Every configuration carries ``info["deficiency"]``."""
+    With no deficiency (or none that can be built), the generic set (:func:`corrective_set`). Molecules take
+    thermal geometries from ``conformers`` as in :func:`simple_set`. Every configuration carries
+    ``info["deficiency"]``."""
     rng = np.random.default_rng(seed)
     names = list(molecules)
     mols = [molecules[n] for n in names]
@@ -336,7 +329,7 @@ def _designed(d: Mapping, mols: Sequence[Atoms], counts: Sequence[int], density_
                                  rng)
             made.append(_tagged(pair, "close_contact", np.r_[np.zeros(len(a), int), np.ones(len(b), int)]))
     elif d["kind"] == "bond":
-        with_bond = [m for m in mols if _has_bond(m, d["pair"])]
+        with_bond = [m for m in mols if _bonds_of(m, d["pair"])]
         if not with_bond:
             raise RuntimeError(f"no molecule has a {d['pair']} bond")
         for k in range(n):
@@ -353,11 +346,14 @@ def _designed(d: Mapping, mols: Sequence[Atoms], counts: Sequence[int], density_
     return made
 
 
-def _has_bond(molecule: Atoms, pair: str) -> bool:
+def _bonds_of(molecule: Atoms, pair: str | None) -> list[tuple[int, int]]:
+    """The bonds of ``molecule`` (covalent radii x 1.2), sorted; only those of the element pair ``pair`` (e.g.
+    ``"C-O"``) when given."""
+    from paperlib.sampling.md import pair_name
     from paperlib.sampling.paths import bond_graph
 
     sym = molecule.get_chemical_symbols()
-    return any("-".join(sorted((sym[i], sym[j]))) == pair for i, j in bond_graph(molecule))
+    return [b for b in sorted(bond_graph(molecule)) if pair is None or pair_name(sym[b[0]], sym[b[1]]) == pair]
 
 
 def automatic_set(trajectory: Sequence[Atoms], n: int, cluster_radius_A: float, seed: int) -> list[Atoms]:

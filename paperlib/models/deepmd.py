@@ -177,11 +177,11 @@ class DeepMDPotential(ExternalPotential):
             if (work / name).exists():
                 shutil.copy2(work / name, final / name)
         shutil.rmtree(work, ignore_errors=True)
-        self._adopt(final)
+        self._adopt(final, temporary=True)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=self.config.steps)
 
-    def _adopt(self, directory: Path) -> None:
-        super()._adopt(directory)
+    def _adopt(self, directory: Path, temporary: bool = False) -> None:
+        super()._adopt(directory, temporary)
         self.type_map = json.loads((Path(directory) / "input.json").read_text())["model"]["type_map"]
 
     def _make_calculator(self, directory: Path):

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import shutil
 import sys
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,10 +55,13 @@ class ExternalPotential:
         self._dir: Path | None = None
         self._calc: Calculator | None = None
 
-    def _adopt(self, directory: Path) -> None:
-        """Use the trained model in ``directory`` from now on."""
+    def _adopt(self, directory: Path, temporary: bool = False) -> None:
+        """Use the trained model in ``directory`` from now on; a ``temporary`` directory (one this object made)
+        is removed when the object is garbage-collected (:meth:`save` copies what should outlive it)."""
         self._dir = Path(directory)
         self._calc = None
+        if temporary:
+            weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
 
     def _make_calculator(self, directory: Path) -> Calculator:
         raise NotImplementedError

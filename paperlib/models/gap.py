@@ -93,7 +93,7 @@ class GAPPotential(ExternalPotential):
         for extra in work.glob("train.xyz.idx"):
             extra.unlink()
         (work / "fit.log").write_text(proc.stdout)
-        self._adopt(work)
+        self._adopt(work, temporary=True)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=1)
 
     def _make_calculator(self, directory: Path):

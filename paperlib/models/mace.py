@@ -127,7 +127,7 @@ class MACEPotential(ExternalPotential):
         shutil.copy2(model, final / "model.model")
         (final / "train.log").write_text(proc.stdout[-20000:] + proc.stderr[-20000:])
         shutil.rmtree(work, ignore_errors=True)
-        self._adopt(final)
+        self._adopt(final, temporary=True)
         return FitReport(wall_time_s=time.perf_counter() - start, epochs=c.max_epochs)
 
     @classmethod
@@ -146,7 +146,7 @@ class MACEPotential(ExternalPotential):
         directory = Path(tempfile.mkdtemp(prefix="paperlib-mace-file-"))
         (directory / "model.model").symlink_to(path.resolve())
         model = cls(MACEConfig(device=device), name=name)
-        model._adopt(directory)
+        model._adopt(directory, temporary=True)
         return model
 
     def force_field(self) -> MACEForceField:

@@ -1,3 +1,5 @@
+import gc
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,19 @@ def test_gap_reproduces_its_training_forces_better_than_unseen(nacl_frames):
     test_err = np.abs(model.predict(list(nacl_frames[8:])).forces - nacl_frames[8:].forces()).mean()
     assert train_err < test_err
     assert test_err < np.abs(nacl_frames[8:].forces()).mean()  # better than predicting zero force
+
+
+def test_the_fitted_models_own_directory_goes_with_it_and_a_saved_copy_stays(nacl_frames, tmp_path):
+    model = GAPPotential(GAPConfig(n_sparse=10, l_max=2, n_max=2))
+    model.fit(nacl_frames[:2])
+    own = model._dir
+    model.save(tmp_path / "saved")
+    expected = model.predict(list(nacl_frames[8:9])).energies
+    del model
+    gc.collect()
+    assert not own.exists()
+    again = GAPPotential.load(tmp_path / "saved").predict(list(nacl_frames[8:9])).energies
+    np.testing.assert_array_equal(again, expected)
 
 
 def test_descriptor_carries_paper_settings():

@@ -246,14 +246,33 @@ def _flexible_checks(v: Mapping[str, Any]) -> str | None:
         return f"parameter 'scan_points': got {v['scan_points']}; allowed: an odd number (the inversion scan meets in the middle)"
     if len(set(v["curve_sizes"])) != len(v["curve_sizes"]):
         return f"parameter 'curve_sizes': got {v['curve_sizes']}; allowed: distinct sizes"
-    frames = 2 * (v["md_frames"] + v["hot_frames"]) + 3 * (v["scan_points"] - 2) * v["path_frames"]
-    need = v["n_test"] + v["n_valid"] + max(v["curve_sizes"])
+    temperatures = len(v["md_temperatures_K"])
+    minimum_runs = temperatures * v["minimum_runs"]
+    path_runs = (v["scan_points"] - 2) * temperatures * v["path_runs"]
+    if v["test_runs"] >= min(minimum_runs, path_runs):
+        return (f"parameter 'test_runs': got {v['test_runs']}; allowed: fewer than the runs started at each minimum "
+                f"({minimum_runs}) and along each mechanism ({path_runs}), so that training keeps some")
+    frames = 2 * minimum_runs * v["minimum_frames"] + 3 * path_runs * v["path_frames"]
+    need = 5 * v["test_frames"] + v["n_valid"] + max(v["curve_sizes"])
     if need > frames:
-        return (f"parameter 'curve_sizes': n_test + n_valid + max(curve_sizes) = {need}; allowed: at most the "
-                f"{frames} frames sampled (2 (md_frames + hot_frames) + 3 (scan_points - 2) path_frames)")
+        return (f"parameter 'curve_sizes': 5 test_frames + n_valid + max(curve_sizes) = {need}; allowed: at most the "
+                f"{frames} frames sampled")
+    if v["frame_spacing_fs"] < v["timestep_fs"]:
+        return (f"parameter 'frame_spacing_fs': got {v['frame_spacing_fs']}; allowed: at least timestep_fs "
+                f"({v['timestep_fs']})")
     if v["linear_deg"] < v["wide_angle_deg"]:
         return (f"parameter 'linear_deg': got {v['linear_deg']}; allowed: at least wide_angle_deg "
                 f"({v['wide_angle_deg']})")
+    if 0 < v["gap_long_cutoff_A"] <= v["gap_cutoff_A"]:
+        return (f"parameter 'gap_long_cutoff_A': got {v['gap_long_cutoff_A']}; allowed: 0 (none) or more than "
+                f"gap_cutoff_A ({v['gap_cutoff_A']})")
+    if v["dft_method"]:
+        from paperlib.reference.dft import DFTSettings
+
+        try:
+            DFTSettings.parse(v["dft_method"])
+        except ValueError as err:
+            return f"parameter 'dft_method': got {v['dft_method']!r}; allowed: '' or 'functional/basis' ({err})"
     return None
 
 
@@ -265,13 +284,17 @@ FLEXIBLE_PES = register(Schema(
         Param("scan_points", "int", "images per relaxed scan, both minima included (odd)", low=5, high=61),
         Param("assisted_angle_deg", "float", "CNN angle half way along the inversion-assisted rotation scan, degrees",
               low=125.0, high=175.0),
-        Param("md_frames", "int", "300 K frames per minimum", low=0, high=100000),
-        Param("hot_frames", "int", "hot-MD frames per minimum", low=0, high=100000),
-        Param("hot_K", "float", "temperature of the hot MD, K", low=300.0, high=3000.0),
-        Param("path_frames", "int", "frames per cold run from each interior scan image", low=0, high=10000),
-        Param("path_K", "float", "temperature of the runs from scan images, K", low=1.0, high=1000.0),
-        Param("md_stride", "int", "MD steps between frames (half of it for the runs from scan images)", low=1,
-              high=10000),
+        Param("dft_method", "str", "DFT single points that cross-check the reference's isomer energy and barriers, "
+                                   "'functional/basis' (PySCF names), or '' for GFN1-xTB alone"),
+        Param("md_temperatures_K", "list[float]", "temperatures of every sampling run, K (the same around the minima "
+                                                  "and along the paths)", low=1.0, high=3000.0),
+        Param("minimum_runs", "int", "independent runs per minimum and temperature", low=1, high=10000),
+        Param("minimum_frames", "int", "frames per run around a minimum", low=1, high=100000),
+        Param("path_runs", "int", "runs per interior scan image and temperature, restrained to the image", low=1,
+              high=1000),
+        Param("path_frames", "int", "frames per run from a scan image", low=1, high=10000),
+        Param("frame_spacing_fs", "float", "time between the frames of a run, fs", low=0.05, high=10000.0),
+        Param("equilibration_fs", "float", "time before a run's first frame, fs", low=0.0, high=100000.0),
         Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
         Param("planar_deg", "float", "region rule: torsions within this of 0 or 180 degrees are near-planar",
               low=1.0, high=89.0),
@@ -279,24 +302,31 @@ FLEXIBLE_PES = register(Schema(
               high=179.0),
         Param("linear_deg", "float", "region rule: a CNN angle at or above this is inversion whatever the torsion, "
                                      "degrees", low=91.0, high=180.0),
-        Param("n_test", "int", "random test frames", low=10),
-        Param("n_valid", "int", "random validation frames (early stopping, sGDML length scale)", low=2),
+        Param("test_runs", "int", "fewest test runs started at each minimum and along each mechanism", low=1),
+        Param("test_frames", "int", "fewest test frames of each region, from the runs started there", low=1),
+        Param("n_valid", "int", "validation frames, whole runs (early stopping, sGDML length scale)", low=2),
         Param("curve_sizes", "list[int]", "training sizes of the learning curves (nested random sets)", low=5),
         Param("models", "list[str]", "models trained at every size", choices=FLEXIBLE_MODELS, min_len=1),
         Param("local_model", "str", "algorithm of the local-vs-global comparison (at the largest size)",
               choices=FLEXIBLE_MODELS),
+        Param("local_draws", "int", "draws of the training pool for the local-vs-global comparison", low=1, high=100),
         Param("max_epochs", "int", "epochs of the networks (SchNet, BPNN)", low=1),
         Param("batch_size", "int", "batch size of the networks, structures", low=1),
         Param("learning_rate", "float", "Adam learning rate of the networks", low=1e-7, high=1.0),
         Param("energy_weight", "float", "network loss weight of energies per atom, 1/(eV/atom)^2", low=1e-6,
               high=1e6),
         Param("force_weight", "float", "network loss weight of force components, 1/(eV/A)^2", low=1e-6, high=1e6),
-        Param("gap_n_sparse", "int", "GAP sparse points (SOAP, CUR)", low=10, high=100000),
+        Param("gap_n_sparse", "int", "GAP sparse points (SOAP, CUR); a local set shares them among its members",
+              low=10, high=100000),
+        Param("gap_cutoff_A", "float", "GAP's SOAP cut-off, A", low=2.0, high=15.0),
+        Param("gap_long_cutoff_A", "float", "a second GAP with this longer cut-off at the largest size, A (0: none)",
+              low=0.0, high=15.0),
         Param("sgdml_sigmas", "list[int]", "sGDML kernel length scales tried (chosen on the validation set)", low=1,
               high=10000),
     ),
     checks=(_flexible_checks,),
 ))
+
 
 SOLVENT_NAMES = "paperlib.sampling.liquids:SOLVENTS"
 TRANSFER_ALGORITHMS = "paperlib.studies.transferability_claims:ALGORITHMS"

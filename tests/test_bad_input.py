@@ -57,7 +57,7 @@ BAD_PARAMETERS = [
     ("gradients", {"dataset_path": "/no/such/rmd17.npz"}, "'dataset_path'"),
     ("hessian_training", {"reactions": ["no_such_reaction"]}, "'reactions'"),
     ("hessian_training", {"n_images": 4}, "'n_images': got 4; allowed: an odd number"),
-    ("flexible_pes", {"hot_K": "hot"}, "'hot_K': got 'hot'"),
+    ("flexible_pes", {"md_temperatures_K": ["hot"]}, "'md_temperatures_K'"),
     ("flexible_pes", {"max_epochs": -5}, "'max_epochs': got -5"),
     ("transferability", {"solvents": ["EC", "kryptonite"]}, "'solvents'"),
     ("transferability", {"foundation_model": "/no/such/mace.model"}, "'foundation_model'"),

@@ -92,10 +92,18 @@ def test_hessian_study_rejects_bad_values(overrides, fragment):
     ({"curve_sizes": [20, 20]}, "distinct"),
     ({"models": ["sgdml", "mace"]}, "parameter 'models'"),
     ({"wide_angle_deg": 185.0}, "parameter 'wide_angle_deg'"),
-    ({"n_test": 0}, "parameter 'n_test'"),
+    ({"test_frames": 0}, "parameter 'test_frames'"),
     ({"sgdml_sigmas": [0]}, "parameter 'sgdml_sigmas'"),
     ({"linear_deg": 130.0}, "at least wide_angle_deg"),
-    ({"curve_sizes": [10, 60]}, "at most the 54 frames sampled"),
+    # smoke samples 2 minima x 4 runs x 2 frames + 3 mechanisms x 6 runs x 2 frames = 52 frames
+    ({"curve_sizes": [10, 60]}, "at most the 52 frames sampled"),
+    ({"test_runs": 4}, "fewer than the runs started at each minimum (4)"),
+    ({"frame_spacing_fs": 0.1}, "at least timestep_fs"),
+    ({"gap_long_cutoff_A": 4.0}, "more than gap_cutoff_A (5.0)"),
+    ({"md_temperatures_K": [0.0]}, "parameter 'md_temperatures_K'"),
+    ({"dft_method": "PBE"}, "parameter 'dft_method': got 'PBE'"),
+    ({"dft_method": "NOTAFUNCTIONAL/def2-SVP"}, "unknown to PySCF"),
+    ({"dft_method": "PBE/no-such-basis"}, "basis 'no-such-basis' is unknown"),
 ])
 def test_flexible_pes_rejects_bad_values(overrides, fragment):
     with pytest.raises(ParameterError) as err:

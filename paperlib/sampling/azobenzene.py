@@ -217,7 +217,7 @@ def relaxed_scan(cis: Atoms, trans: Atoms, calc: Calculator, mechanism: str, n_p
     for i, (torsion, angle) in enumerate(tqdm(targets, desc=f"scan {mechanism}", disable=not progress,
                                               leave=False)):
         work = Atoms(previous.numbers, positions=previous.positions)
-        dihedral = None if torsion is None else _signed_torsion(work, idx, torsion)
+        dihedral = None if torsion is None else signed_torsion(work, idx, torsion)
         work.calc = Restrained(calc, idx, dihedral_deg=dihedral, angle_deg=angle, k_eV_rad2=k_eV_rad2)
         BFGS(work, logfile=None, maxstep=0.1).run(fmax=fmax_eV_A, steps=steps)
         work.calc = None
@@ -227,7 +227,7 @@ def relaxed_scan(cis: Atoms, trans: Atoms, calc: Calculator, mechanism: str, n_p
     return out
 
 
-def _signed_torsion(atoms: Atoms, idx: Sequence[int], folded_deg: float) -> float:
+def signed_torsion(atoms: Atoms, idx: Sequence[int], folded_deg: float) -> float:
     """The signed dihedral (ASE's [0, 360) convention) with folded value ``folded_deg`` on the same side as
     the structure's current dihedral, so that a scan turns one way only (a nearly linear CNN unit, whose
     dihedral is ill-defined, may take either side)."""

@@ -221,9 +221,11 @@ def ase_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float
 
 def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: float, friction_per_fs: float,
                 equil_steps: int, n_frames: int, stride: int, seed: int, trajectory_id: int = 0,
-                progress: bool = True) -> list[Atoms]:
+                labeller=None, progress: bool = True) -> list[Atoms]:
     """Langevin NVT MD of a molecule; returns ``n_frames`` frames, one every ``stride`` steps after
-    ``equil_steps``, labelled with the calculator's energy and forces (``REF_`` keys).
+    ``equil_steps``, labelled with the energy and forces (``REF_`` keys) of ``labeller`` (default: the
+    propagating ``calculator``; a restrained run propagates on reference + restraint and labels with the
+    reference alone).
 
     ASE's Langevin integrator adds friction and noise to the momenta, never to the calculator's forces,
     so the stored forces are the reference's own.
@@ -250,7 +252,7 @@ def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: 
         for _ in range(n_frames):
             dyn.run(stride)
             bar.update(stride)
-            frame = label(work, calculator)
+            frame = label(work, labeller if labeller is not None else calculator)
             frame.info[keys.TEMPERATURE] = temperature_K
             frame.info[keys.TRAJECTORY] = trajectory_id
             frames.append(frame)
@@ -260,7 +262,11 @@ def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: 
 def _xtb_trajectory(start: Atoms, settings, trajectory_id: int, md: dict) -> list[Atoms]:
     from paperlib.reference.xtb import xtb_calculator
 
-    return langevin_md(start, xtb_calculator(settings), trajectory_id=trajectory_id, progress=False, **md)
+    md = dict(md)
+    propagator = md.pop("propagator", None)
+    reference = xtb_calculator(settings)
+    moving = propagator(reference) if propagator is not None else reference
+    return langevin_md(start, moving, trajectory_id=trajectory_id, labeller=reference, progress=False, **md)
 
 
 def xtb_langevin_trajectories(start: Atoms, settings, *, n_trajectories: int, seed: int, workers: int | None = None,
@@ -277,7 +283,8 @@ def xtb_langevin_runs(starts: Sequence[Atoms], settings, runs: Sequence[dict], *
                       progress: bool = True) -> list[Atoms]:
     """One GFN2-xTB :func:`langevin_md` run per start structure, run in parallel over the cores; ``runs[k]``
     holds the keyword arguments (temperature, steps, seed, ...) of run k, whose frames get trajectory id k.
-    Frames come run by run."""
+    A run's optional ``propagator`` (a picklable callable: reference calculator -> calculator, e.g. a restraint
+    around it) moves the atoms; the frames carry the reference's own labels. Frames come run by run."""
     from paperlib.reference.xtb import default_workers, map_in_workers
 
     if len(starts) != len(runs):

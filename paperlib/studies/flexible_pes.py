@@ -3,10 +3,12 @@ Tkatchenko, JCP 154, 094119 (2021), arXiv 2103.01103).
 
 Stages (each cached by its inputs): GFN2-xTB cis and trans minima, a relaxed scan per cis -> trans mechanism
 (rotation, inversion, inversion-assisted rotation) with a sella saddle refinement from each scan's highest
-image -> Langevin MD at 300 K and at a hot temperature around both minima plus short cold runs from every
-interior scan image, every frame tagged with its region -> random test, validation and nested training sets
--> every model at every training size (learning curves), one local-model set vs its global counterpart ->
-errors per region and mechanism, energy profiles along the scans -> claims.
+image, and a cross-check of the isomer energy and the barriers with GFN1-xTB (and DFT when asked) ->
+independent Langevin runs at the same temperatures around both minima and, restrained to each interior scan
+image, along the paths, every frame tagged with its region -> a split by run (no run gives frames to both
+training and test) with a test set stratified by region -> every model at every training size (learning
+curves), the local-model set against its global counterpart on several draws of the training set, GAP at two
+cut-offs -> errors per region and mechanism, energy profiles along the scans -> claims.
 
 The study contract: :class:`Params`, :func:`run` (all the compute, returning :class:`Results`), :data:`CLAIMS`
 and :func:`figures`.
@@ -30,11 +32,12 @@ from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.models import registry
 from paperlib.models.base import Potential, Targets
+from paperlib.models.regional import THREE_GROUPS
 from paperlib.options import RunOptions
 from paperlib.reference.hessian import finite_difference_hessian
-from paperlib.reference.xtb import XTBSettings, default_workers, label, map_in_workers, xtb_calculator
-from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, azo_indices,
-                                          collective_variables, isomer, relaxed_scan)
+from paperlib.reference.xtb import XTBSettings, default_workers, label, label_all, map_in_workers, xtb_calculator
+from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, Restrained, azo_indices,
+                                          collective_variables, isomer, relaxed_scan, scan_targets, signed_torsion)
 from paperlib.sampling.md import xtb_langevin_runs
 from paperlib.sampling.normal_modes import normal_modes
 from paperlib.sampling.paths import n_imaginary, refine_saddle, stable_minimum
@@ -42,12 +45,19 @@ from paperlib.seeds import rng, stream_seed
 from paperlib.studies.contract import StudyParams, StudyResults
 # CLAIMS and the shared tables are part of this module's interface (the study contract); they live in the claims
 # module so that it does not import this one.
-from paperlib.studies.flexible_pes_claims import (CLAIMS, KCAL_MOL_EV, TRANSITION, barrier_table,  # noqa: F401
-                                                   crossing, learning_curves, summary_figures, transition_ratios)
+from paperlib.studies.flexible_pes_claims import (BASELINE, CLAIMS, KCAL_MOL_EV, RELATIVE_ACCURACY,  # noqa: F401
+                                                   TRANSITION,
+                                                   barrier_table, crossing, cutoff_table, learning_curves,
+                                                   summary_figures, transition_ratios)
 from paperlib.timing import Timer
 
 STUDY = "flexible_pes"
 MINIMA, PATHS, SADDLES, FRAMES, SUMMARY = "minima.xyz", "paths.xyz", "saddles.xyz", "frames.xyz", "summary.json"
+CROSS_CHECK = "cross_check.json"
+FRICTION_PER_FS = 0.02
+"""Langevin friction of every sampling run (1/fs): velocities forget their start within about 50 fs."""
+RESTRAINT_EV_RAD2 = 50.0
+"""Force constant of the restraint that holds a path run at its scan image (the scans' own), eV/rad^2."""
 
 
 class Params(StudyParams):
@@ -172,40 +182,99 @@ def reference_table(ref: Reference, rule: RegionRule) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# -- reference: sampling --------------------------------------------------------------------------
+# -- reference: a second method -------------------------------------------------------------------
 @cached_step
-def _sampling(out: Path, *, minima: Dataset, paths: Dataset, md_frames: int, hot_frames: int, hot_K: float,
-              path_frames: int, path_K: float, stride: int, timestep_fs: float, seed: int) -> None:
-    starts, runs, sources = [], [], []
-    md = dict(timestep_fs=timestep_fs, friction_per_fs=0.01, stride=stride)
-    for m in minima:
-        for temperature, n in ((300.0, md_frames), (hot_K, hot_frames)):
-            if n:
-                starts.append(_bare(m))
-                runs.append(dict(md, temperature_K=temperature, equil_steps=20 * stride, n_frames=n))
-                sources.append(f"{m.info['kind']} {temperature:g} K")
-    last_image: dict[str, int] = {}
-    for img in paths:
-        last_image[img.info["mechanism"]] = max(last_image.get(img.info["mechanism"], 0), img.info["image"])
-    for img in paths:
-        if path_frames and 0 < img.info["image"] < last_image[img.info["mechanism"]]:
-            starts.append(_bare(img))
-            runs.append(dict(md, temperature_K=path_K, equil_steps=0, n_frames=path_frames, stride=max(1, stride // 2)))
-            sources.append(f"{img.info['mechanism']} image {img.info['image']}")
+def _cross_check(out: Path, *, minima: Dataset, saddles: Dataset, dft_method: str) -> None:
+    """Energies (eV) of the GFN2-xTB minima and saddles with GFN1-xTB and, when ``dft_method`` names one
+    ("functional/basis"), DFT (PySCF); the structures are GFN2-xTB's."""
+    points = list(minima) + list(saddles)
+    energies = {"GFN1-xTB": [a.info[keys.REF_energy]
+                             for a in label_all(points, XTBSettings(method="GFN1-xTB"), progress=False)]}
+    if dft_method:
+        from paperlib.reference.dft import DFTSettings, dft_energies
+
+        energies[dft_method] = dft_energies(points, DFTSettings.parse(dft_method))
+    (out / CROSS_CHECK).write_text(json.dumps(energies))
+
+
+def cross_check(p: Params, cache: Cache, ref: Reference) -> pd.DataFrame:
+    """The isomer energy (trans - cis) and each mechanism's saddle barrier (saddle - cis) in eV, by GFN2-xTB
+    (the reference), GFN1-xTB and, when ``dft_method`` is set, DFT single points on the same structures
+    (cached)."""
+    entry = _cross_check.entry(cache, minima=ref.minima, saddles=ref.saddles, dft_method=p.dft_method)
+    energies = {"GFN2-xTB (reference)": [a.info[keys.REF_energy] for a in list(ref.minima) + list(ref.saddles)],
+                **json.loads((entry / CROSS_CHECK).read_text())}
+    kinds = [a.info["kind"] for a in ref.minima] + [a.info["mechanism"] for a in ref.saddles]
+    rows = {}
+    for method, e in energies.items():
+        by = dict(zip(kinds, e))
+        rows[method] = {"trans - cis": by["trans"] - by["cis"],
+                        **{f"{m} saddle - cis": by[m] - by["cis"] for m in MECHANISMS if m in by}}
+    return pd.DataFrame(rows).rename_axis("energy difference (eV)").reset_index()
+
+
+# -- reference: sampling --------------------------------------------------------------------------
+def path_restraint(image: Atoms, cis: Atoms, trans: Atoms, n_points: int, assisted_angle_deg: float
+                   ) -> functools.partial:
+    """The restraint that holds a run at scan image ``image`` (``info["mechanism"]``, ``info["image"]``): the
+    scan's own targets for that image (:func:`~paperlib.sampling.azobenzene.scan_targets`; a variable the scan
+    left free stays free), as a picklable factory ``reference calculator -> restrained calculator``."""
+    idx = azo_indices(cis)
+    torsion, angle = scan_targets(image.info["mechanism"], collective_variables(cis, idx),
+                                  collective_variables(trans, idx), n_points,
+                                  assisted_angle_deg=assisted_angle_deg)[image.info["image"]]
+    dihedral = None if torsion is None else signed_torsion(image, idx, torsion)
+    return functools.partial(Restrained, indices=tuple(int(i) for i in idx), dihedral_deg=dihedral, angle_deg=angle,
+                             k_eV_rad2=RESTRAINT_EV_RAD2)
+
+
+@cached_step
+def _sampling(out: Path, *, minima: Dataset, paths: Dataset, temperatures_K: list, minimum_runs: int,
+              minimum_frames: int, path_runs: int, path_frames: int, frame_spacing_fs: float,
+              equilibration_fs: float, timestep_fs: float, assisted_angle_deg: float, seed: int) -> None:
+    by_kind = {m.info["kind"]: m for m in minima}
+    n_points = 1 + max(int(img.info["image"]) for img in paths)
+    md = dict(timestep_fs=timestep_fs, friction_per_fs=FRICTION_PER_FS,
+              stride=max(1, round(frame_spacing_fs / timestep_fs)), equil_steps=round(equilibration_fs / timestep_fs))
+    starts, runs, origins = [], [], []
+    for temperature in temperatures_K:
+        for which in NEAR_EQUILIBRIUM:
+            for _ in range(minimum_runs):
+                starts.append(_bare(by_kind[which]))
+                runs.append(dict(md, temperature_K=temperature, n_frames=minimum_frames))
+                origins.append((which, f"{which} minimum"))
+        for img in paths:
+            if 0 < img.info["image"] < n_points - 1:
+                restraint = path_restraint(img, by_kind["cis"], by_kind["trans"], n_points, assisted_angle_deg)
+                for _ in range(path_runs):
+                    starts.append(_bare(img))
+                    runs.append(dict(md, temperature_K=temperature, n_frames=path_frames, propagator=restraint))
+                    origins.append((img.info["mechanism"], f"{img.info['mechanism']} image {img.info['image']}"))
     for k, run in enumerate(runs):
         run["seed"] = stream_seed(seed, "reference_md", k)
     frames = xtb_langevin_runs(starts, XTBSettings(), runs)
     for f in frames:
-        f.info["source"] = sources[f.info[keys.TRAJECTORY]]
+        sampled_at, source = origins[f.info[keys.TRAJECTORY]]
+        f.info.update(sampled_at=sampled_at, source=f"{source}, {f.info[keys.TEMPERATURE]:g} K")
     Dataset(frames).write(out / FRAMES)
 
 
+SAMPLING_PARAMS = ("md_temperatures_K", "minimum_runs", "minimum_frames", "path_runs", "path_frames",
+                   "frame_spacing_fs", "equilibration_fs", "timestep_fs", "assisted_angle_deg", "seed")
+
+
 def sample(p: Params, cache: Cache, ref: Reference) -> Dataset:
-    """Labelled MD frames around both minima (300 K and ``hot_K``) and from every interior scan image
-    (``path_K``), each tagged with ``info["region"]`` by the study's region rule (cached)."""
-    args = dict(md_frames=p.md_frames, hot_frames=p.hot_frames, hot_K=p.hot_K, path_frames=p.path_frames,
-                path_K=p.path_K, stride=p.md_stride, timestep_fs=p.timestep_fs, seed=p.seed)
-    entry = _sampling.entry(cache, minima=ref.minima, paths=ref.paths, **args)
+    """Labelled frames of independent Langevin runs (cached): ``minimum_runs`` per minimum and temperature, and
+    ``path_runs`` per interior scan image and temperature, held at the image by the scan's restraint (the
+    restraint moves the atoms; the labels are GFN2-xTB's alone), every run at each of ``md_temperatures_K``
+    with frames ``frame_spacing_fs`` apart after ``equilibration_fs``. Each frame carries its run
+    (``info["trajectory"]``), where the run was started (``info["sampled_at"]``: a minimum or a mechanism) and
+    the region the study's rule gives it (``info["region"]``)."""
+    entry = _sampling.entry(cache, minima=ref.minima, paths=ref.paths, temperatures_K=list(p.md_temperatures_K),
+                            minimum_runs=p.minimum_runs, minimum_frames=p.minimum_frames, path_runs=p.path_runs,
+                            path_frames=p.path_frames, frame_spacing_fs=p.frame_spacing_fs,
+                            equilibration_fs=p.equilibration_fs, timestep_fs=p.timestep_fs,
+                            assisted_angle_deg=p.assisted_angle_deg, seed=p.seed)
     frames = Dataset.read(entry / FRAMES, [keys.REF_energy, keys.REF_forces])
     for a, region in zip(frames, region_rule(p).tag(frames)):
         a.info["region"] = region
@@ -214,32 +283,68 @@ def sample(p: Params, cache: Cache, ref: Reference) -> Dataset:
 
 @dataclasses.dataclass
 class Splits:
-    """Random test and validation sets and a training pool whose first n frames are the size-n training set."""
+    """Test, validation and training-pool frames, split by run; draw ``k`` of the pool is a seeded permutation
+    whose first n frames are the size-n training set (draw 0 gives the learning curves)."""
 
     test: Dataset
     valid: Dataset
     pool: Dataset
+    seed: int = 0
 
-    def train(self, n: int) -> Dataset:
-        """The nested training set of size ``n``."""
-        return self.pool.subset(np.arange(n))
+    def train(self, n: int, draw: int = 0) -> Dataset:
+        """The nested training set of size ``n`` of draw ``draw``."""
+        return self.pool.subset(rng(self.seed, "pool", draw).permutation(len(self.pool))[:n])
 
 
 def split(frames: Dataset, p: Params) -> Splits:
-    """One permutation (the ``split`` stream of the seed): the first ``n_test`` frames test, the next ``n_valid``
-    validate, the rest train."""
-    perm = rng(p.seed, "split").permutation(len(frames))
-    need = p.n_test + p.n_valid + max(p.curve_sizes)
-    if need > len(frames):
-        raise ValueError(f"the sampling gave {len(frames)} frames but n_test + n_valid + max(curve_sizes) = {need}; "
-                         "sample more frames (md_frames, hot_frames, path_frames) or ask for fewer")
-    return Splits(frames.subset(perm[:p.n_test]), frames.subset(perm[p.n_test:p.n_test + p.n_valid]),
-                  frames.subset(perm[p.n_test + p.n_valid:]))
+    """Split whole runs (``info["trajectory"]``), in one seeded order of the runs (the ``split`` stream).
+
+    For each place a run can start from (cis, trans and each mechanism, ``info["sampled_at"]``) the test set
+    takes that place's runs until it holds at least ``test_runs`` of them and ``test_frames`` frames of that
+    place's region; the validation set takes further runs until it holds ``n_valid`` frames; the remaining
+    runs form the training pool. No run gives frames to two of the sets.
+    """
+    traj = np.array([int(a.info[keys.TRAJECTORY]) for a in frames])
+    at = np.array([a.info["sampled_at"] for a in frames])
+    region = np.array([a.info["region"] for a in frames])
+    order = [int(t) for t in rng(p.seed, "split").permutation(np.unique(traj))]
+    start_of = {t: at[traj == t][0] for t in order}
+    test: list[int] = []
+    for place in REGIONS:
+        runs = frames_in = 0
+        for t in (t for t in order if start_of[t] == place):
+            if runs >= p.test_runs and frames_in >= p.test_frames:
+                break
+            test.append(t)
+            runs += 1
+            frames_in += int(np.sum((traj == t) & (region == place)))
+        if runs < p.test_runs or frames_in < p.test_frames:
+            raise ValueError(f"the runs started at {place!r} give {runs} test runs with {frames_in} frames in its "
+                             f"region; test_runs = {p.test_runs} and test_frames = {p.test_frames} ask for more: "
+                             "sample more (minimum_runs, path_runs, their frames) or ask for fewer")
+    valid: list[int] = []
+    for t in (t for t in order if t not in test):
+        if np.isin(traj, valid).sum() >= p.n_valid:
+            break
+        valid.append(t)
+    pool = np.flatnonzero(~np.isin(traj, test + valid))
+    if max(p.curve_sizes) > len(pool):
+        raise ValueError(f"the training pool holds {len(pool)} frames but max(curve_sizes) = {max(p.curve_sizes)}; "
+                         "sample more frames or ask for fewer")
+    return Splits(frames.subset(np.flatnonzero(np.isin(traj, test))), frames.subset(np.flatnonzero(np.isin(traj, valid))),
+                  frames.subset(pool), p.seed)
 
 
 def region_counts(frames: Dataset) -> pd.Series:
     """Frames per region, in :data:`REGIONS` order."""
     counts = pd.Series([a.info["region"] for a in frames]).value_counts()
+    return counts.reindex(list(REGIONS), fill_value=0)
+
+
+def run_counts(frames: Dataset) -> pd.Series:
+    """Runs per place they started from (a minimum or a mechanism), in :data:`REGIONS` order."""
+    starts = {(a.info["sampled_at"], int(a.info[keys.TRAJECTORY])) for a in frames}
+    counts = pd.Series([place for place, _ in starts]).value_counts()
     return counts.reindex(list(REGIONS), fill_value=0)
 
 
@@ -256,19 +361,27 @@ def model_targets(name: str, p: Params) -> Targets:
 def model_settings(name: str, p: Params, options: RunOptions = RunOptions(), progress: bool = False
                    ) -> dict[str, Any]:
     """Settings of :func:`paperlib.models.registry.make` for model ``name`` (or the members of ``local_<name>``):
-    GAP's SOAP for a small organic molecule (5 A cutoff, n_max 6, l_max 4), sGDML's length-scale grid, and for
-    the networks the study's training settings on the device (and Lightning devices and strategy) of
-    ``options``, with :class:`~paperlib.training.TrainConfig`'s default patience for every network."""
+    GAP's SOAP for a small organic molecule (``gap_cutoff_A``, n_max 6, l_max 4) with ``gap_n_sparse`` sparse
+    points in all (a local set shares them out equally among its :data:`LOCAL_GROUPS` members, so that it holds
+    no more than the global model), sGDML's length-scale grid, and for the networks the study's training
+    settings on the device (and Lightning devices and strategy) of ``options``, with
+    :class:`~paperlib.training.TrainConfig`'s default patience for every network."""
     from paperlib.training import TrainConfig
 
     base = name.removeprefix(registry.LOCAL_PREFIX)
     if base == "gap":
-        return dict(n_max=6, l_max=4, atom_sigma=0.5, cutoff_A=5.0, cutoff_transition_width_A=1.0,
-                    n_sparse=p.gap_n_sparse, sigma_energy_eV=0.004, sigma_force_eV_A=0.03, seed=p.seed)
+        members = LOCAL_GROUPS if name.startswith(registry.LOCAL_PREFIX) else 1
+        return dict(n_max=6, l_max=4, atom_sigma=0.5, cutoff_A=p.gap_cutoff_A, cutoff_transition_width_A=1.0,
+                    n_sparse=max(1, p.gap_n_sparse // members), sigma_energy_eV=0.004, sigma_force_eV_A=0.03,
+                    seed=p.seed)
     if base == "sgdml":
         return dict(sigmas=tuple(p.sgdml_sigmas))
     return dict(seed=p.seed, max_epochs=p.max_epochs, batch_size=p.batch_size, learning_rate=p.learning_rate,
                 patience=TrainConfig.patience, progress=progress, **options.training())
+
+
+LOCAL_GROUPS = len(set(THREE_GROUPS.values()))
+"""Members of a local model set: one per minimum and one for the transition regions."""
 
 
 def make_model(name: str, p: Params, options: RunOptions = RunOptions(), progress: bool = False) -> Potential:
@@ -279,7 +392,7 @@ def make_model(name: str, p: Params, options: RunOptions = RunOptions(), progres
 
 
 MODEL_PARAMS = ("seed", "max_epochs", "batch_size", "learning_rate", "energy_weight", "force_weight", "gap_n_sparse",
-                "sgdml_sigmas", "planar_deg", "wide_angle_deg", "linear_deg")
+                "gap_cutoff_A", "sgdml_sigmas", "planar_deg", "wide_angle_deg", "linear_deg")
 """The parameters a model's fit reads (settings, loss weights and, for local models, the region rule)."""
 
 
@@ -298,39 +411,84 @@ def _train_and_predict(out: Path, *, name: str, settings: Params, train: Dataset
                                                       "predictions": preds}))
 
 
-def train_and_predict(p: Params, cache: Cache, name: str, n: int, splits: Splits, ref: Reference,
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One fit: the model's name in the tables (``label``), its registry name, the training size, the draw
+    of the training pool and whether GAP uses the long cut-off ``gap_long_cutoff_A``."""
+
+    label: str
+    name: str
+    n: int
+    draw: int = 0
+    long_cutoff: bool = False
+
+
+GAP_LONG = "gap_long_cutoff"
+"""Label of GAP with the long cut-off (the test of whether transition-region errors come from a short reach)."""
+
+
+def fit_jobs(p: Params) -> list[Job]:
+    """Every model at every training size (draw 0), the local set and its global counterpart at the largest size
+    on each of ``local_draws`` draws, and GAP with the long cut-off at the largest size (when GAP runs and
+    ``gap_long_cutoff_A`` > 0)."""
+    largest = max(p.curve_sizes)
+    local = registry.LOCAL_PREFIX + p.local_model
+    jobs = [Job(name, name, n) for name in p.models for n in sorted(p.curve_sizes)]
+    jobs += [Job(local, local, largest, d) for d in range(p.local_draws)]
+    jobs += [Job(p.local_model, p.local_model, largest, d) for d in range(1, p.local_draws)]
+    if "gap" in p.models and p.gap_long_cutoff_A > 0:
+        jobs.append(Job(GAP_LONG, "gap", largest, 0, True))
+    return jobs
+
+
+def _settings(p: Params, job: Job) -> Params:
+    part = p.part(*MODEL_PARAMS)
+    if not job.long_cutoff:
+        return part
+    return type(part)(part.study, part.profile, {**part.to_dict(), "gap_cutoff_A": p.gap_long_cutoff_A}, {})
+
+
+def _train_and_predict_entry(p: Params, cache: Cache, job: Job, splits: Splits, ref: Reference,
+                             options: RunOptions = RunOptions()) -> str:
+    """The cache entry of one fit (computed on a miss, on any executor); ``options`` stay out of the key."""
+    return str(_train_and_predict.entry(cache, name=job.name, settings=_settings(p, job),
+                                        train=splits.train(job.n, job.draw), valid=splits.valid,
+                                        evaluate={"test": splits.test, "paths": ref.paths}, options=options))
+
+
+def train_and_predict(p: Params, cache: Cache, job: Job, splits: Splits, ref: Reference,
                       options: RunOptions = RunOptions()) -> dict:
-    """Model ``name`` trained on the first ``n`` pool frames (cached); its predictions on the test set and the
-    scan images: ``{"fit_s", "notes", "predictions": {"test"|"paths": {"energies", "forces"}}}``."""
-    return _read_predictions(_train_and_predict_entry(p, cache, name, n, splits, ref, options))
+    """The fit of ``job`` (cached); its predictions on the test set and the scan images:
+    ``{"fit_s", "notes", "predictions": {"test"|"paths": {"energies", "forces"}}}``."""
+    return _read_predictions(_train_and_predict_entry(p, cache, job, splits, ref, options))
 
 
 def _read_predictions(entry: Path | str) -> dict:
     return json.loads((Path(entry) / "predictions.json").read_text())
 
 
-def _train_and_predict_entry(p: Params, cache: Cache, name: str, n: int, splits: Splits, ref: Reference,
-                             options: RunOptions = RunOptions()) -> str:
-    """The cache entry of :func:`train_and_predict` (computed on a miss); ``options`` stay out of the key."""
-    return str(_train_and_predict.entry(cache, name=name, settings=p.part(*MODEL_PARAMS), train=splits.train(n),
-                                        valid=splits.valid, evaluate={"test": splits.test, "paths": ref.paths},
-                                        options=options))
-
-
-def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list]) -> pd.DataFrame:
-    """Per frame: model, training size, frame (its index in ``data``, shared by every model), the MD run it came
-    from, region, mechanism group, |energy error| (eV), force MAE (eV/A)."""
+def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list], draw: int = 0) -> pd.DataFrame:
+    """Per frame: model, training size, draw, frame (its index in ``data``, shared by every model), the run it
+    came from and where that run started, region, region group, |energy error| (eV), force MAE (eV/A)."""
     energies = np.asarray(pred["energies"])
     forces = np.split(np.asarray(pred["forces"]), np.cumsum(data.n_atoms())[:-1])
     rows = []
     for i, a in enumerate(data):
         region = a.info["region"]
-        rows.append({"model": name, "n_train": n, "frame": i, "trajectory": int(a.info.get(keys.TRAJECTORY, -1)),
-                     "region": region,
-                     "group": region if region in NEAR_EQUILIBRIUM else TRANSITION,
+        rows.append({"model": name, "n_train": n, "draw": draw, "frame": i,
+                     "trajectory": int(a.info.get(keys.TRAJECTORY, -1)), "sampled_at": a.info.get("sampled_at", region),
+                     "region": region, "group": region if region in NEAR_EQUILIBRIUM else TRANSITION,
                      "err_energy": abs(energies[i] - a.info[keys.REF_energy]),
                      "mae_forces": float(np.mean(np.abs(forces[i] - a.arrays[keys.REF_forces])))})
     return pd.DataFrame(rows)
+
+
+def baseline_rows(splits: Splits, n: int) -> pd.DataFrame:
+    """:func:`error_rows` of the trivial model that predicts the mean reference energy of the size-``n``
+    training set (draw 0) and zero forces: the scale the claim-1 criterion is relative to."""
+    mean = float(np.mean(splits.train(n).energies()))
+    pred = {"energies": [mean] * len(splits.test), "forces": np.zeros((int(np.sum(splits.test.n_atoms())), 3))}
+    return error_rows(BASELINE, n, splits.test, pred)
 
 
 def profile_rows(name: str, ref: Reference, pred: Mapping[str, list]) -> pd.DataFrame:
@@ -349,37 +507,28 @@ def profile_rows(name: str, ref: Reference, pred: Mapping[str, list]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-
-
-def _fit_point(p: Params, cache: Cache, splits: Splits, ref: Reference, options: RunOptions,
-               job: tuple[str, int]) -> str:
-    """One (model, training size) point of the sweep, on any executor: its cache entry's path."""
-    name, n = job
-    return _train_and_predict_entry(p, cache, name, n, splits, ref, options)
-
-
-def fit_jobs(p: Params) -> list[tuple[str, int]]:
-    """Every model at every training size, then the local model set at the largest size."""
-    jobs = [(name, n) for name in p.models for n in sorted(p.curve_sizes)]
-    jobs.append((registry.LOCAL_PREFIX + p.local_model, max(p.curve_sizes)))
-    return jobs
+def _fit_point(p: Params, cache: Cache, splits: Splits, ref: Reference, options: RunOptions, job: Job) -> str:
+    """One fit of the sweep, on any executor: its cache entry's path."""
+    return _train_and_predict_entry(p, cache, job, splits, ref, options)
 
 
 def run_models(p: Params, cache: Cache, splits: Splits, ref: Reference, ex, options: RunOptions = RunOptions()
                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Every model at every training size and the local model set at the largest size, each fit a point of
-    the executor ``ex``: per-frame test errors, scan-image profiles (largest size) and fit times."""
+    """Every fit of :func:`fit_jobs`, each a point of the executor ``ex``: per-frame test errors (with the
+    mean-energy baseline at every size), scan-image profiles (largest size, draw 0) and fit times."""
     largest = max(p.curve_sizes)
     jobs = fit_jobs(p)
     entries = ex.map(functools.partial(_fit_point, p, cache, splits, ref, options), jobs,
                      desc="models x training sizes", progress=options.progress)
-    errors, profiles, fits = [], [], []
-    for (name, n), entry in zip(jobs, entries):
+    errors = [baseline_rows(splits, n) for n in sorted(p.curve_sizes)]
+    profiles, fits = [], []
+    for job, entry in zip(jobs, entries):
         out = _read_predictions(entry)
-        errors.append(error_rows(name, n, splits.test, out["predictions"]["test"]))
-        if n == largest:
-            profiles.append(profile_rows(name, ref, out["predictions"]["paths"]))
-        fits.append({"model": name, "n_train": n, "fit_s": out["fit_s"], "notes": out["notes"]})
+        errors.append(error_rows(job.label, job.n, splits.test, out["predictions"]["test"], job.draw))
+        if job.n == largest and job.draw == 0:
+            profiles.append(profile_rows(job.label, ref, out["predictions"]["paths"]))
+        fits.append({"model": job.label, "n_train": job.n, "draw": job.draw, "fit_s": out["fit_s"],
+                     "notes": out["notes"]})
     return pd.concat(errors, ignore_index=True), pd.concat(profiles, ignore_index=True), pd.DataFrame(fits)
 
 
@@ -387,10 +536,10 @@ def run_models(p: Params, cache: Cache, splits: Splits, ref: Reference, ex, opti
 class Results(StudyResults):
     """Everything the notebook shows and the claims judge.
 
-    ``errors`` (per test frame, model and training size), ``profiles`` (per scan image and model at the largest
-    size) and ``fit_seconds`` (per fit, with its notes) are the raw tables; ``paper_models``, ``local`` and
-    ``global_model`` name the models the claims compare; the rest are the tables the chapter shows, derived
-    from those and from the reference.
+    ``errors`` (per test frame, model, training size and draw), ``profiles`` (per scan image and model at the
+    largest size) and ``fit_seconds`` (per fit, with its notes) are the raw tables; ``paper_models``, ``local``,
+    ``global_model`` and ``long_cutoff`` name the models the claims and tables compare; the rest are the tables
+    the chapter shows, derived from those and from the reference.
     """
 
     errors: pd.DataFrame
@@ -399,19 +548,22 @@ class Results(StudyResults):
     paper_models: list
     local: str
     global_model: str
+    long_cutoff: str
     reference_summary: dict
     """GFN2-xTB minima (``minima``: per isomer its energy relative to cis and collective variables) and
     ``mechanisms`` (scan and saddle per mechanism)."""
     saddles: pd.DataFrame
     """:func:`reference_table`: one row per mechanism."""
+    cross_check: pd.DataFrame
+    """:func:`cross_check`: the isomer energy and the barriers by the reference and a second method."""
     region_counts: pd.DataFrame
-    """Frames per region in all frames, the test set and the training pool."""
+    """Frames and runs per region in all frames, the test set, the validation set and the training pool."""
     frame_cvs: pd.DataFrame
     """:func:`cv_table` of the sampled frames."""
     path_cvs: pd.DataFrame
     """:func:`cv_table` of the scan images."""
     curves: pd.DataFrame
-    """:func:`learning_curves` of every model."""
+    """:func:`learning_curves` of every model (draw 0)."""
     crossing: pd.DataFrame
     """:func:`crossing` of the study's models (without the local set)."""
     region_errors: pd.DataFrame
@@ -421,43 +573,69 @@ class Results(StudyResults):
     barriers: pd.DataFrame
     """:func:`barrier_table` of the profiles."""
     local_vs_global: pd.DataFrame
-    """Mean test errors per region group of the local set and its global counterpart at the largest size."""
+    """Mean test errors per region group and draw of the local set and its global counterpart at the largest
+    size."""
+    cutoffs: pd.DataFrame
+    """:func:`cutoff_table`: GAP at its two cut-offs, transition and near-equilibrium errors."""
+    split_by_trajectory: bool = True
+    """No run gives frames to both the training and the test set (what makes test frames independent)."""
 
 
 def figures(results: Results) -> dict[str, float]:
     """Measured figures for results.json (fit times excluded: they vary between identical runs)."""
-    return summary_figures(results.claims_input())
+    figures = summary_figures(results.claims_input())
+    for row in results.cross_check.to_dict("records"):
+        what = row.pop("energy difference (eV)").replace(" - ", "_minus_").replace(" ", "_")
+        figures.update({f"reference/{method}/{what}_eV": float(v) for method, v in row.items()})
+    for row in results.cutoffs.to_dict("records"):
+        figures[f"cutoff/{row['model']}/transition_over_near_forces"] = float(row["transition / near force MAE"])
+        if "Δ log force ratio vs first" in row and np.isfinite(row["Δ log force ratio vs first"]):
+            figures[f"cutoff/{row['model']}/delta_log_force_ratio"] = float(row["Δ log force ratio vs first"])
+    return figures
+
+
+def split_counts(splits: Splits) -> pd.DataFrame:
+    """Frames per region and runs per starting place in the test, validation and training-pool sets."""
+    parts = {"test": splits.test, "validation": splits.valid, "training pool": splits.pool}
+    table = pd.DataFrame({**{f"{k} frames": region_counts(v) for k, v in parts.items()},
+                          **{f"{k} runs": run_counts(v) for k, v in parts.items()}})
+    return table.rename_axis("region").reset_index()
 
 
 def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Timer | None = None) -> Results:
-    """All the study's compute: reference surface, MD sampling, splits, every model at every training size (one
-    executor of ``options`` over the fits) and the tables of :class:`Results`."""
+    """All the study's compute: reference surface and its cross-check, MD sampling, the split by run, every
+    fit (one executor of ``options`` over the fits) and the tables of :class:`Results`."""
     timer = timer if timer is not None else Timer()
     with timer("reference minima, scans and saddles"):
         ref = reference(p, cache)
+    with timer("cross-check of the reference (GFN1-xTB" + (f", {p.dft_method})" if p.dft_method else ")")):
+        checked = cross_check(p, cache, ref)
     rule = region_rule(p)
     with timer("reference MD sampling"):
         frames = sample(p, cache, ref)
     splits = split(frames, p)
-    counts = pd.DataFrame({"all frames": region_counts(frames), "test": region_counts(splits.test),
-                           f"training pool (largest set {max(p.curve_sizes)})": region_counts(splits.pool)})
-    counts = counts.rename_axis("region").reset_index()
     with timer("training and prediction (all models and sizes)"):
         with options.make_executor() as ex:
             errors, profiles, fits = run_models(p, cache, splits, ref, ex, options)
     largest = max(p.curve_sizes)
     local = registry.LOCAL_PREFIX + p.local_model
     paper_models = [m for m in p.models if m in ("sgdml", "gap") or m.startswith("schnet")]
-    curves = learning_curves(errors)
+    main = errors[errors["draw"] == 0]
+    curves = learning_curves(main)
     pair = errors[errors["model"].isin([p.local_model, local]) & (errors["n_train"] == largest)]
     results = Results(
         errors=errors, profiles=profiles, fit_seconds=fits, paper_models=paper_models, local=local,
-        global_model=p.local_model, reference_summary=ref.summary, saddles=reference_table(ref, rule),
-        region_counts=counts, frame_cvs=cv_table(frames, ref), path_cvs=cv_table(ref.paths, ref), curves=curves,
-        crossing=crossing(curves[curves["model"].isin(p.models)]), region_errors=region_errors(errors, largest),
+        global_model=p.local_model, long_cutoff=GAP_LONG, reference_summary=ref.summary,
+        saddles=reference_table(ref, rule), cross_check=checked, region_counts=split_counts(splits),
+        frame_cvs=cv_table(frames, ref), path_cvs=cv_table(ref.paths, ref), curves=curves,
+        crossing=crossing(curves[curves["model"].isin(p.models)]),
+        region_errors=region_errors(main[main["model"] != BASELINE], largest),
         transition_ratios=pd.DataFrame(), barriers=barrier_table(profiles),
-        local_vs_global=pair.groupby(["model", "group"])[["err_energy", "mae_forces"]].mean().reset_index())
-    results.transition_ratios = transition_ratios(results.claims_input())
+        local_vs_global=pair.groupby(["model", "draw", "group"])[["err_energy", "mae_forces"]].mean().reset_index(),
+        cutoffs=pd.DataFrame())
+    inputs = results.claims_input()
+    results.transition_ratios = transition_ratios(inputs)
+    results.cutoffs = cutoff_table(inputs, {"gap": p.gap_cutoff_A, GAP_LONG: p.gap_long_cutoff_A})
     return results
 
 

@@ -87,3 +87,25 @@ def test_ase_md_npt_follows_the_pressure_and_stops_on_the_check():
     molecule.pbc = False
     with pytest.raises(ValueError, match="periodic"):
         ase_md(molecule, LennardJones(**lj), pressure_bar=1.0, **run)
+
+
+def test_a_restrained_langevin_run_keeps_the_restraint_out_of_its_labels():
+    """The restraint moves the atoms; every stored label is the bare calculator's at the frame's positions."""
+    from ase.calculators.emt import EMT
+
+    from paperlib.sampling.azobenzene import Restrained
+    from paperlib.sampling.md import langevin_md
+
+    from .test_azobenzene import azomethane
+
+    start = azomethane(90.0, 125.0, 125.0)
+    moving = Restrained(EMT(), (0, 1, 2, 3), dihedral_deg=60.0, angle_deg=None, k_eV_rad2=50.0)
+    frames = langevin_md(start, moving, labeller=EMT(), temperature_K=300.0, timestep_fs=0.5, friction_per_fs=0.02,
+                         equil_steps=10, n_frames=3, stride=5, seed=1, progress=False)
+    for frame in frames:
+        bare, held = frame.copy(), frame.copy()
+        bare.calc, held.calc = EMT(), Restrained(EMT(), (0, 1, 2, 3), dihedral_deg=60.0, angle_deg=None)
+        np.testing.assert_allclose(frame.arrays[keys.REF_forces], bare.get_forces(), atol=1e-10)
+        assert frame.info[keys.REF_energy] == pytest.approx(bare.get_potential_energy(), abs=1e-10)
+        # 30 degrees off its target, the restraint's own force is far above the tolerance
+        assert np.abs(held.get_forces() - bare.get_forces()).max() > 1e-3

@@ -18,19 +18,20 @@ REGION_GROUP = {"cis": "cis", "trans": "trans", "rotation": "transition", "inver
 K = study.KCAL_MOL_EV
 
 
-def errors(spec: dict[tuple[str, int], dict[str, tuple[float, float]]], frames: int = 25,
+def errors(spec: dict[tuple, dict[str, tuple[float, float]]], frames: int = 25,
            noise: tuple[float, float] = (0.3, 0.3), seed: int = 1) -> list[dict]:
     """Synthetic per-frame error records, ``frames`` test frames per region numbered alike for every model:
-    {(model, n_train): {region: (mean energy error, mean force MAE)}}, each frame's value spread uniformly by
-    the relative ``noise`` (energy, forces)."""
+    {(model, n_train[, draw]): {region: (mean energy error, mean force MAE)}}, each frame's value spread
+    uniformly by the relative ``noise`` (energy, forces)."""
     rng = np.random.default_rng(seed)
     rows = []
-    for (model, n), by_region in spec.items():
+    for key, by_region in spec.items():
+        model, n, draw = (*key, 0)[:3]
         frame = 0
         for region in REGION_GROUP:
             e, f = by_region[region]
             for _ in range(frames):
-                rows.append({"model": model, "n_train": n, "frame": frame, "region": region,
+                rows.append({"model": model, "n_train": n, "draw": draw, "frame": frame, "region": region,
                              "group": REGION_GROUP[region],
                              "err_energy": e * rng.uniform(1 - noise[0], 1 + noise[0]),
                              "mae_forces": f * rng.uniform(1 - noise[1], 1 + noise[1])})
@@ -56,60 +57,78 @@ def profile_records(models: list[str]) -> list[dict]:
 
 def results(spec, local="local_gap", glob="gap", paper=("sgdml", "gap"), split_by_trajectory=True, **kw) -> dict:
     """Synthetic results; ``split_by_trajectory`` says whether the test frames are independent of training
-    (each synthetic frame is its own MD run)."""
-    models = sorted({m for m, _ in spec})
+    (each synthetic frame is its own MD run, started in its own region)."""
+    models = sorted({k[0] for k in spec})
     rows = [dict(r, trajectory=r["frame"]) for r in errors(spec, **kw)]
     return {"errors": rows, "profiles": profile_records(models), "paper_models": list(paper),
             "local": local, "global_model": glob, "split_by_trajectory": split_by_trajectory}
 
 
-def column(res: dict, model: str, key: str, regions=tuple(REGION_GROUP), n_train=None) -> np.ndarray:
+def column(res: dict, model: str, key: str, regions=tuple(REGION_GROUP), n_train=None, draw=0) -> np.ndarray:
     """One model's per-frame values in frame order (at the largest size unless ``n_train``)."""
     e = pd.DataFrame(res["errors"])
     n_train = e["n_train"].max() if n_train is None else n_train
-    d = e[(e["model"] == model) & (e["n_train"] == n_train) & e["region"].isin(regions)].sort_values("frame")
-    return d[key].to_numpy()
+    d = e[(e["model"] == model) & (e["n_train"] == n_train) & (e["draw"] == draw) & e["region"].isin(regions)]
+    return d.sort_values("frame")[key].to_numpy()
 
 
-def test_global_accuracy_reproduced_and_its_interval_is_the_bootstrap_of_the_worst_model():
-    spec = {("sgdml", 1000): uniform(0.6 * K, 0.05), ("gap", 1000): uniform(0.4 * K, 0.05),
-            ("sgdml", 200): uniform(1.5 * K, 0.1), ("gap", 200): uniform(0.8 * K, 0.1)}
+BASE = claims.BASELINE
+
+
+def with_baseline(spec: dict, energy: float, sizes=None) -> dict:
+    """``spec`` plus the mean-energy baseline (energy error ``energy`` everywhere) at every size of ``spec``."""
+    sizes = sizes or sorted({k[1] for k in spec})
+    return {**spec, **{(BASE, n): uniform(energy, 1.0) for n in sizes}}
+
+
+def local_spec(glob: tuple[float, float], local: tuple[float, float], draws: int = 3, n: int = 100) -> dict:
+    """Global GAP and the local set at size ``n`` on ``draws`` draws (mean energy, force errors)."""
+    return {**{("gap", n, d): uniform(*glob) for d in range(draws)},
+            **{("local_gap", n, d): uniform(*local) for d in range(draws)}}
+
+
+def test_global_accuracy_is_relative_to_the_mean_energy_baseline_and_bootstraps_whole_runs():
+    spec = with_baseline({("sgdml", 1000): uniform(0.6 * K, 0.05), ("gap", 1000): uniform(0.4 * K, 0.05),
+                          ("sgdml", 200): uniform(1.5 * K, 0.1), ("gap", 200): uniform(0.8 * K, 0.1)}, 20 * K)
     res = results(spec)
     ev = claims.judge_global_accuracy(res)
     assert C.verdict_of(ev) == C.REPRODUCED and ev.powered and ev.n == 125 and ev.threshold == 0.0
-    worst = 1 - column(res, "sgdml", "err_energy") / K
-    assert ev.value == pytest.approx(min(worst.mean(), (1 - column(res, "gap", "err_energy") / K).mean()))
-    # sGDML is the worst model by a wide margin in every resample, so the interval is sGDML's alone
-    alone = intervals.bootstrap_interval([worst], np.mean, seed=claims.SEED)
-    assert (ev.ci_low, ev.ci_high) == pytest.approx((alone.low, alone.high), rel=1e-9)
-    assert "gap" in ev.context and "below 1 from 200 points" in ev.context and "1000 training points" in ev.context
+    base, worst = column(res, BASE, "err_energy"), column(res, "sgdml", "err_energy")
+    best = column(res, "gap", "err_energy")
+    assert ev.value == pytest.approx(min(np.log10(base.mean() / worst.mean()), np.log10(base.mean() / best.mean()))
+                                     - np.log10(claims.RELATIVE_ACCURACY))
+    # every synthetic frame is its own run: the bootstrap over runs resamples frames, paired between models
+    direct = intervals.bootstrap_interval(
+        [np.arange(125, dtype=float)],
+        lambda i: min(np.log10(base[i.astype(int)].mean() / m[i.astype(int)].mean()) for m in (worst, best))
+        - np.log10(claims.RELATIVE_ACCURACY), seed=claims.SEED)
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
+    assert "kcal/mol" in ev.context and "below 1 kcal/mol from 200 points" in ev.context and "1000 training" in ev.context
 
 
-def test_global_accuracy_negative_needs_the_paper_budget():
-    full = {("sgdml", 1000): uniform(2.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}
+def test_global_accuracy_negative_needs_the_paper_budget_and_enough_runs():
+    full = with_baseline({("sgdml", 1000): uniform(5.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}, 20 * K)
     ev = claims.judge_global_accuracy(results(full))
     assert ev.ci_high < 0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
-    short = {("sgdml", 200): uniform(2.0 * K, 0.05), ("gap", 200): uniform(0.5 * K, 0.05)}
+    short = with_baseline({("sgdml", 200): uniform(5.0 * K, 0.05), ("gap", 200): uniform(0.5 * K, 0.05)}, 20 * K)
     ev = claims.judge_global_accuracy(results(short))
     assert ev.ci_high < 0 and not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE
-    few = claims.judge_global_accuracy(results(full, frames=10))
-    assert few.n == 50 and not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+    few = claims.judge_global_accuracy(results(full, frames=1))
+    assert few.n == 5 and not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
 
 
 def test_global_accuracy_straddling_ignored_models_and_absent():
-    edge = {("sgdml", 1000): uniform(1.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}
+    edge = with_baseline({("sgdml", 1000): uniform(2.0 * K, 0.05), ("gap", 1000): uniform(0.5 * K, 0.05)}, 20 * K)
     ev = claims.judge_global_accuracy(results(edge))
     assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
     # sizes beyond the paper's 1000 points and models outside the paper's three do not count
-    extra = {**edge, ("sgdml", 2000): uniform(0.1 * K, 0.05), ("gap", 2000): uniform(0.1 * K, 0.05),
-             ("bpnn", 1000): uniform(5.0 * K, 0.05)}
-    res = results(extra)
-    ev2 = claims.judge_global_accuracy(res)
-    assert ev2.value == pytest.approx(min((1 - column(res, m, "err_energy", n_train=1000) / K).mean()
-                                          for m in ("sgdml", "gap")))
-    assert "bpnn" not in ev2.context
+    extra = with_baseline({**edge, ("sgdml", 2000): uniform(0.1 * K, 0.05), ("gap", 2000): uniform(0.1 * K, 0.05),
+                           ("bpnn", 1000): uniform(15.0 * K, 0.05)}, 20 * K, sizes=[2000])
+    ev2 = claims.judge_global_accuracy(results(extra))
+    assert ev2.value == pytest.approx(ev.value) and "bpnn" not in ev2.context
     assert claims.judge_global_accuracy(results(edge, paper=())) is None
-    assert claims.judge_global_accuracy(results({("gap", 2000): uniform(K, 0.05)})) is None
+    assert claims.judge_global_accuracy(results({("gap", 1000): uniform(K, 0.05)})) is None  # no baseline
+    assert claims.judge_global_accuracy(results(with_baseline({("gap", 2000): uniform(K, 0.05)}, 20 * K))) is None
 
 
 def test_regions_interval_is_the_unpaired_bootstrap_of_the_force_ratio():
@@ -189,40 +208,42 @@ def test_mechanism_verdicts():
     assert claims.judge_mechanisms(results(same, paper=())) is None
 
 
-def test_local_interval_is_the_paired_bootstrap_of_the_smaller_log_ratio():
-    better = {("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
-    res = results(better, frames=25)
+def test_local_pools_draws_and_its_interval_resamples_draws_and_runs():
+    exact = results(local_spec((0.04, 0.10), (0.02, 0.08)), noise=(0.0, 0.0))
+    ev = claims.judge_local(exact)
+    assert ev.value == pytest.approx(min(np.log(2.0), np.log(0.10 / 0.08)))
+    res = results(local_spec((0.04, 0.10), (0.02, 0.05)))
     ev = claims.judge_local(res)
-    cols = [column(res, m, k) for m in ("gap", "local_gap") for k in ("err_energy", "mae_forces")]
+    g = [column(res, "gap", "err_energy", draw=d) for d in range(3)]
+    loc = [column(res, "local_gap", "err_energy", draw=d) for d in range(3)]
+    gf = [column(res, "gap", "mae_forces", draw=d) for d in range(3)]
+    lf = [column(res, "local_gap", "mae_forces", draw=d) for d in range(3)]
+    pooled = min(np.log(np.mean(g) / np.mean(loc)), np.log(np.mean(gf) / np.mean(lf)))
+    assert ev.value == pytest.approx(pooled)
+    assert ev.n == 3 and ev.powered and ev.threshold == 0.0 and C.verdict_of(ev) == C.REPRODUCED
+    assert "3 draws" in ev.context and "125 runs" in ev.context
 
-    def smaller(ge, gf, le, lf):
-        return min(np.log(ge.mean() / le.mean()), np.log(gf.mean() / lf.mean()))
 
-    direct = intervals.bootstrap_interval(cols, smaller, paired=True, seed=claims.SEED)
-    assert ev.value == pytest.approx(smaller(*cols))
-    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
-    assert ev.n == 125 and ev.powered and ev.threshold == 0.0 and C.verdict_of(ev) == C.REPRODUCED
-
-
-def test_local_verdicts_and_largest_size_only():
-    worse = {("gap", 100): uniform(0.02, 0.05), ("local_gap", 100): uniform(0.03, 0.06)}
-    ev = claims.judge_local(results(worse))
+def test_local_verdicts_need_three_draws_and_use_the_largest_size_only():
+    worse = results(local_spec((0.02, 0.05), (0.03, 0.06)))
+    ev = claims.judge_local(worse)
     assert ev.ci_high < 0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
-    assert C.verdict_of(claims.judge_local(results(worse, frames=10))) == C.INCONCLUSIVE
-    mixed = {("gap", 100): uniform(0.02, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
-    ev = claims.judge_local(results(mixed))
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-    spec = {("gap", 50): uniform(0.02, 0.05), ("local_gap", 50): uniform(0.5, 0.5),
-            ("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
+    two = claims.judge_local(results(local_spec((0.02, 0.05), (0.03, 0.06), draws=2)))
+    assert np.isnan(two.ci_low) and not two.powered and C.verdict_of(two) == C.INCONCLUSIVE
+    few = claims.judge_local(results(local_spec((0.02, 0.05), (0.03, 0.06)), frames=1))
+    assert not few.powered and C.verdict_of(few) == C.INCONCLUSIVE
+    mixed = claims.judge_local(results(local_spec((0.02, 0.10), (0.02, 0.05))))
+    assert mixed.ci_low < 0 < mixed.ci_high and C.verdict_of(mixed) == C.INCONCLUSIVE
+    spec = {**local_spec((0.02, 0.05), (0.5, 0.5), n=50), **local_spec((0.04, 0.10), (0.02, 0.05), n=100)}
     assert C.verdict_of(claims.judge_local(results(spec))) == C.REPRODUCED
     assert claims.judge_local(results({("gap", 100): uniform(0.02, 0.05)})) is None
 
 
 def test_records_without_frame_numbers_pair_frames_by_order():
-    better = {("gap", 100): uniform(0.04, 0.10), ("local_gap", 100): uniform(0.02, 0.05)}
-    res = results(better)
+    harder = {("sgdml", 100): uniform(0.02, 0.05, 2.0), ("gap", 100): uniform(0.02, 0.05, 2.0)}
+    res = results(harder)
     bare = dict(res, errors=[{k: v for k, v in r.items() if k != "frame"} for r in res["errors"]])
-    assert claims.judge_local(bare) == claims.judge_local(res)
+    assert claims.judge_regions(bare) == claims.judge_regions(res)
 
 
 def test_majority_is_the_value_most_models_reach():
@@ -243,8 +264,10 @@ def test_transition_ratios_and_figures():
 
 
 def test_judge_derives_verdicts_for_every_claim():
-    spec = {("sgdml", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0), ("gap", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0),
-            ("local_gap", 1000): uniform(0.2 * K, 0.02)}
+    spec = with_baseline({("sgdml", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0),
+                          ("gap", 1000): uniform(0.3 * K, 0.05, 2.0, 2.0),
+                          **{("gap", 1000, d): uniform(0.3 * K, 0.05, 2.0, 2.0) for d in (1, 2)},
+                          **{("local_gap", 1000, d): uniform(0.2 * K, 0.02) for d in range(3)}}, 20 * K)
     verdicts = C.judge(claims.CLAIMS, results(spec), "smoke")
     assert [v.verdict for v in verdicts] == [C.REPRODUCED] * 4
     assert all(not C.rule_problems(dataclasses.asdict(v)) for v in verdicts)
@@ -281,16 +304,45 @@ def test_error_rows_and_curves():
     assert cross.loc["a", "smallest size below 1 kcal/mol"] == 20 and np.isnan(cross.loc["b", "smallest size below 1 kcal/mol"])
 
 
-def test_split_is_seeded_disjoint_and_checks_its_size():
-    frames = Dataset([Atoms("H", positions=[[0, 0, 0.01 * i]]) for i in range(60)])
-    p = resolve("flexible_pes", "smoke")
+def sampled_frames(runs_per_place: int = 6, frames_per_run: int = 3) -> Dataset:
+    """Synthetic frames: ``runs_per_place`` runs started at each region, each tagged with its region, except
+    that the last frame of every path run strays into cis."""
+    out, traj = [], 0
+    for place in REGION_GROUP:
+        for _ in range(runs_per_place):
+            for k in range(frames_per_run):
+                a = Atoms("H", positions=[[0, 0, 0.01 * len(out)]])
+                stray = place in claims.MECHANISMS and k == frames_per_run - 1
+                a.info.update({keys.TRAJECTORY: traj, "sampled_at": place, "region": "cis" if stray else place})
+                out.append(a)
+            traj += 1
+    return Dataset(out)
+
+
+def test_split_keeps_runs_whole_stratifies_the_test_set_and_checks_its_size():
+    frames = sampled_frames()
+    p = resolve("flexible_pes", "smoke", {"test_runs": 2, "test_frames": 4, "n_valid": 6,
+                                          "curve_sizes": [10, 20]})
     a, b = study.split(frames, p), study.split(frames, p)
-    assert a.test.fingerprint() == b.test.fingerprint()
-    z = [float(x.positions[0, 2]) for part in (a.test, a.valid, a.pool) for x in part]
-    assert len(set(z)) == 60
-    assert a.train(10).fingerprint() == a.pool.subset(np.arange(10)).fingerprint()
+    assert a.test.fingerprint() == b.test.fingerprint() and a.train(10, 1).fingerprint() == b.train(10, 1).fingerprint()
+    runs = {name: {x.info[keys.TRAJECTORY] for x in part} for name, part in
+            (("test", a.test), ("valid", a.valid), ("pool", a.pool))}
+    assert not (runs["test"] & runs["valid"]) and not (runs["test"] & runs["pool"]) and not (runs["valid"] & runs["pool"])
+    assert len(a.test) + len(a.valid) + len(a.pool) == len(frames)
+    for place in REGION_GROUP:
+        mine = [x for x in a.test if x.info["sampled_at"] == place]
+        assert len({x.info[keys.TRAJECTORY] for x in mine}) >= 2
+        assert sum(x.info["region"] == place for x in mine) >= 4
+    # the path runs hold only 2 frames of their region each: 4 frames take 2 runs, the cis runs 2 as well
+    assert len(runs["test"]) == 10 and len(a.valid) == 6
+    assert a.train(10).fingerprint() != a.train(10, 1).fingerprint()
+    assert {x.info[keys.TRAJECTORY] for x in a.train(20, 2)} <= runs["pool"]
+    roomy = {"minimum_runs": 10, "path_runs": 5}  # the schema's own frame count allows what these frames lack
+    with pytest.raises(ValueError, match="test_runs = 3 and test_frames = 20"):
+        study.split(frames, resolve("flexible_pes", "smoke", {**roomy, "test_runs": 3, "test_frames": 20}))
     with pytest.raises(ValueError, match="max\\(curve_sizes\\)"):
-        study.split(frames.subset(np.arange(30)), p)
+        study.split(frames, resolve("flexible_pes", "smoke", {"test_runs": 2, "test_frames": 4, "n_valid": 6,
+                                                               "curve_sizes": [10, 60]}))
 
 
 def test_every_claim_has_a_rule_and_a_distinct_key():
@@ -327,16 +379,21 @@ def synthetic_results() -> study.Results:
     res = study.Results(
         errors=errors, profiles=profiles,
         fit_seconds=pd.DataFrame([{"model": m, "n_train": n, "fit_s": 1.5, "notes": "ok"} for m, n in spec]),
-        paper_models=["sgdml", "gap"], local="local_gap", global_model="gap", reference_summary=summary,
+        paper_models=["sgdml", "gap"], local="local_gap", global_model="gap", long_cutoff=study.GAP_LONG,
+        reference_summary=summary,
         saddles=pd.DataFrame([{"mechanism": "rotation", "imaginary modes": 1, "saddle of this mechanism": True}]),
+        cross_check=pd.DataFrame({"energy difference (eV)": ["trans - cis", "rotation saddle - cis"],
+                                  "GFN2-xTB (reference)": [0.1, 1.2], "GFN1-xTB": [-0.2, 1.4]}),
         region_counts=pd.DataFrame({"region": list(REGION_GROUP), "all frames": [5] * 5, "test": [5] * 5}),
         frame_cvs=pd.DataFrame({"torsion_deg": [1.0, 90.0], "angle_deg": [115.0, 150.0],
                                 "region": ["cis", "inversion-assisted rotation"]}),
         path_cvs=pd.DataFrame({"torsion_deg": [1.0], "angle_deg": [115.0], "mechanism": ["rotation"], "image": [0]}),
         curves=curves, crossing=study.crossing(curves), region_errors=study.region_errors(errors, 20),
         transition_ratios=pd.DataFrame(), barriers=study.barrier_table(profiles),
-        local_vs_global=pair.groupby(["model", "group"])[["err_energy", "mae_forces"]].mean().reset_index())
+        local_vs_global=pair.groupby(["model", "group"])[["err_energy", "mae_forces"]].mean().reset_index(),
+        cutoffs=pd.DataFrame())
     res.transition_ratios = claims.transition_ratios(res.claims_input())
+    res.cutoffs = claims.cutoff_table(res.claims_input(), {"gap": 5.0, "sgdml": 8.0})
     return res
 
 
@@ -367,7 +424,14 @@ def test_study_module_follows_the_contract():
     p = study.Params.resolve("smoke", {"max_epochs": 2})
     assert isinstance(p, study.Params) and p.max_epochs == 2 and "device" not in p.to_dict()
     jobs = study.fit_jobs(p)
-    assert jobs[-1] == ("local_gap", max(p.curve_sizes)) and len(jobs) == len(p.models) * len(p.curve_sizes) + 1
+    largest = max(p.curve_sizes)
+    curve = [j for j in jobs if j.draw == 0 and not j.long_cutoff and j.label in p.models]
+    assert len(curve) == len(p.models) * len(p.curve_sizes)
+    assert {(j.label, j.draw) for j in jobs if j.n == largest and j.label in ("gap", "local_gap")} == {
+        (m, d) for m in ("gap", "local_gap") for d in range(p.local_draws)}
+    assert [j for j in jobs if j.long_cutoff] == [study.Job(study.GAP_LONG, "gap", largest, 0, True)]
+    long = study._settings(p, jobs[-1])
+    assert long.gap_cutoff_A == p.gap_long_cutoff_A and study._settings(p, jobs[0]).gap_cutoff_A == p.gap_cutoff_A
 
 
 def test_params_pickle_for_the_executor():
@@ -389,15 +453,17 @@ def test_model_settings_keep_the_study_configs_and_take_the_device_from_the_opti
     assert study.make_model("sgdml", p).config.sigmas == tuple(p.sgdml_sigmas)
     net = study.make_model("bpnn", p, RunOptions(device="cpu")).config
     assert net.device == "cpu" and net.train.patience == 50 and net.train.max_epochs == p.max_epochs
-    assert "device" not in study.model_settings("gap", p) and study.model_settings("local_gap", p)["n_sparse"] == 30
+    # a local set shares the global model's sparse points among its three members
+    assert "device" not in study.model_settings("gap", p)
+    assert study.model_settings("local_gap", p)["n_sparse"] == p.gap_n_sparse // 3 == 10
+    assert study.model_settings("local_gap", p)["cutoff_A"] == p.gap_cutoff_A
 
 
 def test_frames_split_one_by_one_decide_nothing():
     """With test frames taken frame by frame from the training runs, every claim's interval is undefined and
     n counts the MD runs behind the test frames."""
-    spec = {("sgdml", 200): {r: (0.001, 0.01) for r in REGION_GROUP},
-            ("gap", 200): {r: (0.001, 0.01) for r in REGION_GROUP},
-            ("local_gap", 200): {r: (0.0005, 0.005) for r in REGION_GROUP}}
+    spec = with_baseline({("sgdml", 200): {r: (0.001, 0.01) for r in REGION_GROUP},
+                          **local_spec((0.001, 0.01), (0.0005, 0.005), n=200)}, 0.1)
     decided = results(spec)
     leaky = results(spec, split_by_trajectory=False)
     for row in leaky["errors"]:
@@ -407,3 +473,41 @@ def test_frames_split_one_by_one_decide_nothing():
         assert ev_leaky.value == pytest.approx(ev.value) and np.isnan(ev_leaky.ci_low) and ev_leaky.n == 4
         assert not ev_leaky.powered and C.verdict_of(ev_leaky) == C.INCONCLUSIVE and "one by one" in ev_leaky.method
     assert C.verdict_of(claims.judge_local(decided)) == C.REPRODUCED
+
+
+def test_a_path_run_is_held_by_its_scan_images_own_targets():
+    from ase.calculators.emt import EMT
+
+    from tests.sampling.test_azobenzene import azomethane
+
+    cis, trans = azomethane(5.0, 120.0, 120.0), azomethane(175.0, 118.0, 118.0)
+    image = azomethane(88.0, 124.0, 124.0)
+    image.info.update(mechanism="rotation", image=2)
+    held = study.path_restraint(image, cis, trans, 5, 155.0)(EMT())
+    # rotation: the torsion half way from cis to trans, the angles free (as the scan left them)
+    assert held.dihedral_deg == pytest.approx(90.0) and held.angle_deg is None
+    assert held.k == study.RESTRAINT_EV_RAD2 and held.indices == (0, 1, 2, 3)
+    image.info.update(mechanism="inversion", image=1)
+    held = study.path_restraint(image, cis, trans, 5, 155.0)(EMT())
+    assert held.dihedral_deg is None and 120.0 < held.angle_deg < 176.0
+
+
+def test_cross_check_recomputes_the_same_structures_with_gfn1(cache):
+    from paperlib.reference.xtb import XTBSettings, label, xtb_calculator
+
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    shapes = [water.copy() for _ in range(3)]
+    shapes[1].positions[1, 0] += 0.05
+    shapes[2].positions[2, 1] += 0.08
+    gfn2 = [label(a, xtb_calculator()) for a in shapes]
+    for a, kind in zip(gfn2[:2], ("cis", "trans")):
+        a.info["kind"] = kind
+    gfn2[2].info["mechanism"] = "rotation"
+    ref = study.Reference(Dataset(gfn2[:2]), Dataset(), Dataset(gfn2[2:]), {})
+    table = study.cross_check(resolve("flexible_pes", "smoke"), cache, ref).set_index("energy difference (eV)")
+    e2 = [a.info[keys.REF_energy] for a in gfn2]
+    e1 = [label(a, xtb_calculator(XTBSettings(method="GFN1-xTB"))).info[keys.REF_energy] for a in shapes]
+    assert table.loc["trans - cis", "GFN2-xTB (reference)"] == pytest.approx(e2[1] - e2[0], abs=1e-10)
+    assert table.loc["rotation saddle - cis", "GFN1-xTB"] == pytest.approx(e1[2] - e1[0], abs=1e-6)
+    assert list(table.columns) == ["GFN2-xTB (reference)", "GFN1-xTB"]
+    assert abs(table.loc["trans - cis", "GFN1-xTB"] - table.loc["trans - cis", "GFN2-xTB (reference)"]) > 1e-4

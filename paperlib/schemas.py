@@ -253,10 +253,16 @@ def _flexible_checks(v: Mapping[str, Any]) -> str | None:
         return (f"parameter 'test_runs': got {v['test_runs']}; allowed: fewer than the runs started at each minimum "
                 f"({minimum_runs}) and along each mechanism ({path_runs}), so that training keeps some")
     frames = 2 * minimum_runs * v["minimum_frames"] + 3 * path_runs * v["path_frames"]
-    need = 5 * v["test_frames"] + v["n_valid"] + max(v["curve_sizes"])
+    # the test set takes whole runs: at least test_runs of each place, and test_frames of each region
+    test = (2 * max(v["test_runs"] * v["minimum_frames"], v["test_frames"])
+            + 3 * max(v["test_runs"] * v["path_frames"], v["test_frames"]))
+    need = test + v["n_valid"] + max(v["curve_sizes"])
     if need > frames:
-        return (f"parameter 'curve_sizes': 5 test_frames + n_valid + max(curve_sizes) = {need}; allowed: at most the "
-                f"{frames} frames sampled")
+        return (f"parameter 'curve_sizes': the test set (at least {test} frames) + n_valid + max(curve_sizes) = "
+                f"{need}; allowed: at most the {frames} frames sampled")
+    if v["local_size"] > max(v["curve_sizes"]):
+        return (f"parameter 'local_size': got {v['local_size']}; allowed: at most max(curve_sizes) "
+                f"({max(v['curve_sizes'])}), which the training pool is checked to hold")
     if v["frame_spacing_fs"] < v["timestep_fs"]:
         return (f"parameter 'frame_spacing_fs': got {v['frame_spacing_fs']}; allowed: at least timestep_fs "
                 f"({v['timestep_fs']})")
@@ -309,6 +315,7 @@ FLEXIBLE_PES = register(Schema(
         Param("models", "list[str]", "models trained at every size", choices=FLEXIBLE_MODELS, min_len=1),
         Param("local_model", "str", "algorithm of the local-vs-global comparison (at the largest size)",
               choices=FLEXIBLE_MODELS),
+        Param("local_size", "int", "training points of the local-vs-global comparison", low=5),
         Param("local_draws", "int", "draws of the training pool for the local-vs-global comparison", low=1, high=100),
         Param("max_epochs", "int", "epochs of the networks (SchNet, BPNN)", low=1),
         Param("batch_size", "int", "batch size of the networks, structures", low=1),

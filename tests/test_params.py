@@ -100,6 +100,7 @@ def test_hessian_study_rejects_bad_values(overrides, fragment):
     ({"test_runs": 4}, "fewer than the runs started at each minimum (4)"),
     ({"frame_spacing_fs": 0.1}, "at least timestep_fs"),
     ({"gap_long_cutoff_A": 4.0}, "more than gap_cutoff_A (5.0)"),
+    ({"local_size": 30}, "at most max(curve_sizes) (20)"),
     ({"md_temperatures_K": [0.0]}, "parameter 'md_temperatures_K'"),
     ({"dft_method": "PBE"}, "parameter 'dft_method': got 'PBE'"),
     ({"dft_method": "NOTAFUNCTIONAL/def2-SVP"}, "unknown to PySCF"),

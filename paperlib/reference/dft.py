@@ -64,5 +64,12 @@ def dft_energy(atoms: Atoms, settings: DFTSettings) -> float:
 
 
 def dft_energies(structures: Sequence[Atoms], settings: DFTSettings) -> list[float]:
-    """:func:`dft_energy` of each structure, in order (PySCF threads over the cores)."""
-    return [dft_energy(a, settings) for a in structures]
+    """:func:`dft_energy` of each structure, in order (PySCF threads over the cores); NaN where the SCF does not
+    converge (a cross-check leaves that entry open rather than stopping the study)."""
+    out = []
+    for a in structures:
+        try:
+            out.append(dft_energy(a, settings))
+        except RuntimeError:
+            out.append(float("nan"))
+    return out

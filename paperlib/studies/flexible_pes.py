@@ -39,14 +39,14 @@ from paperlib.reference.xtb import XTBSettings, default_workers, label, label_al
 from paperlib.sampling.azobenzene import (MECHANISMS, NEAR_EQUILIBRIUM, REGIONS, RegionRule, Restrained, azo_indices,
                                           collective_variables, isomer, relaxed_scan, scan_targets, signed_torsion)
 from paperlib.sampling.md import xtb_langevin_runs
-from paperlib.sampling.normal_modes import normal_modes
+from paperlib.sampling.normal_modes import normal_modes, sample_normal_modes
 from paperlib.sampling.paths import n_imaginary, refine_saddle, stable_minimum
 from paperlib.seeds import rng, stream_seed
 from paperlib.studies.contract import StudyParams, StudyResults
 # CLAIMS and the shared tables are part of this module's interface (the study contract); they live in the claims
 # module so that it does not import this one.
-from paperlib.studies.flexible_pes_claims import (BASELINE, CLAIMS, KCAL_MOL_EV, RELATIVE_ACCURACY,  # noqa: F401
-                                                   TRANSITION,
+from paperlib.studies.flexible_pes_claims import (BASELINE, CLAIMS, KCAL_MOL_EV, PATH_NEAR,  # noqa: F401
+                                                   RELATIVE_ACCURACY, TRANSITION,
                                                    barrier_table, crossing, cutoff_table, learning_curves,
                                                    summary_figures, transition_ratios)
 from paperlib.timing import Timer
@@ -228,6 +228,12 @@ def path_restraint(image: Atoms, cis: Atoms, trans: Atoms, n_points: int, assist
                              k_eV_rad2=RESTRAINT_EV_RAD2)
 
 
+def _start_hessian(structure: Atoms, restraint: functools.partial | None) -> np.ndarray:
+    """Finite-difference Hessian (eV/A^2) of GFN2-xTB, plus the restraint that holds a path run when given."""
+    calc = xtb_calculator()
+    return finite_difference_hessian(structure, restraint(calc) if restraint is not None else calc)
+
+
 @cached_step
 def _sampling(out: Path, *, minima: Dataset, paths: Dataset, temperatures_K: list, minimum_runs: int,
               minimum_frames: int, path_runs: int, path_frames: int, frame_spacing_fs: float,
@@ -236,22 +242,25 @@ def _sampling(out: Path, *, minima: Dataset, paths: Dataset, temperatures_K: lis
     n_points = 1 + max(int(img.info["image"]) for img in paths)
     md = dict(timestep_fs=timestep_fs, friction_per_fs=FRICTION_PER_FS,
               stride=max(1, round(frame_spacing_fs / timestep_fs)), equil_steps=round(equilibration_fs / timestep_fs))
+    # every place a run starts from: a minimum (free) or an interior scan image (held by its restraint)
+    places = [(_bare(by_kind[w]), None, w, f"{w} minimum", minimum_runs, minimum_frames) for w in NEAR_EQUILIBRIUM]
+    places += [(_bare(img), path_restraint(img, by_kind["cis"], by_kind["trans"], n_points, assisted_angle_deg),
+                img.info["mechanism"], f"{img.info['mechanism']} image {img.info['image']}", path_runs, path_frames)
+               for img in paths if 0 < img.info["image"] < n_points - 1]
+    # Each run starts from its own harmonic thermal sample of its place (normal modes of the place's Hessian,
+    # restraint included), so runs from one place share no slow-mode coordinates, as they would from one structure.
+    hessians = list(map_in_workers(_start_hessian, [pl[0] for pl in places], [pl[1] for pl in places],
+                                   workers=min(default_workers(), len(places))))
     starts, runs, origins = [], [], []
     for temperature in temperatures_K:
-        for which in NEAR_EQUILIBRIUM:
-            for _ in range(minimum_runs):
-                starts.append(_bare(by_kind[which]))
-                runs.append(dict(md, temperature_K=temperature, n_frames=minimum_frames))
-                origins.append((which, f"{which} minimum"))
-        for img in paths:
-            if 0 < img.info["image"] < n_points - 1:
-                restraint = path_restraint(img, by_kind["cis"], by_kind["trans"], n_points, assisted_angle_deg)
-                for _ in range(path_runs):
-                    starts.append(_bare(img))
-                    runs.append(dict(md, temperature_K=temperature, n_frames=path_frames, propagator=restraint))
-                    origins.append((img.info["mechanism"], f"{img.info['mechanism']} image {img.info['image']}"))
-    for k, run in enumerate(runs):
-        run["seed"] = stream_seed(seed, "reference_md", k)
+        for (structure, restraint, sampled_at, source, n_runs, n_frames), hessian in zip(places, hessians):
+            for _ in range(n_runs):
+                k = len(runs)
+                starts.append(sample_normal_modes(structure, hessian, 1, temperature,
+                                                  stream_seed(seed, "start", k))[0])
+                runs.append(dict(md, temperature_K=temperature, n_frames=n_frames, seed=stream_seed(seed, "reference_md", k),
+                                 **({"propagator": restraint} if restraint is not None else {})))
+                origins.append((sampled_at, source))
     frames = xtb_langevin_runs(starts, XTBSettings(), runs)
     for f in frames:
         sampled_at, source = origins[f.info[keys.TRAJECTORY]]
@@ -266,8 +275,9 @@ SAMPLING_PARAMS = ("md_temperatures_K", "minimum_runs", "minimum_frames", "path_
 def sample(p: Params, cache: Cache, ref: Reference) -> Dataset:
     """Labelled frames of independent Langevin runs (cached): ``minimum_runs`` per minimum and temperature, and
     ``path_runs`` per interior scan image and temperature, held at the image by the scan's restraint (the
-    restraint moves the atoms; the labels are GFN2-xTB's alone), every run at each of ``md_temperatures_K``
-    with frames ``frame_spacing_fs`` apart after ``equilibration_fs``. Each frame carries its run
+    restraint moves the atoms; the labels are GFN2-xTB's alone), every run at each of ``md_temperatures_K``,
+    started from its own harmonic thermal sample of its place, with frames ``frame_spacing_fs`` apart after
+    ``equilibration_fs``. Each frame carries its run
     (``info["trajectory"]``), where the run was started (``info["sampled_at"]``: a minimum or a mechanism) and
     the region the study's rule gives it (``info["region"]``)."""
     entry = _sampling.entry(cache, minima=ref.minima, paths=ref.paths, temperatures_K=list(p.md_temperatures_K),
@@ -428,24 +438,29 @@ GAP_LONG = "gap_long_cutoff"
 
 
 def fit_jobs(p: Params) -> list[Job]:
-    """Every model at every training size (draw 0), the local set and its global counterpart at the largest size
+    """Every model at every training size (draw 0), the local set and its global counterpart at ``local_size``
     on each of ``local_draws`` draws, and GAP with the long cut-off at the largest size (when GAP runs and
     ``gap_long_cutoff_A`` > 0)."""
     largest = max(p.curve_sizes)
     local = registry.LOCAL_PREFIX + p.local_model
     jobs = [Job(name, name, n) for name in p.models for n in sorted(p.curve_sizes)]
-    jobs += [Job(local, local, largest, d) for d in range(p.local_draws)]
-    jobs += [Job(p.local_model, p.local_model, largest, d) for d in range(1, p.local_draws)]
+    jobs += [Job(local, local, p.local_size, d) for d in range(p.local_draws)]
+    jobs += [Job(p.local_model, p.local_model, p.local_size, d) for d in range(p.local_draws)
+             if d or p.local_size not in p.curve_sizes]
     if "gap" in p.models and p.gap_long_cutoff_A > 0:
         jobs.append(Job(GAP_LONG, "gap", largest, 0, True))
     return jobs
 
 
 def _settings(p: Params, job: Job) -> Params:
+    """The parameters of one fit: the study's, with the long cut-off where the job asks for it and, for draws
+    after the first, a seed of the draw's own (GAP's sparse points, a network's initial weights)."""
     part = p.part(*MODEL_PARAMS)
-    if not job.long_cutoff:
+    changed = {**({"gap_cutoff_A": p.gap_long_cutoff_A} if job.long_cutoff else {}),
+               **({"seed": stream_seed(p.seed, "draw", job.draw)} if job.draw else {})}
+    if not changed:
         return part
-    return type(part)(part.study, part.profile, {**part.to_dict(), "gap_cutoff_A": p.gap_long_cutoff_A}, {})
+    return type(part)(part.study, part.profile, {**part.to_dict(), **changed}, {})
 
 
 def _train_and_predict_entry(p: Params, cache: Cache, job: Job, splits: Splits, ref: Reference,
@@ -467,17 +482,28 @@ def _read_predictions(entry: Path | str) -> dict:
     return json.loads((Path(entry) / "predictions.json").read_text())
 
 
+def region_group(region: str, sampled_at: str) -> str:
+    """The group a test frame counts in: its minimum (cis, trans) when a run around that minimum gave it,
+    :data:`TRANSITION` for every transition region, :data:`PATH_NEAR` for a path run's frame that the rule puts
+    in a minimum's region (near-planar, but held on a path: neither group of claim 2)."""
+    if region not in NEAR_EQUILIBRIUM:
+        return TRANSITION
+    return region if sampled_at in NEAR_EQUILIBRIUM else PATH_NEAR
+
+
 def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list], draw: int = 0) -> pd.DataFrame:
     """Per frame: model, training size, draw, frame (its index in ``data``, shared by every model), the run it
-    came from and where that run started, region, region group, |energy error| (eV), force MAE (eV/A)."""
+    came from and where that run started, region, group (:func:`region_group`), |energy error| (eV), force
+    MAE (eV/A)."""
     energies = np.asarray(pred["energies"])
     forces = np.split(np.asarray(pred["forces"]), np.cumsum(data.n_atoms())[:-1])
     rows = []
     for i, a in enumerate(data):
         region = a.info["region"]
+        at = a.info.get("sampled_at", region)
         rows.append({"model": name, "n_train": n, "draw": draw, "frame": i,
-                     "trajectory": int(a.info.get(keys.TRAJECTORY, -1)), "sampled_at": a.info.get("sampled_at", region),
-                     "region": region, "group": region if region in NEAR_EQUILIBRIUM else TRANSITION,
+                     "trajectory": int(a.info.get(keys.TRAJECTORY, -1)), "sampled_at": at,
+                     "region": region, "group": region_group(region, at),
                      "err_energy": abs(energies[i] - a.info[keys.REF_energy]),
                      "mae_forces": float(np.mean(np.abs(forces[i] - a.arrays[keys.REF_forces])))})
     return pd.DataFrame(rows)
@@ -573,8 +599,8 @@ class Results(StudyResults):
     barriers: pd.DataFrame
     """:func:`barrier_table` of the profiles."""
     local_vs_global: pd.DataFrame
-    """Mean test errors per region group and draw of the local set and its global counterpart at the largest
-    size."""
+    """Mean test errors per region group and draw of the local set and its global counterpart at
+    ``local_size``."""
     cutoffs: pd.DataFrame
     """:func:`cutoff_table`: GAP at its two cut-offs, transition and near-equilibrium errors."""
     split_by_trajectory: bool = True
@@ -586,12 +612,11 @@ def figures(results: Results) -> dict[str, float]:
     figures = summary_figures(results.claims_input())
     for row in results.cross_check.to_dict("records"):
         what = row.pop("energy difference (eV)").replace(" - ", "_minus_").replace(" ", "_")
-        figures.update({f"reference/{method}/{what}_eV": float(v) for method, v in row.items()})
+        figures.update({f"reference/{method.replace('/', '_')}/{what}_eV": float(v) for method, v in row.items()})
     for row in results.cutoffs.to_dict("records"):
         figures[f"cutoff/{row['model']}/transition_over_near_forces"] = float(row["transition / near force MAE"])
-        if "Δ log force ratio vs first" in row and np.isfinite(row["Δ log force ratio vs first"]):
-            figures[f"cutoff/{row['model']}/delta_log_force_ratio"] = float(row["Δ log force ratio vs first"])
-    return figures
+        figures[f"cutoff/{row['model']}/delta_log_force_ratio"] = float(row.get("Δ log force ratio vs first", np.nan))
+    return {k: v for k, v in figures.items() if np.isfinite(v)}
 
 
 def split_counts(splits: Splits) -> pd.DataFrame:
@@ -622,7 +647,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
     paper_models = [m for m in p.models if m in ("sgdml", "gap") or m.startswith("schnet")]
     main = errors[errors["draw"] == 0]
     curves = learning_curves(main)
-    pair = errors[errors["model"].isin([p.local_model, local]) & (errors["n_train"] == largest)]
+    pair = errors[errors["model"].isin([p.local_model, local]) & (errors["n_train"] == p.local_size)]
     results = Results(
         errors=errors, profiles=profiles, fit_seconds=fits, paper_models=paper_models, local=local,
         global_model=p.local_model, long_cutoff=GAP_LONG, reference_summary=ref.summary,

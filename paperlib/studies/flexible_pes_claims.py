@@ -52,6 +52,9 @@ KCAL_MOL_EV = 0.0433641
 """1 kcal/mol in eV: the paper's 'chemical accuracy'."""
 TRANSITION = "transition"
 """The group of every transition-region frame (rotation, inversion, inversion-assisted rotation)."""
+PATH_NEAR = "near-planar on a path"
+"""The group of a frame from a run held on a path that the region rule puts in a minimum's region: neither near
+equilibrium nor a transition region, so no claim compares it."""
 
 
 # -- tables shared by the study, its figures and its claims ----------------------------------------
@@ -112,8 +115,12 @@ def _frames(d: pd.DataFrame, models: Sequence[str]) -> tuple[pd.DataFrame, dict[
 
 
 def _majority(values: Sequence[float]) -> float:
-    """The value that more than half of ``values`` reach or exceed (the median of three, the smaller of two)."""
-    v = np.sort(np.asarray(values, dtype=float))[::-1]
+    """The value that more than half of ``values`` reach or exceed (the median of three, the smaller of two);
+    NaN when any value is not finite (a model whose error is undefined cannot count for or against)."""
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).all():
+        return math.nan
+    v = np.sort(v)[::-1]
     return float(v[len(v) // 2])
 
 
@@ -218,8 +225,10 @@ def judge_global_accuracy(results: Mapping[str, Any]) -> C.Evidence | None:
 
 # -- claim 2 --------------------------------------------------------------------------------------
 def transition_ratios(results: Mapping[str, Any]) -> pd.DataFrame:
-    """Per model at the largest size: MAE of transition-region frames / near-equilibrium frames."""
+    """Per model at the largest size: MAE of transition-region frames / near-equilibrium frames (frames of runs
+    around the minima; :data:`PATH_NEAR` frames left out)."""
     d = _largest(results)
+    d = d[d["group"] != PATH_NEAR]
     near = d["group"] != TRANSITION
     rows = []
     for model, g in d.groupby("model"):
@@ -249,20 +258,22 @@ def judge_regions(results: Mapping[str, Any]) -> C.Evidence | None:
     frames, mats = _frames(d, paper)
     groups = frames["group"].to_numpy()
 
+    is_near = np.isin(groups, list(NEAR_EQUILIBRIUM))
+
     def per_model(idx: np.ndarray) -> np.ndarray:
-        near, trans = idx[groups[idx] != TRANSITION], idx[groups[idx] == TRANSITION]
+        near, trans = idx[is_near[idx]], idx[groups[idx] == TRANSITION]
         if not len(near) or not len(trans):
             return np.full(len(paper), np.nan)
         return np.minimum(_log_ratio(mats["err_energy"], trans, near), _log_ratio(mats["mae_forces"], trans, near))
 
     everything = np.arange(len(frames))
     interval = _by_runs(frames, lambda idx: _majority(per_model(idx)), PLACES_OF_GROUPS)
-    near, trans = int(np.sum(groups != TRANSITION)), int(np.sum(groups == TRANSITION))
+    near, trans = int(np.sum(is_near)), int(np.sum(groups == TRANSITION))
     context = (f"{near} near-equilibrium and {trans} transition test frames from "
                f"{len(_runs(frames, PLACES_OF_GROUPS[0]))} and {len(_runs(frames, PLACES_OF_GROUPS[1]))} runs; "
                "transition / near-equilibrium MAE (energy, forces): ")
     if near and trans:
-        n_idx, t_idx = everything[groups != TRANSITION], everything[groups == TRANSITION]
+        n_idx, t_idx = everything[is_near], everything[groups == TRANSITION]
         context += "; ".join(f"{m} {math.exp(_log_ratio(mats['err_energy'], t_idx, n_idx)[i]):.3g}x, "
                              f"{math.exp(_log_ratio(mats['mae_forces'], t_idx, n_idx)[i]):.3g}x"
                              for i, m in enumerate(paper))
@@ -298,11 +309,12 @@ def judge_mechanisms(results: Mapping[str, Any]) -> C.Evidence | None:
             return _majority(np.log(means.max(axis=1) / means.min(axis=1)))
 
     interval = _by_runs(frames, spread, [(m,) for m in MECHANISMS])
-    counts = {m: int(np.sum(regions == m)) for m in MECHANISMS}
+    on_paths = np.isin(frames["sampled_at"].to_numpy(), list(MECHANISMS))
+    counts = {m: int(np.sum((regions == m) & on_paths)) for m in MECHANISMS}
     runs = {m: len(_runs(frames, [m])) for m in MECHANISMS}
     context = f"test frames per mechanism {counts} from runs {runs}"
     if min(counts.values()):
-        means = np.column_stack([forces[:, regions == m].mean(axis=1) for m in MECHANISMS])
+        means = np.column_stack([forces[:, (regions == m) & on_paths].mean(axis=1) for m in MECHANISMS])
         context += "; largest / smallest mechanism force MAE: " + "; ".join(
             f"{m} {row.max() / row.min():.3g}x ({MECHANISMS[int(np.argmax(row))]} worst)"
             for m, row in zip(paper, means))
@@ -327,8 +339,10 @@ def judge_local(results: Mapping[str, Any]) -> C.Evidence | None:
     independently (:func:`~paperlib.analysis.intervals.crossed_bootstrap_interval`).
     """
     e = _errors(results, draw=None)
-    e = e[e["n_train"] == e.loc[e["model"] != BASELINE, "n_train"].max()]
     pair = [results["global_model"], results["local"]]
+    if results["local"] not in set(e["model"]):
+        return None
+    e = e[e["n_train"] == e.loc[e["model"] == results["local"], "n_train"].max()]
     draws = sorted(set(e.loc[e["model"] == pair[0], "draw"]) & set(e.loc[e["model"] == pair[1], "draw"]))
     if not draws:
         return None
@@ -371,15 +385,16 @@ def cutoff_table(results: Mapping[str, Any], cutoffs: Mapping[str, float]) -> pd
     frames, mats = _frames(d, models)
     groups = frames["group"].to_numpy()
     everything = np.arange(len(frames))
+    is_near = np.isin(groups, list(NEAR_EQUILIBRIUM))
 
     def log_ratios(idx: np.ndarray) -> np.ndarray:
-        near, trans = idx[groups[idx] != TRANSITION], idx[groups[idx] == TRANSITION]
+        near, trans = idx[is_near[idx]], idx[groups[idx] == TRANSITION]
         if not len(near) or not len(trans):
             return np.full(len(models), np.nan)
         return _log_ratio(mats["mae_forces"], trans, near)
 
     rows = []
-    near, trans = everything[groups != TRANSITION], everything[groups == TRANSITION]
+    near, trans = everything[is_near], everything[groups == TRANSITION]
     for i, m in enumerate(models):
         row = {"model": m, "cut-off (Å)": cutoffs[m]}
         for c, unit in (("err_energy", "eV"), ("mae_forces", "eV/Å")):
@@ -412,7 +427,8 @@ CLAIMS: tuple[C.Claim, ...] = (
                                     "near-equilibrium regions.",
             f"statistic: at the largest training size, per paper model the smaller of log(transition / "
             f"near-equilibrium test MAE) for energies and for forces (transition: frames tagged rotation, inversion "
-            f"or inversion-assisted rotation; near-equilibrium: cis, trans; both sampled at the same temperatures), "
+            f"or inversion-assisted rotation; near-equilibrium: cis, trans frames of the runs around the minima; both "
+            f"sampled at the same temperatures; path-run frames in a minimum's region count in neither), "
             f"then the value that most of the paper's models reach (the median of three); threshold log "
             f"{MIN_EFFECT} (a minimal effect of {MIN_EFFECT}x). Interval: {_BOOT}; runs started at the minima and "
             f"along the paths resampled separately). A negative needs >= {MIN_FRAMES} test frames in each group "
@@ -426,9 +442,10 @@ CLAIMS: tuple[C.Claim, ...] = (
             "mechanism with the largest scan-barrier error is reported, not judged.", judge_mechanisms),
     C.Claim("4 local models", "Several local models (one per region) may do better than one global model (the "
                               "paper's suggestion, tested here as an extension).",
-            f"statistic: one model per region group (cis, trans, transition), chosen by the region rule, each with "
-            f"a third of the global model's sparse points (equal total capacity), vs the same algorithm trained once "
-            f"on the same frames, at the largest training size: the smaller of log(global / local test MAE) for "
+            f"statistic: one model per region group (cis, trans, transition), chosen by the region rule (for GAP each "
+            f"with a third of the global model's sparse points: equal total capacity unless a fallback member is "
+            f"needed), vs the same algorithm trained once on the same frames, at `local_size` points: the smaller of "
+            f"log(global / local test MAE) for "
             f"energies and for forces, the errors pooled over draws of the training pool; threshold 0. Interval: 95 % "
             f"bootstrap that resamples draws and whole test runs independently (4999 resamples, fixed seed). A "
             f"negative needs >= {MIN_DRAWS} draws and >= {MIN_RUNS} test runs.", judge_local),

@@ -321,7 +321,7 @@ def sampled_frames(runs_per_place: int = 6, frames_per_run: int = 3) -> Dataset:
 
 def test_split_keeps_runs_whole_stratifies_the_test_set_and_checks_its_size():
     frames = sampled_frames()
-    p = resolve("flexible_pes", "smoke", {"test_runs": 2, "test_frames": 4, "n_valid": 6,
+    p = resolve("flexible_pes", "smoke", {"test_runs": 1, "test_frames": 4, "n_valid": 6,
                                           "curve_sizes": [10, 20]})
     a, b = study.split(frames, p), study.split(frames, p)
     assert a.test.fingerprint() == b.test.fingerprint() and a.train(10, 1).fingerprint() == b.train(10, 1).fingerprint()
@@ -329,17 +329,22 @@ def test_split_keeps_runs_whole_stratifies_the_test_set_and_checks_its_size():
             (("test", a.test), ("valid", a.valid), ("pool", a.pool))}
     assert not (runs["test"] & runs["valid"]) and not (runs["test"] & runs["pool"]) and not (runs["valid"] & runs["pool"])
     assert len(a.test) + len(a.valid) + len(a.pool) == len(frames)
+    # a run around a minimum holds 3 frames of its region, a path run 2: 4 frames take 2 runs of either kind,
+    # although test_runs = 1 (counting a run's stray frames would stop the path runs at 2 runs too, but the
+    # in-region count below would fail)
     for place in REGION_GROUP:
         mine = [x for x in a.test if x.info["sampled_at"] == place]
-        assert len({x.info[keys.TRAJECTORY] for x in mine}) >= 2
+        assert len({x.info[keys.TRAJECTORY] for x in mine}) == 2
         assert sum(x.info["region"] == place for x in mine) >= 4
-    # the path runs hold only 2 frames of their region each: 4 frames take 2 runs, the cis runs 2 as well
     assert len(runs["test"]) == 10 and len(a.valid) == 6
     assert a.train(10).fingerprint() != a.train(10, 1).fingerprint()
     assert {x.info[keys.TRAJECTORY] for x in a.train(20, 2)} <= runs["pool"]
     roomy = {"minimum_runs": 10, "path_runs": 5}  # the schema's own frame count allows what these frames lack
     with pytest.raises(ValueError, match="test_runs = 3 and test_frames = 20"):
         study.split(frames, resolve("flexible_pes", "smoke", {**roomy, "test_runs": 3, "test_frames": 20}))
+    # with 3 frames of a path run 2 in its region, 4 in-region frames need 2 runs though test_runs is 1
+    strays = sampled_frames(runs_per_place=6, frames_per_run=3)
+    assert sum(x.info["sampled_at"] == "rotation" for x in study.split(strays, p).test) == 6
     with pytest.raises(ValueError, match="max\\(curve_sizes\\)"):
         study.split(frames, resolve("flexible_pes", "smoke", {"test_runs": 2, "test_frames": 4, "n_valid": 6,
                                                                "curve_sizes": [10, 60]}))
@@ -427,8 +432,12 @@ def test_study_module_follows_the_contract():
     largest = max(p.curve_sizes)
     curve = [j for j in jobs if j.draw == 0 and not j.long_cutoff and j.label in p.models]
     assert len(curve) == len(p.models) * len(p.curve_sizes)
-    assert {(j.label, j.draw) for j in jobs if j.n == largest and j.label in ("gap", "local_gap")} == {
+    assert {(j.label, j.draw) for j in jobs if j.n == p.local_size and j.label in ("gap", "local_gap")} == {
         (m, d) for m in ("gap", "local_gap") for d in range(p.local_draws)}
+    assert len([j for j in jobs if (j.label, j.n, j.draw) == ("gap", p.local_size, 0)]) == 1
+    # a draw after the first trains with a seed of its own
+    drawn = study._settings(p, study.Job("gap", "gap", p.local_size, 1))
+    assert drawn.seed != p.seed and study._settings(p, study.Job("gap", "gap", p.local_size, 0)).seed == p.seed
     assert [j for j in jobs if j.long_cutoff] == [study.Job(study.GAP_LONG, "gap", largest, 0, True)]
     long = study._settings(p, jobs[-1])
     assert long.gap_cutoff_A == p.gap_long_cutoff_A and study._settings(p, jobs[0]).gap_cutoff_A == p.gap_cutoff_A
@@ -511,3 +520,63 @@ def test_cross_check_recomputes_the_same_structures_with_gfn1(cache):
     assert table.loc["rotation saddle - cis", "GFN1-xTB"] == pytest.approx(e1[2] - e1[0], abs=1e-6)
     assert list(table.columns) == ["GFN2-xTB (reference)", "GFN1-xTB"]
     assert abs(table.loc["trans - cis", "GFN1-xTB"] - table.loc["trans - cis", "GFN2-xTB (reference)"]) > 1e-4
+
+
+def runs_of_frames(spec: dict, frames_per_run: int = 5, runs: int = 12, seed: int = 2) -> dict:
+    """Synthetic results whose test runs hold several frames each: ``runs`` runs per place (the minima and each
+    mechanism), every run offset by its own factor (frames of a run are correlated), and the path runs' first
+    frame in cis."""
+    rng = np.random.default_rng(seed)
+    rows, frame, traj = [], 0, 0
+    for place in REGION_GROUP:
+        for _ in range(runs):
+            shift = rng.uniform(0.5, 1.5)
+            for k in range(frames_per_run):
+                region = "cis" if place in claims.MECHANISMS and k == 0 else place
+                for (model, n), by_region in spec.items():
+                    e, f = by_region[region]
+                    rows.append({"model": model, "n_train": n, "draw": 0, "frame": frame, "trajectory": traj,
+                                 "sampled_at": place, "region": region,
+                                 "group": study.region_group(region, place),
+                                 "err_energy": e * shift, "mae_forces": f * shift})
+                frame += 1
+            traj += 1
+    return {"errors": rows, "profiles": [], "paper_models": ["gap"], "local": "local_gap", "global_model": "gap",
+            "split_by_trajectory": True}
+
+
+def test_regions_bootstrap_resamples_whole_runs_and_leaves_path_frames_near_a_minimum_out():
+    spec = {("gap", 100): {**uniform(0.02, 0.05), **{r: (0.06, 0.15) for r in claims.MECHANISMS}}}
+    res = runs_of_frames(spec)
+    ev = claims.judge_regions(res)
+    e = pd.DataFrame(res["errors"])
+    near = e[e["group"].isin(["cis", "trans"])]
+    trans = e[e["group"] == claims.TRANSITION]
+    assert set(e.loc[e["group"] == claims.PATH_NEAR, "sampled_at"]) == set(claims.MECHANISMS)
+    assert ev.value == pytest.approx(np.log(3.0), rel=0.2)
+    # direct cluster bootstrap: the runs around the minima and the path runs, each resampled separately
+    runs_near = [g.index.to_numpy() for _, g in near.groupby("trajectory")]
+    runs_path = [g.index.to_numpy() for _, g in e[e["sampled_at"].isin(claims.MECHANISMS)].groupby("trajectory")]
+
+    def stat(a, b):
+        idx = np.concatenate([runs_near[int(k)] for k in a] + [runs_path[int(k)] for k in b])
+        sub = e.loc[idx]
+        return min(np.log(sub.loc[sub["group"] == claims.TRANSITION, c].mean() /
+                          sub.loc[sub["group"].isin(["cis", "trans"]), c].mean()) for c in ("err_energy", "mae_forces"))
+
+    direct = intervals.bootstrap_interval([np.arange(len(runs_near), dtype=float), np.arange(len(runs_path), dtype=float)],
+                                          stat, seed=claims.SEED)
+    assert (ev.ci_low, ev.ci_high) == pytest.approx((direct.low, direct.high), rel=1e-9)
+    assert ev.n == 24 and ev.powered and len(near) == 120 and len(trans) == 144
+    # resampling frames instead of runs would ignore the run-to-run spread: its interval is narrower
+    per_frame = intervals.bootstrap_interval(
+        [near["mae_forces"].to_numpy(), trans["mae_forces"].to_numpy()], lambda n, t: np.log(t.mean() / n.mean()),
+        seed=claims.SEED)
+    assert per_frame.high - per_frame.low < ev.ci_high - ev.ci_low
+
+
+def test_region_groups_and_majority_with_an_undefined_model():
+    assert study.region_group("cis", "cis") == "cis"
+    assert study.region_group("cis", "rotation") == claims.PATH_NEAR
+    assert study.region_group("inversion", "trans") == claims.TRANSITION
+    assert np.isnan(claims._majority([np.nan, 0.1, 0.3]))

@@ -439,8 +439,8 @@ GAP_LONG = "gap_long_cutoff"
 
 def fit_jobs(p: Params) -> list[Job]:
     """Every model at every training size (draw 0), the local set and its global counterpart at ``local_size``
-    on each of ``local_draws`` draws, and GAP with the long cut-off at the largest size (when GAP runs and
-    ``gap_long_cutoff_A`` > 0)."""
+    on each of ``local_draws`` draws, and GAP with the long cut-off at ``local_size`` on draw 0 (when GAP runs
+    and ``gap_long_cutoff_A`` > 0)."""
     largest = max(p.curve_sizes)
     local = registry.LOCAL_PREFIX + p.local_model
     jobs = [Job(name, name, n) for name in p.models for n in sorted(p.curve_sizes)]
@@ -448,7 +448,7 @@ def fit_jobs(p: Params) -> list[Job]:
     jobs += [Job(p.local_model, p.local_model, p.local_size, d) for d in range(p.local_draws)
              if d or p.local_size not in p.curve_sizes]
     if "gap" in p.models and p.gap_long_cutoff_A > 0:
-        jobs.append(Job(GAP_LONG, "gap", largest, 0, True))
+        jobs.append(Job(GAP_LONG, "gap", p.local_size, 0, True))
     return jobs
 
 

@@ -375,13 +375,17 @@ def judge_local(results: Mapping[str, Any]) -> C.Evidence | None:
 
 # -- the cut-off test (a table, not a claim) -------------------------------------------------------
 def cutoff_table(results: Mapping[str, Any], cutoffs: Mapping[str, float]) -> pd.DataFrame:
-    """GAP at each cut-off of ``cutoffs`` ({model name: cut-off in A}) at the largest size: near-equilibrium and
-    transition MAEs, their ratio, and for each model after the first the change of the log force ratio against
-    the first (negative: the longer reach narrows the gap) with its bootstrap over whole test runs."""
-    d = _largest(results)
-    models = [m for m in cutoffs if m in set(d["model"])]
-    if not models:
+    """GAP at each cut-off of ``cutoffs`` ({model name: cut-off in A}) at the largest size all of them ran (draw
+    0): near-equilibrium and transition MAEs, their ratio, and for each model after the first the change of the
+    log force ratio against the first (negative: the longer reach narrows the gap) with its bootstrap over whole
+    test runs."""
+    e = _errors(results)
+    sizes = [set(e.loc[e["model"] == m, "n_train"]) for m in cutoffs]
+    common = set.intersection(*sizes) if sizes else set()
+    if not common:
         return pd.DataFrame()
+    d = e[e["n_train"] == max(common)]
+    models = list(cutoffs)
     frames, mats = _frames(d, models)
     groups = frames["group"].to_numpy()
     everything = np.arange(len(frames))
@@ -396,7 +400,7 @@ def cutoff_table(results: Mapping[str, Any], cutoffs: Mapping[str, float]) -> pd
     rows = []
     near, trans = everything[is_near], everything[groups == TRANSITION]
     for i, m in enumerate(models):
-        row = {"model": m, "cut-off (Å)": cutoffs[m]}
+        row = {"model": m, "cut-off (Å)": cutoffs[m], "training points": int(d["n_train"].iloc[0])}
         for c, unit in (("err_energy", "eV"), ("mae_forces", "eV/Å")):
             row[f"near-equilibrium {c} ({unit})"] = float(mats[c][i, near].mean())
             row[f"transition {c} ({unit})"] = float(mats[c][i, trans].mean())

@@ -580,3 +580,14 @@ def test_region_groups_and_majority_with_an_undefined_model():
     assert study.region_group("cis", "rotation") == claims.PATH_NEAR
     assert study.region_group("inversion", "trans") == claims.TRANSITION
     assert np.isnan(claims._majority([np.nan, 0.1, 0.3]))
+
+
+def test_mechanisms_take_every_frame_of_a_paths_runs_so_every_resample_has_each_mechanism():
+    spec = {("gap", 100): {**uniform(0.02, 0.05), "inversion": (0.04, 0.10)}}
+    res = runs_of_frames(spec)
+    ev = claims.judge_mechanisms(res)
+    e = pd.DataFrame(res["errors"])
+    means = e[e["sampled_at"].isin(claims.MECHANISMS)].groupby("sampled_at")["mae_forces"].mean()
+    assert ev.value == pytest.approx(np.log(means.max() / means.min()))
+    assert np.isfinite(ev.ci_low) and ev.n == 12 and ev.powered and C.verdict_of(ev) == C.REPRODUCED
+    assert "in its region" in ev.context

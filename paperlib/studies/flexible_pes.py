@@ -441,7 +441,6 @@ def fit_jobs(p: Params) -> list[Job]:
     """Every model at every training size (draw 0), the local set and its global counterpart at ``local_size``
     on each of ``local_draws`` draws, and GAP with the long cut-off at ``local_size`` on draw 0 (when GAP runs
     and ``gap_long_cutoff_A`` > 0)."""
-    largest = max(p.curve_sizes)
     local = registry.LOCAL_PREFIX + p.local_model
     jobs = [Job(name, name, n) for name in p.models for n in sorted(p.curve_sizes)]
     jobs += [Job(local, local, p.local_size, d) for d in range(p.local_draws)]

@@ -268,10 +268,6 @@ def _sampling(out: Path, *, minima: Dataset, paths: Dataset, temperatures_K: lis
     Dataset(frames).write(out / FRAMES)
 
 
-SAMPLING_PARAMS = ("md_temperatures_K", "minimum_runs", "minimum_frames", "path_runs", "path_frames",
-                   "frame_spacing_fs", "equilibration_fs", "timestep_fs", "assisted_angle_deg", "seed")
-
-
 def sample(p: Params, cache: Cache, ref: Reference) -> Dataset:
     """Labelled frames of independent Langevin runs (cached): ``minimum_runs`` per minimum and temperature, and
     ``path_runs`` per interior scan image and temperature, held at the image by the scan's restraint (the
@@ -462,9 +458,10 @@ def _settings(p: Params, job: Job) -> Params:
     return type(part)(part.study, part.profile, {**part.to_dict(), **changed}, {})
 
 
-def _train_and_predict_entry(p: Params, cache: Cache, job: Job, splits: Splits, ref: Reference,
-                             options: RunOptions = RunOptions()) -> str:
-    """The cache entry of one fit (computed on a miss, on any executor); ``options`` stay out of the key."""
+def _train_and_predict_entry(p: Params, cache: Cache, splits: Splits, ref: Reference, options: RunOptions,
+                             job: Job) -> str:
+    """The cache entry of one fit (computed on a miss, on any executor; ``job`` last, so that the sweep binds the
+    rest); ``options`` stay out of the key."""
     return str(_train_and_predict.entry(cache, name=job.name, settings=_settings(p, job),
                                         train=splits.train(job.n, job.draw), valid=splits.valid,
                                         evaluate={"test": splits.test, "paths": ref.paths}, options=options))
@@ -474,7 +471,7 @@ def train_and_predict(p: Params, cache: Cache, job: Job, splits: Splits, ref: Re
                       options: RunOptions = RunOptions()) -> dict:
     """The fit of ``job`` (cached); its predictions on the test set and the scan images:
     ``{"fit_s", "notes", "predictions": {"test"|"paths": {"energies", "forces"}}}``."""
-    return _read_predictions(_train_and_predict_entry(p, cache, job, splits, ref, options))
+    return _read_predictions(_train_and_predict_entry(p, cache, splits, ref, options, job))
 
 
 def _read_predictions(entry: Path | str) -> dict:
@@ -532,18 +529,13 @@ def profile_rows(name: str, ref: Reference, pred: Mapping[str, list]) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def _fit_point(p: Params, cache: Cache, splits: Splits, ref: Reference, options: RunOptions, job: Job) -> str:
-    """One fit of the sweep, on any executor: its cache entry's path."""
-    return _train_and_predict_entry(p, cache, job, splits, ref, options)
-
-
 def run_models(p: Params, cache: Cache, splits: Splits, ref: Reference, ex, options: RunOptions = RunOptions()
                ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every fit of :func:`fit_jobs`, each a point of the executor ``ex``: per-frame test errors (with the
     mean-energy baseline at every size), scan-image profiles (largest size, draw 0) and fit times."""
     largest = max(p.curve_sizes)
     jobs = fit_jobs(p)
-    entries = ex.map(functools.partial(_fit_point, p, cache, splits, ref, options), jobs,
+    entries = ex.map(functools.partial(_train_and_predict_entry, p, cache, splits, ref, options), jobs,
                      desc="models x training sizes", progress=options.progress)
     errors = [baseline_rows(splits, n) for n in sorted(p.curve_sizes)]
     profiles, fits = [], []
@@ -562,9 +554,9 @@ class Results(StudyResults):
     """Everything the notebook shows and the claims judge.
 
     ``errors`` (per test frame, model, training size and draw), ``profiles`` (per scan image and model at the
-    largest size) and ``fit_seconds`` (per fit, with its notes) are the raw tables; ``paper_models``, ``local``,
-    ``global_model`` and ``long_cutoff`` name the models the claims and tables compare; the rest are the tables
-    the chapter shows, derived from those and from the reference.
+    largest size) and ``fit_seconds`` (per fit, with its notes) are the raw tables; ``paper_models``, ``local``
+    and ``global_model`` name the models the claims compare; the rest are the tables the chapter shows, derived
+    from those and from the reference.
     """
 
     errors: pd.DataFrame
@@ -573,7 +565,6 @@ class Results(StudyResults):
     paper_models: list
     local: str
     global_model: str
-    long_cutoff: str
     reference_summary: dict
     """GFN2-xTB minima (``minima``: per isomer its energy relative to cis and collective variables) and
     ``mechanisms`` (scan and saddle per mechanism)."""
@@ -649,7 +640,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
     pair = errors[errors["model"].isin([p.local_model, local]) & (errors["n_train"] == p.local_size)]
     results = Results(
         errors=errors, profiles=profiles, fit_seconds=fits, paper_models=paper_models, local=local,
-        global_model=p.local_model, long_cutoff=GAP_LONG, reference_summary=ref.summary,
+        global_model=p.local_model, reference_summary=ref.summary,
         saddles=reference_table(ref, rule), cross_check=checked, region_counts=split_counts(splits),
         frame_cvs=cv_table(frames, ref), path_cvs=cv_table(ref.paths, ref), curves=curves,
         crossing=crossing(curves[curves["model"].isin(p.models)]),

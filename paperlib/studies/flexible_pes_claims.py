@@ -178,10 +178,6 @@ def _frames_as_units(results: Mapping[str, Any], ev: C.Evidence) -> C.Evidence:
                "interval would have been: " + ev.method)
 
 
-def _fewest_runs(frames: pd.DataFrame, places: Sequence[str]) -> int:
-    return min(len(_runs(frames, [p])) for p in places)
-
-
 # -- claim 1 --------------------------------------------------------------------------------------
 def judge_global_accuracy(results: Mapping[str, Any]) -> C.Evidence | None:
     """Claim 1: GAP, SchNet and sGDML reach chemical accuracy with at most 1000 training points, judged by the

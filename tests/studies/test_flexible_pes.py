@@ -384,8 +384,7 @@ def synthetic_results() -> study.Results:
     res = study.Results(
         errors=errors, profiles=profiles,
         fit_seconds=pd.DataFrame([{"model": m, "n_train": n, "fit_s": 1.5, "notes": "ok"} for m, n in spec]),
-        paper_models=["sgdml", "gap"], local="local_gap", global_model="gap", long_cutoff=study.GAP_LONG,
-        reference_summary=summary,
+        paper_models=["sgdml", "gap"], local="local_gap", global_model="gap", reference_summary=summary,
         saddles=pd.DataFrame([{"mechanism": "rotation", "imaginary modes": 1, "saddle of this mechanism": True}]),
         cross_check=pd.DataFrame({"energy difference (eV)": ["trans - cis", "rotation saddle - cis"],
                                   "GFN2-xTB (reference)": [0.1, 1.2], "GFN1-xTB": [-0.2, 1.4]}),
@@ -426,11 +425,11 @@ def test_study_module_follows_the_contract():
     assert STUDIES["flexible_pes"] is study
     assert issubclass(study.Params, StudyParams) and study.Params.STUDY == "flexible_pes"
     assert issubclass(study.Results, StudyResults) and study.CLAIMS is claims.CLAIMS
-    p = study.Params.resolve("smoke", {"max_epochs": 2})
+    # local_size below the largest curve size, so that the local comparison and the cut-off test are told apart
+    p = study.Params.resolve("smoke", {"max_epochs": 2, "local_size": 15})
     assert isinstance(p, study.Params) and p.max_epochs == 2 and "device" not in p.to_dict()
     jobs = study.fit_jobs(p)
-    largest = max(p.curve_sizes)
-    curve = [j for j in jobs if j.draw == 0 and not j.long_cutoff and j.label in p.models]
+    curve = [j for j in jobs if j.draw == 0 and not j.long_cutoff and j.label in p.models and j.n in p.curve_sizes]
     assert len(curve) == len(p.models) * len(p.curve_sizes)
     assert {(j.label, j.draw) for j in jobs if j.n == p.local_size and j.label in ("gap", "local_gap")} == {
         (m, d) for m in ("gap", "local_gap") for d in range(p.local_draws)}
@@ -438,7 +437,7 @@ def test_study_module_follows_the_contract():
     # a draw after the first trains with a seed of its own
     drawn = study._settings(p, study.Job("gap", "gap", p.local_size, 1))
     assert drawn.seed != p.seed and study._settings(p, study.Job("gap", "gap", p.local_size, 0)).seed == p.seed
-    assert [j for j in jobs if j.long_cutoff] == [study.Job(study.GAP_LONG, "gap", largest, 0, True)]
+    assert [j for j in jobs if j.long_cutoff] == [study.Job(study.GAP_LONG, "gap", p.local_size, 0, True)]
     long = study._settings(p, jobs[-1])
     assert long.gap_cutoff_A == p.gap_long_cutoff_A and study._settings(p, jobs[0]).gap_cutoff_A == p.gap_cutoff_A
 

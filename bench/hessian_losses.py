@@ -2,8 +2,8 @@
 rows, and schnetpack's per-element ``derivative_from_atomic``), and E+F+H with the Hessian-vector-product
 loss for k = 1, 4, 16, as ratios to E+F, measured one after the other in this process.
 
-Data: the GFN2-xTB critical points of the Hessian-training study at the default profile (cached after the
-first run). Goal: the HVP loss at k <= 4 within 2x of E+F.
+Data: the largest training set of the Hessian-training study at the default profile (the reactions' critical
+points and the training molecules' minima; cached after the first run). Goal: the HVP loss at k <= 4 within 2x of E+F.
 """
 
 import time
@@ -65,8 +65,8 @@ def seconds_per_epoch(p, train, name: str) -> float:
 
 if __name__ == "__main__":
     p = study.Params.resolve("default")
-    with RunOptions().make_executor() as ex:   # the reactions on every core (cached after the first run)
-        train = study.reference_data(p, Cache(), progress=False, executor=ex).reactions(list(p.reactions))
+    with RunOptions().make_executor() as ex:   # the labels on every core (cached after the first run)
+        train = study.reference_data(p, Cache(), progress=False, executor=ex).training_set(max(p.train_sizes))
     names = ["E+F", "E+F+H (full)", "E+F+H (full, schnetpack)", "E+F+H (HVP, k=1)", "E+F+H (HVP, k=4)",
              "E+F+H (HVP, k=16)"]
     times = {n: seconds_per_epoch(p, train, n) for n in names}

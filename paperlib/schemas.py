@@ -184,12 +184,19 @@ def _hessian_checks(v: Mapping[str, Any]) -> str | None:
         return f"parameter 'reactions': got {v['reactions']}; allowed: each reaction at most once"
     if v["n_images"] % 2 == 0:
         return f"parameter 'n_images': got {v['n_images']}; allowed: an odd number (the guess sits in the middle)"
-    sizes = v["curve_sizes"]
-    if any(b <= a for a, b in zip(sizes, sizes[1:])) or sizes[-1] > len(v["reactions"]):
-        return (f"parameter 'curve_sizes': got {sizes}; allowed: increasing numbers of reactions, at most "
-                f"len(reactions) = {len(v['reactions'])}")
+    sizes = v["train_sizes"]
+    if any(b <= a for a, b in zip(sizes, sizes[1:])):
+        return f"parameter 'train_sizes': got {sizes}; allowed: increasing numbers of training molecules"
     if len(set(v["hessian_losses"])) != len(v["hessian_losses"]):
         return f"parameter 'hessian_losses': got {v['hessian_losses']}; allowed: each loss at most once"
+    from paperlib.sampling.molecules import small_molecules
+    from paperlib.sampling.paths import reaction_compositions
+
+    available = len(small_molecules(v["max_heavy_atoms"], exclude=reaction_compositions(v["reactions"])))
+    if v["test_molecules"] + sizes[-1] > available:
+        return (f"parameter 'train_sizes': test_molecules + max(train_sizes) = {v['test_molecules'] + sizes[-1]}; "
+                f"allowed: at most the {available} shipped molecules with at most max_heavy_atoms = "
+                f"{v['max_heavy_atoms']} heavy atoms (H, C, N, O; no isomer of a reaction species)")
     return None
 
 
@@ -203,19 +210,28 @@ HESSIAN_TRAINING = register(Schema(
     study="hessian_training",
     title="Does Hessian data improve ML potentials? (Rodriguez, Smith & Mendoza-Cortes)",
     params=(
-        Param("seed", "int", "master random seed", low=0),
-        Param("reactions", "list[str]", "reactions (shipped data) whose critical points train the models; the "
-                                        "first ones come first in the learning curve", choices=_reaction_names(),
-              min_len=2),
+        Param("seed", "int", "master random seed (molecule order, displacements, training seeds)", low=0),
+        Param("reactions", "list[str]", "reactions (shipped data) whose critical points are in every training set "
+                                        "and on which the models search paths and saddles",
+              choices=_reaction_names(), min_len=2),
         Param("n_images", "int", "NEB images including the end points (odd)", low=3, high=41),
+        Param("max_heavy_atoms", "int", "largest number of heavy atoms (C, N, O) of a molecule drawn", low=1,
+              high=7),
+        Param("test_molecules", "int", "held-out molecules (the test set of claims 1, 4 and 5)", low=2, high=200),
+        Param("train_sizes", "list[int]", "training molecules of the learning curve (increasing); the largest "
+                                          "trains the models of claims 1-4", low=1, high=200),
         Param("amplitudes_A", "list[float]", "RMS displacements of the normal-mode test geometries, A",
               low=1e-3, high=0.5),
-        Param("samples_per_amplitude", "int", "test geometries per critical point and amplitude", low=1, high=100),
+        Param("samples_per_amplitude", "int", "test geometries per test molecule and amplitude", low=1, high=100),
+        Param("training_seeds", "int", "training seeds of every (training size, mode)", low=1, high=20),
+        Param("energy_only", "bool", "also train an energy-only model at the largest training set"),
         Param("model_size", "str", "SchNet size (float64)", choices=("small", "medium", "large")),
         Param("cutoff_A", "float", "SchNet cutoff radius, A", low=2.0, high=10.0),
         Param("max_epochs", "int", "training epochs", low=1),
         Param("batch_size", "int", "training batch size, structures", low=1),
         Param("learning_rate", "float", "Adam learning rate", low=1e-7, high=1.0),
+        Param("lr_patience", "int", "epochs without a lower training loss before the learning rate halves",
+              low=1, high=10000),
         Param("energy_weight", "float", "loss weight of energies per atom, 1/(eV/atom)^2", low=1e-6, high=1e6),
         Param("force_weight", "float", "loss weight of force components, 1/(eV/A)^2 (E+F and E+F+H)",
               low=1e-6, high=1e6),
@@ -225,10 +241,11 @@ HESSIAN_TRAINING = register(Schema(
               choices=("full", "hvp")),
         Param("hessian_probes", "int", "random probe vectors k of the Hessian-vector-product loss", low=1,
               high=256),
-        Param("curve_sizes", "list[int]", "numbers of reactions in training for the learning curve", low=1),
         Param("search_steps", "int", "optimiser steps allowed to each minimisation, NEB and saddle search on a "
                                      "model", low=10, high=100000),
-        Param("cost_epochs", "int", "epochs timed per training mode for the cost comparison", low=1, high=10000),
+        Param("cost_structures", "int", "training structures of the epoch timings", low=1, high=10000),
+        Param("cost_epochs", "int", "epochs per timing of each training mode", low=1, high=10000),
+        Param("cost_repeats", "int", "timings of each training mode, taken in turn", low=1, high=100),
         Param("cost_probes", "list[int]", "probe counts k timed for the Hessian-vector-product loss", low=1,
               high=256),
     ),

@@ -57,6 +57,7 @@ BAD_PARAMETERS = [
     ("gradients", {"dataset_path": "/no/such/rmd17.npz"}, "'dataset_path'"),
     ("hessian_training", {"reactions": ["no_such_reaction"]}, "'reactions'"),
     ("hessian_training", {"n_images": 4}, "'n_images': got 4; allowed: an odd number"),
+    ("hessian_training", {"train_sizes": [4, 4]}, "'train_sizes': got \\[4, 4\\]; allowed: increasing"),
     ("flexible_pes", {"md_temperatures_K": ["hot"]}, "'md_temperatures_K'"),
     ("flexible_pes", {"max_epochs": -5}, "'max_epochs': got -5"),
     ("transferability", {"solvents": ["EC", "kryptonite"]}, "'solvents'"),

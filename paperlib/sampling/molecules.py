@@ -70,3 +70,31 @@ def rmd17_molecule(name: str) -> Atoms:
     atoms = from_smiles(RMD17_SMILES[name])
     atoms.info["molecule"] = name
     return atoms
+
+
+def composition(symbols) -> tuple[tuple[str, int], ...]:
+    """Element counts of a structure's symbols (hydrogens included), sorted by element: a hashable formula."""
+    counts: dict[str, int] = {}
+    for s in symbols:
+        counts[s] = counts.get(s, 0) + 1
+    return tuple(sorted(counts.items()))
+
+
+def small_molecules(max_heavy_atoms: int, heavy_elements: tuple[str, ...] = ("C", "N", "O"),
+                    exclude: set[tuple[tuple[str, int], ...]] = frozenset(), path: str | Path = QM7B_LIKE
+                    ) -> list[tuple[str, str]]:
+    """``(smiles, name)`` of the neutral molecules of ``path`` with at most ``max_heavy_atoms`` heavy atoms, all
+    of them in ``heavy_elements``, whose :func:`composition` is not in ``exclude``; in file order."""
+    from rdkit import Chem
+
+    out = []
+    for smiles, name in read_smiles_list(path):
+        mol = Chem.MolFromSmiles(smiles)
+        if mol is None or Chem.GetFormalCharge(mol) != 0 or mol.GetNumHeavyAtoms() > max_heavy_atoms:
+            continue
+        if not {a.GetSymbol() for a in mol.GetAtoms()} <= set(heavy_elements):
+            continue
+        if composition(a.GetSymbol() for a in Chem.AddHs(mol).GetAtoms()) in exclude:
+            continue
+        out.append((smiles, name))
+    return out

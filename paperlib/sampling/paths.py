@@ -315,3 +315,15 @@ def locate_critical_points(reactant: Atoms, guess: Atoms, product: Atoms, calc: 
         link = connects(ends, (r, energies["reactant"]), (p, energies["product"]))
     return CriticalPoints(r, p, ts, images, image_energies, energies, wavenumbers,
                           {"reactant": r_ok, "product": p_ok, "neb": neb_ok, "ts": ts_ok}, link)
+
+
+def reaction_compositions(names: Sequence[str]) -> set[tuple[tuple[str, int], ...]]:
+    """The element counts (:func:`paperlib.sampling.molecules.composition`) of the reactants and products of
+    the shipped reactions ``names``."""
+    from paperlib.sampling.molecules import composition
+
+    out = set()
+    for name in names:
+        r = load_reaction(name)
+        out |= {composition(r.atoms(k).get_chemical_symbols()) for k in ("reactant", "product")}
+    return out

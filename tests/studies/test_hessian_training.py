@@ -1,10 +1,15 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from paperlib import keys
 from paperlib.analysis import claims as C
 from paperlib.params import resolve
+from paperlib.sampling.molecules import composition
+from paperlib.sampling.paths import kabsch_rmsd, reaction_compositions
 from paperlib.studies import hessian_training as S
 from paperlib.studies import hessian_training_claims as HC
 from paperlib.training import with_runtime
@@ -17,7 +22,16 @@ def p():
     return resolve("hessian_training", "smoke")
 
 
-def test_modes_and_their_targets(p):
+@pytest.fixture(scope="module")
+def smoke_reference(tmp_path_factory):
+    """The smoke profile's reference data, labelled with GFN2-xTB in this process."""
+    from paperlib.cache import Cache
+
+    p = resolve("hessian_training", "smoke")
+    return p, S.reference_data(p, Cache(tmp_path_factory.mktemp("hessian") / "cache"), progress=False)
+
+
+def test_modes_points_and_targets(p):
     assert S.modes(p) == ["E", "E+F", "E+F+H (HVP, k=4)", "E+F+H (full)"]
     assert S.judged_mode(p) == EFH
     t, loss = S.targets_for("E", p)
@@ -28,222 +42,231 @@ def test_modes_and_their_targets(p):
     with pytest.raises(ValueError, match="unknown training mode 'F'"):
         S.targets_for("F", p)
     assert S.model_config(p, "hvp").dtype == "float64"
+    d = resolve("hessian_training", "default")
+    points = S.model_points(d)
+    # every size has E+F and the judged E+F+H with each seed; E-only is off at default
+    assert len(points) == len(d.train_sizes) * 2 * d.training_seeds == 18
+    assert {(pt.n_molecules, pt.mode) for pt in points} == {(n, m) for n in d.train_sizes
+                                                            for m in (EF, S.judged_mode(d))}
+    # E+F and E+F+H of one seed index train with the same seed; seed indices differ
+    jobs = {(pt.mode, pt.seed): S.train_job(d, S.Dataset(), pt.mode, pt.seed)["config"].train.seed for pt in points}
+    assert jobs[(EF, 1)] == jobs[(S.judged_mode(d), 1)] != jobs[(EF, 0)]
 
 
-REACTIONS = [f"r{i}" for i in range(7)]
-POWERED, ONE_SEED = [0, 1, 2], [0]
-JITTER = np.array([1.0, 1.1, 0.9, 1.05, 0.95, 1.2, 0.8])
+def test_candidates_hold_no_isomer_of_a_reaction_species():
+    d = resolve("hessian_training", "default")
+    candidates = S.molecule_candidates(d)
+    from rdkit import Chem
+
+    species = reaction_compositions(d.reactions)
+    found = {composition(a.GetSymbol() for a in Chem.AddHs(Chem.MolFromSmiles(s)).GetAtoms()) for s, _ in candidates}
+    assert not found & species
+    assert composition(["C", "H", "N"]) in species   # HCN: hydrogen cyanide is not a candidate
+    assert "hydrogen_cyanide" not in {n for _, n in candidates} and "acetaldehyde" not in {n for _, n in candidates}
+    # the order is a seeded permutation: another seed, another order of the same molecules
+    other = S.molecule_candidates(resolve("hessian_training", "default", {"seed": 1}))
+    assert sorted(other) == sorted(candidates) and other != candidates
 
 
-def t_interval(x, confidence=0.95) -> tuple[float, float, float]:
-    """Mean and Student t interval (95 % unless told), from the textbook formula."""
-    x = np.asarray(x, dtype=float)
-    half = stats.t.ppf(1 - (1 - confidence) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return x.mean(), x.mean() - half, x.mean() + half
+def test_the_split_is_by_molecule(smoke_reference):
+    p, ref = smoke_reference
+    pool = [a.info["molecule"] for a in ref.pool]
+    assert len(ref.test_names) == p.test_molecules and len(pool) == max(p.train_sizes) == len(set(pool))
+    assert not ref.test_names & set(pool)
+    # the displacements are of held-out molecules only, at the stated RMS amplitudes from their own minimum
+    assert {a.info["molecule"] for a in ref.displaced} == ref.test_names
+    assert len(ref.displaced) == p.test_molecules * len(p.amplitudes_A) * p.samples_per_amplitude
+    minima = {a.info["molecule"]: a for a in ref.test_minima}
+    for a in ref.displaced:
+        # the RMS displacement is the amplitude; an unweighted alignment removes the little that the mass-weighted
+        # exclusion of rigid motions leaves, so the aligned RMSD is at most the amplitude, and most of it
+        rmsd, amp = kabsch_rmsd(a, minima[a.info["molecule"]]), a.info["amplitude_A"]
+        assert 0.5 * amp < rmsd <= amp * (1 + 1e-9)
+        assert np.sqrt(np.mean(np.sum((a.positions - minima[a.info["molecule"]].positions) ** 2, 1))) == \
+            pytest.approx(amp, rel=1e-6)   # positions pass through extxyz text
+    for n in p.train_sizes:
+        train = ref.training_set(n)
+        names = [a.info["molecule"] for a in train if "molecule" in a.info]
+        assert names == pool[:n] and len(train) == len(ref.critical) + n
+    assert {a.info["reaction"] for a in ref.critical} == set(p.reactions) and len(ref.critical) == 3 * len(p.reactions)
+    # every training and test minimum is a true minimum of the reference, with its Hessian
+    roles = [s["role"] for s in ref.molecules]
+    assert (roles.count("test"), roles.count("train")) == (p.test_molecules, max(p.train_sizes))
+    assert all(min(s["wavenumbers_cm"]) > -50.0 for s in ref.molecules if s["role"] in ("test", "train"))
+    for a in ref.pool + ref.test_minima:
+        assert np.abs(a.arrays[keys.REF_forces]).max() < 2e-3
+        assert np.reshape(a.info[keys.REF_hessian], (3 * len(a),) * 2).shape == (3 * len(a), 3 * len(a))
 
 
-def all_of_interval(parts) -> tuple[float, float, float]:
-    """Claim with K parts: smallest mean, smallest 95 % lower bound, smallest upper bound at the Bonferroni
-    confidence 1 - 0.05/K (each upper bound from scipy's t interval, independently of the textbook formula)."""
-    parts = [np.asarray(x, dtype=float) for x in parts]
-    k = len(parts)
-    highs = [stats.ttest_1samp(x, 0.0).confidence_interval(1 - 0.05 / k).high for x in parts]
-    return min(x.mean() for x in parts), min(t_interval(x)[1] for x in parts), min(highs)
+def test_frequencies_relax_only_held_out_minima(smoke_reference, monkeypatch):
+    p, ref = smoke_reference
+    seen = []
+
+    def spy(cache, *, model, minima, steps):
+        seen.append({a.info["molecule"] for a in minima})
+        raise StopIteration
+
+    monkeypatch.setattr(S._model_frequencies, "entry", spy)
+    trained = {S.ModelPoint(max(p.train_sizes), EF, 0): S.Trained(None, None, {}),
+               S.ModelPoint(min(p.train_sizes), EF, 0): S.Trained(None, None, {})}
+    monkeypatch.setattr(S.Trained, "saved", lambda self, device: "model")
+    with pytest.raises(StopIteration):
+        S.model_frequencies(p, None, trained, ref)
+    assert seen == [ref.test_names]
 
 
-def wilson(k: int, n: int) -> tuple[float, float]:
-    z = stats.norm.ppf(0.975)
-    p = k / n
-    centre = (p + z ** 2 / (2 * n)) / (1 + z ** 2 / n)
-    half = z / (1 + z ** 2 / n) * np.sqrt(p * (1 - p) / n + z ** 2 / (4 * n ** 2))
-    return centre - half, centre + half
+def test_frequency_table_compares_with_the_reference_minimum():
+    reference = {"m0": [3000.0, 1500.0, 500.0], "m1": [2000.0, 1000.0]}
+    found = {f"{EF} / seed 0": {"m0": {"wavenumbers_cm": [3030.0, 1500.0, 470.0], "converged": True, "rmsd_A": 0.01},
+                                "m1": {"failed": "ValueError: non-finite Hessian"}},
+             f"{EFH} / seed 1": {"m0": {"wavenumbers_cm": [3000.0, 1510.0, -80.0], "converged": False,
+                                        "rmsd_A": 0.2}}}
+    t = S.frequency_table(reference, found).set_index(["mode", "seed", "molecule"])
+    assert t.loc[(EF, 0, "m0"), "freq_mae_cm"] == pytest.approx(20.0)
+    assert np.isnan(t.loc[(EF, 0, "m1"), "freq_mae_cm"]) and t.loc[(EF, 0, "m1"), "note"].startswith("ValueError")
+    assert t.loc[(EFH, 1, "m0"), "imaginary"] == 1 and t.loc[(EFH, 1, "m0"), "freq_mae_cm"] == pytest.approx(590 / 3)
 
 
-def check_evidence(ev, value, low, high, n):
-    assert ev.value == pytest.approx(value) and ev.n == n
-    assert ev.ci_low == pytest.approx(low) and ev.ci_high == pytest.approx(high)
+# -- claims ---------------------------------------------------------------------------------------
+SEEDS3 = [11, 12, 13]
+MOLECULES = [f"m{i}" for i in range(24)]
 
 
-def errors(factors: tuple[float, float, float], reactions=REACTIONS) -> list[dict]:
-    """Two test geometries per reaction; E+F+H's errors are E+F's times ``factors`` (per metric) times a
-    per-reaction jitter, so the per-reaction log ratio of each metric is -log(factor * jitter)."""
+def error_rows(factors, seeds=(0, 1, 2), molecules=MOLECULES, n=100, efh_n=None, rng_seed=0) -> list[dict]:
+    """Two test geometries per (seed, molecule); E+F+H's errors are E+F's times ``factors`` (per metric) times
+    a log-normal jitter (sd 0.2) per (seed, molecule)."""
+    rng = np.random.default_rng(rng_seed)
     rows = []
-    for r, (name, jit) in enumerate(zip(reactions, JITTER)):
-        for scale in (0.5, 1.5):
-            base = {k: (r + 1) * scale for k in S.METRICS}
-            rows.append({"mode": EF, "reaction": name, **base})
-            rows.append({"mode": EFH, "reaction": name, **{k: v * f * jit for (k, v), f in zip(base.items(), factors)}})
-    return rows
-
-
-def expected_extrapolation(factors, n=7):
-    return all_of_interval([-np.log(f * JITTER[:n]) for f in factors])
-
-
-def test_extrapolation_reproduced_with_hand_interval():
-    factors = (0.5, 0.6, 0.7)
-    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": ONE_SEED})
-    check_evidence(ev, *expected_extrapolation(factors), n=7)
-    assert ev.threshold == 0.0 and not ev.powered and C.verdict_of(ev) == C.REPRODUCED
-    assert "over 7 reactions, 14 unseen geometries" in ev.context and "Hessian" in ev.context
-
-
-def test_extrapolation_not_reproduced_needs_seeds():
-    factors = (0.5, 0.6, 1.6)   # the Hessian error gets worse
-    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": POWERED})
-    check_evidence(ev, *expected_extrapolation(factors), n=7)
-    assert ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
-    one = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": ONE_SEED})
-    assert not one.powered and C.verdict_of(one) == C.INCONCLUSIVE
-    assert not HC.judge_extrapolation({"errors": errors(factors), "judged": EFH}).powered   # no seeds: one
-
-
-def test_extrapolation_inconclusive_and_absent():
-    factors = (0.5, 0.6, 1.0)   # log ratios -log(jitter): the interval straddles 0
-    ev = HC.judge_extrapolation({"errors": errors(factors), "judged": EFH, "seeds": POWERED})
-    check_evidence(ev, *expected_extrapolation(factors), n=7)
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-    two = HC.judge_extrapolation({"errors": errors((0.1, 0.1, 0.1), REACTIONS[:2]), "judged": EFH, "seeds": POWERED})
-    assert two.n == 2 and C.verdict_of(two) == C.INCONCLUSIVE
-    only_ef = [r for r in errors(factors) if r["mode"] == EF]
-    assert HC.judge_extrapolation({"errors": only_ef, "judged": EFH}) is None
-
-
-def searches(mode: str, barrier_errors, confirmed, rmsd, freq, ref=None) -> list[dict]:
-    ref = ref if ref is not None else [1.0] * len(barrier_errors)
-    return [{"mode": mode, "reaction": f"r{i}", "barrier_ref_eV": b0, "barrier_error_eV": b, "ts_confirmed": c,
-             "ts_rmsd_A": r, "freq_mae_minima_cm": f, "freq_mae_ts_cm": f}
-            for i, (b0, b, c, r, f) in enumerate(zip(ref, barrier_errors, confirmed, rmsd, freq))]
-
-
-def barrier_case(ef_err, efh_err, ref, seeds):
-    n = len(ef_err)
-    res = {"searches": searches(EF, ef_err, [True] * n, [0.1] * n, [50.0] * n, ref)
-           + searches(EFH, efh_err, [True] * n, [0.1] * n, [50.0] * n, ref), "judged": EFH, "seeds": seeds}
-    return HC.judge_barriers(res)
-
-
-def expected_barriers(ef_err, efh_err, ref):
-    zero = np.abs(ref)
-    ef, efh = np.where(np.isnan(ef_err), zero, ef_err), np.where(np.isnan(efh_err), zero, efh_err)
-    return all_of_interval([ef - efh, zero - efh])
-
-
-def test_barriers_reproduced_not_reproduced_inconclusive():
-    ref = 1.0 * JITTER
-    ef, efh = 0.3 * JITTER, 0.05 * JITTER[::-1]
-    ev = barrier_case(ef, efh, ref, ONE_SEED)
-    check_evidence(ev, *expected_barriers(ef, efh, ref), n=7)
-    assert C.verdict_of(ev) == C.REPRODUCED and "zero-barrier baseline 1.0" in ev.context
-    ev = barrier_case(efh, ef, ref, POWERED)   # swapped: E+F+H is worse than E+F
-    check_evidence(ev, *expected_barriers(efh, ef, ref), n=7)
-    assert ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
-    assert C.verdict_of(barrier_case(efh, ef, ref, ONE_SEED)) == C.INCONCLUSIVE   # one seed: not powered
-    ev = barrier_case(0.1 * JITTER, 0.1 * JITTER[::-1], ref, POWERED)   # no difference: straddles 0
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-
-
-def test_barriers_must_beat_the_zero_barrier_baseline_and_failures_count():
-    ref = 0.1 * JITTER                              # tiny barriers: predicting 0 is better than both models
-    ef, efh = 0.5 * JITTER, 0.3 * JITTER[::-1]
-    ev = barrier_case(ef, efh, ref, POWERED)
-    check_evidence(ev, *expected_barriers(ef, efh, ref), n=7)
-    assert ev.value == pytest.approx(np.mean(ref - efh)) and C.verdict_of(ev) == C.NOT_REPRODUCED
-    ef_failed = np.array([np.nan, *(0.3 * JITTER[1:])])
-    ev = barrier_case(ef_failed, 0.05 * JITTER, 1.0 * JITTER, ONE_SEED)
-    check_evidence(ev, *expected_barriers(ef_failed, 0.05 * JITTER, 1.0 * JITTER), n=7)
-    assert "failed searches 1 / 0" in ev.context
-    assert HC.judge_barriers({"searches": [], "judged": EFH}) is None
-
-
-def ts_case(k_ef, k_efh, seeds, n=7):
-    res = {"searches": searches(EF, [0.1] * n, [i < k_ef for i in range(n)], [0.1] * n, [50.0] * n)
-           + searches(EFH, [0.1] * n, [i < k_efh for i in range(n)], [0.05] * n, [50.0] * n),
-           "judged": EFH, "seeds": seeds}
-    return HC.judge_transition_states(res)
-
-
-def test_transition_states_newcombe():
-    ev = ts_case(0, 7, ONE_SEED)
-    (l1, u1), (l2, u2) = wilson(7, 7), wilson(0, 7)
-    check_evidence(ev, 1.0, 1.0 - np.hypot(1.0 - l1, u2), 1.0 + np.hypot(u1 - 1.0, 0.0 - l2), n=7)
-    assert C.verdict_of(ev) == C.REPRODUCED and "7/7" in ev.context
-    ev = ts_case(7, 0, POWERED)
-    assert ev.value == -1.0 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
-    assert C.verdict_of(ts_case(7, 0, ONE_SEED)) == C.INCONCLUSIVE
-    ev = ts_case(4, 5, POWERED)
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-    assert HC.judge_transition_states({"searches": [], "judged": EFH}) is None
-
-
-def freq_case(ef_freq, efh_freq, seeds, trained=()):
-    n = len(ef_freq)
-    res = {"searches": searches(EF, [0.1] * n, [True] * n, [0.1] * n, ef_freq)
-           + searches(EFH, [0.1] * n, [True] * n, [0.1] * n, efh_freq), "judged": EFH, "seeds": seeds,
-           "reference": [{"reaction": r} for r in trained]}
-    return HC.judge_frequencies(res)
-
-
-def test_frequencies_paired_log_ratio():
-    ef, efh = 100.0 * JITTER, 40.0 * JITTER[::-1]
-    ev = freq_case(ef, efh, ONE_SEED)
-    check_evidence(ev, *t_interval(np.log(ef / efh)), n=7)
-    assert C.verdict_of(ev) == C.REPRODUCED
-    ev = freq_case(efh, ef, POWERED)
-    check_evidence(ev, *t_interval(np.log(efh / ef)), n=7)
-    assert C.verdict_of(ev) == C.NOT_REPRODUCED
-    ev = freq_case(50.0 * JITTER, 50.0 * JITTER[::-1], POWERED)
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-    failed = np.array([np.nan, *ef[1:]])   # a failed search leaves its reaction out
-    ev = freq_case(failed, efh, POWERED)
-    check_evidence(ev, *t_interval(np.log(ef[1:] / efh[1:])), n=6)
-    assert not ev.powered and "1 reaction(s) left out" in ev.context
-    assert HC.judge_frequencies({"searches": [], "judged": EFH}) is None
-
-
-def test_frequencies_at_the_training_reactions_are_in_sample_and_decide_nothing():
-    ef, efh = 100.0 * JITTER, 40.0 * JITTER[::-1]
-    ev = freq_case(ef, efh, POWERED, trained=[f"r{i}" for i in range(len(ef))])
-    assert ev.n == 0 and np.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
-    assert ev.value == pytest.approx(np.mean(np.log(ef / efh))) and "in-sample" in ev.method
-    ev = freq_case(ef, efh, POWERED, trained=["r0", "r1", "r2"])   # four reactions held out
-    check_evidence(ev, *t_interval(np.log(ef[3:] / efh[3:])), n=4)
-
-
-def curve_errors(ef_large, efh_small, reactions=REACTIONS) -> list[dict]:
-    """Per-reaction force errors (two geometries each, mean as given) of E+F with 7 and E+F+H with 3 reactions,
-    plus the other two (size, mode) pairs."""
-    rows = []
-    for (n, mode), values in (((3, EF), 2 * ef_large), ((7, EF), ef_large), ((3, EFH), efh_small),
-                              ((7, EFH), 0.5 * efh_small)):
-        for name, v in zip(reactions, values):
+    for s in seeds:
+        for j, m in enumerate(molecules):
+            jit = np.exp(rng.normal(0, 0.2))
             for scale in (0.5, 1.5):
-                rows.append({"n_reactions": n, "n_structures": 3 * n, "mode": mode, "reaction": name,
-                             "mae_forces": v * scale})
+                base = {k: (j + 1) * scale for k in S.METRICS}
+                rows.append({"mode": EF, "seed": s, "molecule": m, "n_molecules": n, **base})
+                rows.append({"mode": EFH, "seed": s, "molecule": m, "n_molecules": efh_n or n,
+                             **{k: v * f * jit for (k, v), f in zip(base.items(), factors)}})
     return rows
 
 
-def test_less_data_rule():
-    ef, efh = 1.0 * JITTER, 0.6 * JITTER[::-1]
-    ev = HC.judge_less_data({"curve_errors": curve_errors(ef, efh), "judged": EFH, "seeds": ONE_SEED})
-    check_evidence(ev, *t_interval(np.log(ef / efh)), n=7)
-    assert C.verdict_of(ev) == C.REPRODUCED and "with 7 reactions / E+F+H force MAE with 3" in ev.statistic
-    ev = HC.judge_less_data({"curve_errors": curve_errors(efh, ef), "judged": EFH, "seeds": POWERED})
-    check_evidence(ev, *t_interval(np.log(efh / ef)), n=7)
+def expected_log_ratio(rows, metric, ef_n=100, efh_n=100) -> float:
+    e = pd.DataFrame(rows)
+    a = e[(e["mode"] == EF) & (e["n_molecules"] == ef_n)].groupby(["seed", "molecule"])[metric].mean()
+    b = e[(e["mode"] == EFH) & (e["n_molecules"] == efh_n)].groupby(["seed", "molecule"])[metric].mean()
+    return float(np.mean(np.log(a / b.loc[a.index])))
+
+
+def results_of(rows, seeds=SEEDS3, sizes=(100,)):
+    return {"errors": rows, "judged": EFH, "seeds": list(seeds), "train_sizes": list(sizes)}
+
+
+def test_extrapolation_on_held_out_molecules():
+    better = error_rows((0.5, 0.6, 0.7))
+    ev = HC.judge_extrapolation(results_of(better))
+    assert ev.value == pytest.approx(min(expected_log_ratio(better, k) for k in S.METRICS))
+    assert ev.value == pytest.approx(expected_log_ratio(better, "mae_hessian"))   # the smallest gain decides
+    assert ev.n == 3 and ev.powered and ev.ci_low > 0 and C.verdict_of(ev) == C.REPRODUCED
+    assert "3 seed(s) x 24 held-out molecules" in ev.context
+    worse = error_rows((0.5, 0.6, 1.6))
+    ev = HC.judge_extrapolation(results_of(worse))
+    assert ev.ci_high < 0 and C.verdict_of(ev) == C.NOT_REPRODUCED
+    # two seeds or too few held-out molecules: the same data cannot decide a negative
+    assert not HC.judge_extrapolation(results_of(worse, seeds=[1, 2])).powered
+    few = error_rows((0.5, 0.6, 1.6), molecules=MOLECULES[:12])
+    assert not HC.judge_extrapolation(results_of(few)).powered
+    assert HC.judge_extrapolation(results_of([r for r in better if r["mode"] == EF])) is None
+
+
+def test_the_interval_covers_seeds_as_well_as_molecules():
+    rows = error_rows((0.5, 0.5, 0.5))
+    # a seed-wide shift: the spread between seeds must widen the interval (a molecule-only bootstrap would not)
+    shifted = [{**r, **{k: r[k] * np.exp(0.4 * (r["seed"] - 1)) for k in S.METRICS}} if r["mode"] == EFH else r
+               for r in rows]
+    narrow, wide = HC.judge_extrapolation(results_of(rows)), HC.judge_extrapolation(results_of(shifted))
+    assert wide.value == pytest.approx(narrow.value)
+    assert wide.ci_high - wide.ci_low > 2 * (narrow.ci_high - narrow.ci_low)
+
+
+def test_less_data_compares_efh_with_fewer_molecules():
+    rows = error_rows((0.7, 0.7, 0.7), efh_n=50) + [r for r in error_rows((1, 1, 1), n=50, rng_seed=1)
+                                                     if r["mode"] == EF]
+    ev = HC.judge_less_data(results_of(rows, sizes=(50, 100)))
+    assert ev.value == pytest.approx(expected_log_ratio(rows, "mae_forces", 100, 50))
+    assert C.verdict_of(ev) == C.REPRODUCED and "with 100 molecules / E+F+H force MAE with 50" in ev.statistic
+    assert HC.judge_less_data(results_of(rows, sizes=(100,))) is None
+
+
+def reaction_searches(ef_err, efh_err, ref, ef_ok, efh_ok, seeds=(0, 1, 2)) -> list[dict]:
+    """Per seed and reaction; errors and confirmations the same for every seed unless given per seed."""
+    rows = []
+    for s in seeds:
+        for i, b0 in enumerate(ref):
+            for mode, err, ok in ((EF, ef_err, ef_ok), (EFH, efh_err, efh_ok)):
+                e = err[s][i] if np.ndim(err) == 2 else err[i]
+                rows.append({"mode": mode, "seed": s, "reaction": f"r{i}", "barrier_ref_eV": b0,
+                             "barrier_error_eV": e, "ts_confirmed": bool(ok[i]),
+                             "ts_rmsd_A": 0.05 if mode == EFH else 0.1})
+    return rows
+
+
+REF = np.array([1.0, 2.0, 0.5, 1.5, 3.0, 0.8, 1.2])
+
+
+def test_barriers_need_to_beat_e_plus_f_and_a_quarter_of_the_zero_barrier_baseline():
+    ef = REF * 0.5
+    efh = REF * np.array([0.1, 0.12, 0.08, 0.1, 0.11, 0.09, 0.1])
+    ok = [True] * 7
+    ev = HC.judge_barriers({"searches": reaction_searches(ef, efh, REF, ok, ok), "judged": EFH, "seeds": SEEDS3})
+    quality = 0.25 * REF - efh
+    a = stats.ttest_1samp(ef - efh, 0).confidence_interval(0.95)
+    b = stats.ttest_1samp(quality, 0).confidence_interval(0.95)
+    assert ev.value == pytest.approx(min(np.mean(ef - efh), np.mean(quality)))
+    assert ev.ci_low == pytest.approx(min(a.low, b.low)) and ev.powered and C.verdict_of(ev) == C.REPRODUCED
+    assert f"zero-barrier baseline {REF.mean():.3f} eV" in ev.context
+    # better than E+F but worse than a quarter of the baseline: the ratio does not count
+    poor = REF * np.array([0.4, 0.42, 0.38, 0.4, 0.41, 0.39, 0.4])
+    ev = HC.judge_barriers({"searches": reaction_searches(ef, poor, REF, ok, ok), "judged": EFH, "seeds": SEEDS3})
+    assert np.mean(ef - poor) > 0 and ev.value == pytest.approx(np.mean(0.25 * REF - poor))
     assert C.verdict_of(ev) == C.NOT_REPRODUCED
-    ev = HC.judge_less_data({"curve_errors": curve_errors(ef, ef[::-1]), "judged": EFH, "seeds": POWERED})
-    assert ev.ci_low < 0 < ev.ci_high and C.verdict_of(ev) == C.INCONCLUSIVE
-    one_size = [r for r in curve_errors(ef, efh) if r["n_reactions"] == 7]
-    assert HC.judge_less_data({"curve_errors": one_size, "judged": EFH}) is None
-    assert HC.judge_less_data({"curve": [], "judged": EFH}) is None
+    # a failed search is charged the zero-barrier error |reference barrier|; errors average over seeds
+    per_seed = np.array([efh, efh, efh])
+    per_seed[1, 0] = np.nan
+    ev = HC.judge_barriers({"searches": reaction_searches(ef, per_seed, REF, ok, ok), "judged": EFH,
+                            "seeds": SEEDS3})
+    charged = efh.copy()
+    charged[0] = (2 * efh[0] + REF[0]) / 3
+    assert ev.value == pytest.approx(min(np.mean(ef - charged), np.mean(0.25 * REF - charged)))
+    assert "failed searches 0 / 1" in ev.context
+    assert not HC.judge_barriers({"searches": reaction_searches(ef, efh, REF, ok, ok), "judged": EFH,
+                                  "seeds": [1, 2]}).powered
 
 
-def test_curve_means_keeps_the_curve_layout():
-    e = pd.DataFrame(curve_errors(np.ones(7), np.ones(7))).assign(err_energy=1.0, mae_hessian=2.0)
-    c = S.curve_means(e)
-    assert list(c.columns) == ["n_reactions", "n_structures", "mode", *S.METRICS]
-    assert list(zip(c["n_reactions"], c["mode"])) == [(3, EF), (7, EF), (3, EFH), (7, EFH)]
-    assert c["mae_forces"].tolist() == pytest.approx([2.0, 1.0, 1.0, 0.5])
+def test_transition_states_by_reaction_and_rmsd_where_both_confirmed():
+    ef_ok = [False, False, True, False, True, False, False]
+    efh_ok = [True, True, True, True, True, False, True]
+    rows = reaction_searches(REF, REF, REF, ef_ok, efh_ok)
+    ev = HC.judge_transition_states({"searches": rows, "judged": EFH, "seeds": SEEDS3})
+    diff = np.array(efh_ok, float) - np.array(ef_ok, float)
+    ci = stats.ttest_1samp(diff, 0).confidence_interval(0.95)
+    assert ev.value == pytest.approx(diff.mean()) and ev.ci_low == pytest.approx(ci.low) and ev.n == 7
+    assert "where both confirmed (6 reaction-seed pairs) mean RMSD to the reference saddle 0.050 / 0.100" in ev.context
+    assert HC.both_confirmed_rmsd({"searches": rows, "judged": EFH}) == (pytest.approx(0.1), pytest.approx(0.05), 6)
+
+
+def test_frequency_claim_on_held_out_molecules():
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(3):
+        for m in MOLECULES:
+            base = rng.uniform(50, 150)
+            rows.append({"mode": EF, "seed": s, "molecule": m, "freq_mae_cm": base})
+            rows.append({"mode": EFH, "seed": s, "molecule": m, "freq_mae_cm": base * 0.6 * np.exp(rng.normal(0, .1))})
+    rows[1]["freq_mae_cm"] = np.nan   # a failed relaxation is left out
+    ev = HC.judge_frequencies({"frequencies": rows, "judged": EFH, "seeds": SEEDS3})
+    f = pd.DataFrame(rows)
+    a = f[f["mode"] == EF].set_index(["seed", "molecule"])["freq_mae_cm"]
+    b = f[f["mode"] == EFH].set_index(["seed", "molecule"])["freq_mae_cm"]
+    assert ev.value == pytest.approx(np.nanmean(np.log(a / b)))
+    assert C.verdict_of(ev) == C.REPRODUCED and "failed relaxations 0 / 1 (left out)" in ev.context
 
 
 def test_cost_rule_and_timed_claim():
@@ -257,85 +280,80 @@ def test_cost_rule_and_timed_claim():
     repeated = ([{"mode": EF, "seconds_per_epoch": t} for t in ef]
                 + [{"mode": HC.FULL, "seconds_per_epoch": t} for t in full])
     ev = HC.judge_cost({"costs": repeated})
-    check_evidence(ev, *t_interval(np.log(full / ef)), n=5)
+    ci = stats.ttest_1samp(np.log(full / ef), 0).confidence_interval(0.95)
+    assert (ev.ci_low, ev.ci_high) == (pytest.approx(ci.low), pytest.approx(ci.high)) and ev.n == 5
     assert ev.powered and C.verdict_of(ev) == C.REPRODUCED
     cheaper = [{**r, "mode": EF if r["mode"] == HC.FULL else HC.FULL} for r in repeated]
-    ev = HC.judge_cost({"costs": cheaper})
-    check_evidence(ev, *t_interval(np.log(ef / full)), n=5)
-    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert C.verdict_of(HC.judge_cost({"costs": cheaper})) == C.NOT_REPRODUCED
     ev = HC.judge_cost({"costs": cheaper[:3] + cheaper[5:8]})   # three timings each: not powered
     assert ev.n == 3 and not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE
     assert HC.judge_cost({"costs": []}) is None
     assert [c.timed for c in HC.CLAIMS] == [False] * 5 + [True]
 
 
-def test_every_judge_returns_evidence_and_rules_state_thresholds():
+def test_rules_state_thresholds_and_budgets():
     assert all("Threshold 0" in c.rule for c in HC.CLAIMS)
     assert all(f">= {HC.MIN_SEEDS} training seeds" in c.rule for c in HC.CLAIMS[:5])
 
 
-def test_summary_figures_hold_no_timings():
-    res = {"errors": errors((0.5, 0.5, 0.5), REACTIONS[:1]),
-           "searches": searches(EF, [0.1], [True], [0.05], [50.0]) + searches(EFH, [0.05], [True], [0.01], [20.0]),
-           "curve": [{"n_reactions": 2, "mode": EF, "mae_forces": 1.0}], "costs": [], "judged": EFH}
-    figures = HC.summary_figures(res)
-    assert figures[f"test/{EFH}/mae_hessian"] == pytest.approx(0.5)
-    assert figures[f"searches/{EF}/frequency_mae_cm"] == pytest.approx(50.0)
-    assert not [k for k in figures if "second" in k or "cost" in k]
-
-
 def test_search_table_marks_failed_searches():
-    ref = S.ReferenceData(None, None, None, {"r0": {"barrier_eV": 1.0, "wavenumbers_cm": {
-        "reactant": [3000.0, 1000.0], "product": [3000.0, 1000.0], "ts": [-900.0, 2000.0]}}})
-    found = {EF: {"r0": {"failed": "RuntimeError: exploded"}},
-             EFH: {"r0": {"barrier_eV": 1.2, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
-                          "wavenumbers_cm": {"reactant": [3010.0, 990.0], "product": [3000.0, 1000.0],
-                                             "ts": [-800.0, 2000.0]}}}}
-    t = S.search_table(ref, found).set_index("mode")
+    summaries = {"r0": {"barrier_eV": 1.0, "wavenumbers_cm": {
+        "reactant": [3000.0, 1000.0], "product": [3000.0, 1000.0], "ts": [-900.0, 2000.0]}}}
+    found = {f"{EF} / seed 0": {"r0": {"failed": "RuntimeError: exploded"}},
+             f"{EFH} / seed 2": {"r0": {"barrier_eV": 1.2, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
+                                        "wavenumbers_cm": {"reactant": [3010.0, 990.0], "product": [3000.0, 1000.0],
+                                                           "ts": [-800.0, 2000.0]}}}}
+    t = S.search_table(summaries, found).set_index("mode")
     assert not t.loc[EF, "ts_confirmed"] and np.isnan(t.loc[EF, "barrier_error_eV"])
-    assert t.loc[EF, "note"].startswith("RuntimeError")
+    assert t.loc[EF, "note"].startswith("RuntimeError") and t.loc[EFH, "seed"] == 2
     assert t.loc[EFH, "ts_confirmed"] and t.loc[EFH, "barrier_error_eV"] == pytest.approx(0.2)
     assert t.loc[EFH, "freq_mae_minima_cm"] == pytest.approx(5.0) and t.loc[EFH, "freq_mae_ts_cm"] == 50.0
-    assert isinstance(t, pd.DataFrame)
 
 
 def synthetic_results() -> S.Results:
-    """A small :class:`Results` built by hand (no training), shaped like a smoke run's."""
-    err = pd.DataFrame(errors((0.5, 0.6, 0.7), REACTIONS[:2])).assign(
-        kind="displaced", amplitude_A=[0.05, np.nan, 0.2, 0.05, 0.2, np.nan, 0.05, 0.2], distance_A=0.1)
+    """A small :class:`Results` built by hand (no training)."""
+    errors = pd.DataFrame(error_rows((0.5, 0.6, 0.7), seeds=(0,), molecules=MOLECULES[:3])).assign(
+        kind="displaced", amplitude_A=0.1, distance_A=0.1)
     wn = {"reactant": [3000.0, 1000.0], "product": [3010.0, 990.0], "ts": [-900.0, 2000.0]}
-    barriers = {"r0": 1.0, "r1": 1.2}   # different barriers, so the per-reaction differences have some spread
-    summaries = {r: {"name": r, "description": f"reaction {r}", "barrier_eV": barriers[r], "reaction_energy_eV": -0.1,
+    summaries = {r: {"name": r, "description": f"reaction {r}", "barrier_eV": b, "reaction_energy_eV": -0.1,
                      "ts_imaginary": 1, "connects": True, "converged": True, "wavenumbers_cm": wn,
                      "path_energies_eV": [0.0, 0.5, 1.0, 0.4, -0.1], "max_asymmetry_eV_A2": 1e-4,
-                     "max_translation_sum_eV_A2": 2e-4, "max_element_eV_A2": 30.0} for r in REACTIONS[:2]}
-    runs = {EF: {"r0": {"failed": "RuntimeError: exploded"},
-                 "r1": {"barrier_eV": 1.3, "ts_imaginary": 2, "connects": None, "ts_rmsd_A": 0.2,
-                        "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.3, -0.1]}},
-            EFH: {r: {"barrier_eV": 1.1, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
-                      "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.1, -0.1]} for r in REACTIONS[:2]}}
-    ref = S.ReferenceData(None, None, None, summaries)
-    curve_err = pd.DataFrame(curve_errors(JITTER, 0.5 * JITTER[::-1])).assign(err_energy=1.0, mae_hessian=2.0)
-    costs = pd.DataFrame([{"mode": EF, "seconds_per_epoch": 0.1, "ratio_to_E+F": 1.0},
-                          {"mode": HC.FULL, "seconds_per_epoch": 0.9, "ratio_to_E+F": 9.0}])
-    return S.Results(reference=pd.DataFrame([{"reaction": r, "barrier (eV)": barriers[r]} for r in REACTIONS[:2]]),
-                     summaries=summaries, data_sizes={"critical": 6, "path": 6, "displaced": 8, "reactions": 2},
-                     modes=["E", EF, EFH], errors=err, search_runs=runs, searches=S.search_table(ref, runs),
-                     curve_errors=curve_err, curve=S.curve_means(curve_err), costs=costs, judged=EFH, seeds=[0])
+                     "max_translation_sum_eV_A2": 2e-4} for r, b in (("r0", 1.0), ("r1", 1.2))}
+    runs = {f"{EF} / seed 0": {"r0": {"failed": "RuntimeError: exploded"},
+                               "r1": {"barrier_eV": 1.3, "ts_imaginary": 2, "connects": None, "ts_rmsd_A": 0.2,
+                                      "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.3, -0.1]}},
+            f"{EFH} / seed 0": {r: {"barrier_eV": 1.1, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
+                                    "wavenumbers_cm": wn, "path_energies_eV": [0.0, 1.1, -0.1]} for r in summaries}}
+    reference = {m: [3000.0, 1000.0] for m in MOLECULES[:3]}
+    found = {f"{mode} / seed 0": {m: {"wavenumbers_cm": [3000.0 + d, 1000.0], "converged": True, "rmsd_A": 0.01}
+                                  for m in MOLECULES[:3]} for mode, d in ((EF, 60.0), (EFH, 20.0))}
+    costs = pd.DataFrame([{"mode": EF, "repeat": 0, "seconds_per_epoch": 0.1, "ratio_to_E+F": 1.0},
+                          {"mode": HC.FULL, "repeat": 0, "seconds_per_epoch": 0.9, "ratio_to_E+F": 9.0}])
+    return S.Results(reference=pd.DataFrame([{"reaction": r, "barrier (eV)": s["barrier_eV"]}
+                                             for r, s in summaries.items()]),
+                     summaries=summaries, molecules=pd.DataFrame([{"molecule": m, "role": "test"} for m in reference]),
+                     data_sizes={"reactions": 2, "critical": 6, "test molecules": 3}, modes=[EF, EFH],
+                     training=pd.DataFrame([{"mode": EF, "seed": 0, "final training loss": 0.1}]),
+                     losses=pd.DataFrame([{"mode": EF, "seed": 0, "epoch": 1, "loss": 0.1}]), errors=errors,
+                     frequencies=S.frequency_table(reference, found), reference_wavenumbers=reference,
+                     model_wavenumbers=found, search_runs=runs, searches=S.search_table(summaries, runs), costs=costs,
+                     judged=EFH, seeds=[11], train_sizes=[100])
 
 
-def test_results_round_trip_through_json():
-    import json
-
+def test_results_round_trip_and_figures():
     original = synthetic_results()
     back = S.Results.from_json(json.loads(json.dumps(original.to_json())))
-    assert S.figures(back) == S.figures(original)
-    assert f"searches/{EF}/barrier_mae_eV" in S.figures(original)       # the failed search is left out
-    assert f"curve/{EFH}/n=3/mae_forces" in S.figures(original)
-    for name in ("reference", "errors", "searches", "curve_errors", "curve", "costs"):
+    figures = S.figures(original)
+    assert S.figures(back) == figures
+    assert figures["baseline/zero_barrier_mae_eV"] == pytest.approx(1.1)
+    assert figures[f"frequencies/{EF}/mae_cm"] == pytest.approx(30.0)
+    assert figures[f"test/n=100/{EFH}/mae_hessian"] == pytest.approx(
+        np.mean([r["mae_hessian"] for r in error_rows((0.5, 0.6, 0.7), seeds=(0,), molecules=MOLECULES[:3])
+                 if r["mode"] == EFH]))
+    assert not [k for k in figures if "second" in k or "cost" in k]
+    for name in ("reference", "errors", "searches", "frequencies", "costs", "training", "losses"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(original, name), check_dtype=False)
-    assert back.search_runs == original.search_runs and back.summaries == original.summaries
-    assert (back.modes, back.judged, back.seeds, back.data_sizes) == (original.modes, EFH, [0], original.data_sizes)
+    assert back.model_wavenumbers == original.model_wavenumbers and back.search_runs == original.search_runs
     verdicts = C.judge(S.CLAIMS, back.claims_input(), "smoke")
     assert [v.evidence for v in verdicts] == [v.evidence for v in C.judge(S.CLAIMS, original.claims_input(), "smoke")]
 
@@ -347,10 +365,9 @@ def test_the_study_contract():
     config = with_runtime(S.model_config(p, "hvp"), S.RunOptions(device="cpu", devices=1))
     assert config.device == "cpu"
     # Runtime settings never enter the cache key of a model.
-    job = S.train_job(p, S.Dataset(), EF, S.RunOptions(device="cpu"))
-    assert S._train.key(**job) == S._train.key(**S.train_job(p, S.Dataset(), EF, S.RunOptions(device="auto",
-                                                                                           executor="in-process")))
+    job = S.train_job(p, S.Dataset(), EF, 0, S.RunOptions(device="cpu"))
+    assert S._train.key(**job) == S._train.key(**S.train_job(p, S.Dataset(), EF, 0,
+                                                             S.RunOptions(device="auto", executor="in-process")))
     assert "options" not in S._train.key_params(**job)
     keyed = S._train.key_params(**job)["config"]
     assert keyed.device == "auto" and keyed.train.progress is False and keyed.train.devices == 1
-

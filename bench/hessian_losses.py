@@ -70,7 +70,7 @@ if __name__ == "__main__":
     names = ["E+F", "E+F+H (full)", "E+F+H (full, schnetpack)", "E+F+H (HVP, k=1)", "E+F+H (HVP, k=4)",
              "E+F+H (HVP, k=16)"]
     times = {n: seconds_per_epoch(p, train, n) for n in names}
-    print(f"Hessian losses: SchNet {p.model_size} float64, {len(train)} critical points "
+    print(f"Hessian losses: SchNet {p.model_size} float64, {len(train)} training structures "
           f"({int(np.max(train.n_atoms()))} atoms max), batch {p.batch_size}, {EPOCHS} epochs each, "
           f"{torch.get_num_threads()} threads")
     for n, t in times.items():

@@ -407,15 +407,26 @@ def _test_errors(out: Path, *, model: SavedModel, frames: Dataset, minima: Datas
 def test_errors(p: Params, cache: Cache, models: Mapping[ModelPoint, Trained], ref: ReferenceData,
                 options: RunOptions = RunOptions(), executor: Executor | None = None) -> pd.DataFrame:
     """:func:`prediction_errors` of every model on the held-out molecules (cached, one model per point of
-    ``executor``), with ``n_molecules``, ``mode`` and ``seed`` columns; Hessian errors for the models of the
-    largest training set only (the learning curve is judged on forces)."""
+    ``executor``), with ``n_molecules``, ``mode`` and ``seed`` columns and the geometry's
+    :func:`zero_model_errors`; Hessian errors for the models of the largest training set only (the learning
+    curve is judged on forces)."""
     largest = max(p.train_sizes)
     entries = _map(executor, lambda a: _test_errors.entry(cache, **a),
                    [dict(model=t.saved(options.device), frames=ref.test, minima=ref.test_minima,
                          hessians=pt.n_molecules == largest) for pt, t in models.items()],
                    "test errors (one per model)", options.progress)
+    zero = zero_model_errors(ref.test)
     return pd.concat([pd.read_json(Path(e) / "errors.json", orient="records").assign(
-        n_molecules=pt.n_molecules, mode=pt.mode, seed=pt.seed) for pt, e in zip(models, entries)], ignore_index=True)
+        n_molecules=pt.n_molecules, mode=pt.mode, seed=pt.seed, **zero) for pt, e in zip(models, entries)],
+        ignore_index=True)
+
+
+def zero_model_errors(frames: Dataset) -> dict[str, np.ndarray]:
+    """Per geometry of ``frames``: the force MAE (eV/A) and Hessian MAE (eV/A^2) of a model that predicts zero
+    forces and a zero Hessian everywhere (the mean |reference| values): the baseline of a model that learnt no
+    curvature."""
+    return {"zero_forces": np.array([np.mean(np.abs(a.arrays[keys.REF_forces])) for a in frames]),
+            "zero_hessian": np.array([np.mean(np.abs(_hessian(a))) for a in frames])}
 
 
 # -- frequencies of the held-out molecules on the models ------------------------------------------
@@ -519,28 +530,46 @@ def model_searches(p: Params, cache: Cache, models: Mapping[ModelPoint, Trained]
     return {run_name(pt): json.loads((Path(e) / "searches.json").read_text()) for pt, e in zip(largest, entries)}
 
 
+def barriers_at_reference(p: Params, models: Mapping[ModelPoint, Trained], ref: ReferenceData
+                          ) -> dict[str, dict[str, float]]:
+    """Per model of the largest training set (key :func:`run_name`) and reaction: the model's barrier (eV) at the
+    reference reactant and saddle, with no search; both are training geometries, so this is how well the model
+    fits its own training points."""
+    out = {}
+    for pt, t in models.items():
+        if pt.n_molecules == max(p.train_sizes):
+            energies = t.model.predict(list(ref.critical)).energies
+            at = {(a.info["reaction"], a.info["kind"]): e for a, e in zip(ref.critical, energies)}
+            out[run_name(pt)] = {r: float(at[(r, "ts")] - at[(r, "reactant")]) for r in p.reactions}
+    return out
+
+
 def run_name(pt: ModelPoint) -> str:
     """Key of a model's searches: ``"<mode> / seed <s>"``."""
     return f"{pt.mode} / seed {pt.seed}"
 
 
-def search_table(summaries: Mapping[str, dict], searches: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
+def search_table(summaries: Mapping[str, dict], searches: Mapping[str, Mapping[str, dict]],
+                 fitted: Mapping[str, Mapping[str, float]] | None = None) -> pd.DataFrame:
     """Per (model, reaction): barrier vs reference (eV), saddle RMSD to the reference saddle (A), imaginary
-    modes, connection, whether the saddle is confirmed, and the frequency MAE (cm^-1) at minima and saddle.
+    modes, connection, whether the saddle is confirmed, the frequency MAE (cm^-1) at minima and saddle, and,
+    with ``fitted`` (:func:`barriers_at_reference`), the error of the barrier at the reference geometries.
     Models are keyed as :func:`run_name` writes them."""
     rows = []
     for run, by_reaction in searches.items():
         mode, _, seed = run.rpartition(" / seed ")
         for name, s in by_reaction.items():
             r = summaries[name]
-            row = {"mode": mode, "seed": int(seed), "reaction": name, "barrier_ref_eV": r["barrier_eV"]}
+            row = {"mode": mode, "seed": int(seed), "reaction": name, "barrier_ref_eV": r["barrier_eV"],
+                   "fit_error_eV": abs(fitted[run][name] - r["barrier_eV"]) if fitted else np.nan}
             if "failed" in s:
                 rows.append({**row, "barrier_eV": np.nan, "barrier_error_eV": np.nan, "ts_rmsd_A": np.nan,
                              "ts_imaginary": -1, "connects": False, "ts_confirmed": False,
                              "freq_mae_minima_cm": np.nan, "freq_mae_ts_cm": np.nan, "note": s["failed"]})
                 continue
             w, wr = s["wavenumbers_cm"], r["wavenumbers_cm"]
-            rows.append({**row, "barrier_eV": s["barrier_eV"], "barrier_error_eV": abs(s["barrier_eV"] - r["barrier_eV"]),
+            rows.append({**row, "barrier_eV": s["barrier_eV"],
+                         "barrier_error_eV": abs(s["barrier_eV"] - r["barrier_eV"]),
                          "ts_rmsd_A": s["ts_rmsd_A"], "ts_imaginary": s["ts_imaginary"],
                          "connects": bool(s["connects"]),
                          "ts_confirmed": s["ts_imaginary"] == 1 and s["connects"] is not False,
@@ -556,18 +585,21 @@ def _epoch_costs(out: Path, *, train: Dataset, runs: Mapping[str, tuple[SchNetCo
     """Seconds per epoch of every run, ``repeats`` times in turn, timed where ``options`` say (``timed_on``:
     device, devices, strategy)."""
     rows = []
+    names = list(runs)
     for r in range(repeats):
-        for name, (config, targets) in runs.items():
+        for name in names[r % len(names):] + names[:r % len(names)]:   # each mode leads a repeat in turn
+            config, targets = runs[name]
             report = SchNetPotential(with_runtime(config, options)).fit(train, targets=targets)
             rows.append({"mode": name, "repeat": r, "seconds_per_epoch": report.wall_time_s / report.epochs})
     (out / "costs.json").write_text(json.dumps(rows, indent=1))
 
 
 def epoch_costs(p: Params, cache: Cache, train: Dataset, options: RunOptions = RunOptions()) -> pd.DataFrame:
-    """Seconds per training epoch of E+F, E+F+H (full) and E+F+H (HVP) for each k in ``cost_probes``, on the
-    first ``cost_structures`` structures of ``train``, taken ``cost_repeats`` times in turn in this process on
-    the device of ``options``; with the ratio of each timing to E+F's of the same repeat. Unlike every other
-    cached step, this one keys on the device: a timing measures the device it ran on."""
+    """Seconds per training epoch of E+F, E+F+H (full) and E+F+H (HVP) for each k in ``cost_probes``, on
+    ``cost_structures`` structures of ``train`` drawn at random (seeded), taken ``cost_repeats`` times in turn in
+    this process on the device of ``options``, each mode leading one repeat in turn; with the ratio of each
+    timing to E+F's of the same repeat. Unlike every other cached step, this one keys on the device: a timing
+    measures the device it ran on."""
     runs = {E_AND_F: (model_config(p, "full", p.cost_epochs), Targets(p.energy_weight, p.force_weight))}
     h = Targets(p.energy_weight, p.force_weight, p.hessian_weight)
     runs[efh_mode("full", 0)] = (model_config(p, "full", p.cost_epochs), h)
@@ -576,7 +608,8 @@ def epoch_costs(p: Params, cache: Cache, train: Dataset, options: RunOptions = R
         runs[efh_mode("hvp", k)] = (dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                                           hessian_probes=k)), h)
     timed_on = f"{resolve_device(options.device)} x{options.devices} {options.strategy}"
-    entry = _epoch_costs.entry(cache, train=train.subset(np.arange(min(p.cost_structures, len(train)))), runs=runs,
+    sample = np.random.default_rng(stream_seed(p.seed, "cost structures")).permutation(len(train))
+    entry = _epoch_costs.entry(cache, train=train.subset(np.sort(sample[:p.cost_structures])), runs=runs,
                                repeats=p.cost_repeats, timed_on=timed_on, options=options)
     costs = pd.DataFrame(json.loads((entry / "costs.json").read_text()))
     ef = costs[costs["mode"] == E_AND_F].set_index("repeat")["seconds_per_epoch"]
@@ -649,7 +682,8 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
                    losses=loss_histories(models, max(p.train_sizes)), errors=errors,
                    frequencies=frequency_table(reference, frequencies), reference_wavenumbers=reference,
                    model_wavenumbers=frequencies,
-                   search_runs=searches, searches=search_table(ref.summaries, searches), costs=costs,
+                   search_runs=searches,
+                   searches=search_table(ref.summaries, searches, barriers_at_reference(p, models, ref)), costs=costs,
                    judged=judged_mode(p), seeds=[training_seed(p, s) for s in range(p.training_seeds)],
                    train_sizes=sorted(p.train_sizes))
 

@@ -132,9 +132,11 @@ SEEDS3 = [11, 12, 13]
 MOLECULES = [f"m{i}" for i in range(24)]
 
 
-def error_rows(factors, seeds=(0, 1, 2), molecules=MOLECULES, n=100, efh_n=None, rng_seed=0) -> list[dict]:
-    """Two test geometries per (seed, molecule); E+F+H's errors are E+F's times ``factors`` (per metric) times
-    a log-normal jitter (sd 0.2) per (seed, molecule)."""
+def error_rows(factors, seeds=(0, 1, 2), molecules=MOLECULES, n=100, efh_n=None, rng_seed=0, zero=3.0
+               ) -> list[dict]:
+    """Two displaced test geometries per (seed, molecule); E+F+H's errors are E+F's times ``factors`` (per
+    metric) times a log-normal jitter (sd 0.2) per (seed, molecule); the zero model's force and Hessian errors
+    are E+F's times ``zero``."""
     rng = np.random.default_rng(rng_seed)
     rows = []
     for s in seeds:
@@ -142,8 +144,10 @@ def error_rows(factors, seeds=(0, 1, 2), molecules=MOLECULES, n=100, efh_n=None,
             jit = np.exp(rng.normal(0, 0.2))
             for scale in (0.5, 1.5):
                 base = {k: (j + 1) * scale for k in S.METRICS}
-                rows.append({"mode": EF, "seed": s, "molecule": m, "n_molecules": n, **base})
-                rows.append({"mode": EFH, "seed": s, "molecule": m, "n_molecules": efh_n or n,
+                common = {"seed": s, "molecule": m, "kind": "displaced", "zero_forces": zero * base["mae_forces"],
+                          "zero_hessian": zero * base["mae_hessian"]}
+                rows.append({"mode": EF, "n_molecules": n, **common, **base})
+                rows.append({"mode": EFH, "n_molecules": efh_n or n, **common,
                              **{k: v * f * jit for (k, v), f in zip(base.items(), factors)}})
     return rows
 
@@ -165,7 +169,19 @@ def test_extrapolation_on_held_out_molecules():
     assert ev.value == pytest.approx(min(expected_log_ratio(better, k) for k in S.METRICS))
     assert ev.value == pytest.approx(expected_log_ratio(better, "mae_hessian"))   # the smallest gain decides
     assert ev.n == 3 and ev.powered and ev.ci_low > 0 and C.verdict_of(ev) == C.REPRODUCED
-    assert "3 seed(s) x 24 held-out molecules" in ev.context
+    assert "24 held-out molecules x 3 seed(s)" in ev.context
+    # minima are reported, not judged: E+F+H doing badly at them changes nothing
+    minima = [{**r, "kind": "minimum", **({k: 100.0 for k in S.METRICS} if r["mode"] == EFH else {})}
+              for r in better]
+    assert HC.judge_extrapolation(results_of(better + minima)).value == pytest.approx(ev.value)
+    # an E+F+H that beats E+F but not a model predicting zero forces and a zero Hessian has learnt no curvature
+    flat = error_rows((0.5, 0.6, 0.7), zero=0.55)
+    ev = HC.judge_extrapolation(results_of(flat))
+    e = pd.DataFrame(flat)
+    efh = e[e["mode"] == EFH].groupby(["seed", "molecule"]).mean(numeric_only=True)
+    # the Hessian part decides: log(0.55 / (0.7 jitter)) < log(0.55 / (0.6 jitter)) for forces
+    assert ev.value == pytest.approx(np.mean(np.log(efh["zero_hessian"] / efh["mae_hessian"])))
+    assert ev.ci_high < 0 and C.verdict_of(ev) == C.NOT_REPRODUCED
     worse = error_rows((0.5, 0.6, 1.6))
     ev = HC.judge_extrapolation(results_of(worse))
     assert ev.ci_high < 0 and C.verdict_of(ev) == C.NOT_REPRODUCED
@@ -303,7 +319,9 @@ def test_search_table_marks_failed_searches():
              f"{EFH} / seed 2": {"r0": {"barrier_eV": 1.2, "ts_imaginary": 1, "connects": True, "ts_rmsd_A": 0.05,
                                         "wavenumbers_cm": {"reactant": [3010.0, 990.0], "product": [3000.0, 1000.0],
                                                            "ts": [-800.0, 2000.0]}}}}
-    t = S.search_table(summaries, found).set_index("mode")
+    t = S.search_table(summaries, found, {f"{EF} / seed 0": {"r0": 0.7}, f"{EFH} / seed 2": {"r0": 1.05}}
+                       ).set_index("mode")
+    assert t["fit_error_eV"].tolist() == pytest.approx([0.3, 0.05])
     assert not t.loc[EF, "ts_confirmed"] and np.isnan(t.loc[EF, "barrier_error_eV"])
     assert t.loc[EF, "note"].startswith("RuntimeError") and t.loc[EFH, "seed"] == 2
     assert t.loc[EFH, "ts_confirmed"] and t.loc[EFH, "barrier_error_eV"] == pytest.approx(0.2)
@@ -313,7 +331,7 @@ def test_search_table_marks_failed_searches():
 def synthetic_results() -> S.Results:
     """A small :class:`Results` built by hand (no training)."""
     errors = pd.DataFrame(error_rows((0.5, 0.6, 0.7), seeds=(0,), molecules=MOLECULES[:3])).assign(
-        kind="displaced", amplitude_A=0.1, distance_A=0.1)
+        amplitude_A=0.1, distance_A=0.1)
     wn = {"reactant": [3000.0, 1000.0], "product": [3010.0, 990.0], "ts": [-900.0, 2000.0]}
     summaries = {r: {"name": r, "description": f"reaction {r}", "barrier_eV": b, "reaction_energy_eV": -0.1,
                      "ts_imaginary": 1, "connects": True, "converged": True, "wavenumbers_cm": wn,
@@ -347,7 +365,11 @@ def test_results_round_trip_and_figures():
     assert S.figures(back) == figures
     assert figures["baseline/zero_barrier_mae_eV"] == pytest.approx(1.1)
     assert figures[f"frequencies/{EF}/mae_cm"] == pytest.approx(30.0)
-    assert figures[f"test/n=100/{EFH}/mae_hessian"] == pytest.approx(
+    assert figures["baseline/displaced/zero_forces_mae_forces"] == pytest.approx(
+        3 * np.mean([r["mae_forces"] for r in error_rows((1, 1, 1), seeds=(0,), molecules=MOLECULES[:3])
+                     if r["mode"] == EF]))
+    assert figures[f"searches/{EF}/barrier_mae_eV"] == pytest.approx((1.0 + 0.1) / 2)   # the failure charged 1.0
+    assert figures[f"test/displaced/n=100/{EFH}/mae_hessian"] == pytest.approx(
         np.mean([r["mae_hessian"] for r in error_rows((0.5, 0.6, 0.7), seeds=(0,), molecules=MOLECULES[:3])
                  if r["mode"] == EFH]))
     assert not [k for k in figures if "second" in k or "cost" in k]

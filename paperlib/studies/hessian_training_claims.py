@@ -236,13 +236,14 @@ def judge_less_data(results: Mapping[str, Any]) -> C.Evidence | None:
     if e.empty or len(sizes) < 2:
         return None
     largest, smaller = sizes[-1], sizes[-2]
+    e = e[e["kind"] == "displaced"]
     pair = _paired(e, "mae_forces", (largest, E_AND_F), (smaller, results["judged"]))
     if pair is None:
         return None
     interval = crossed_log_ratio(*pair)[0]
     means = e.groupby(["n_molecules", "mode"])["mae_forces"].mean()
     efh = results["judged"]
-    context = (f"test force MAE (eV/A): E+F with " + ", ".join(f"{n} {means.loc[(n, E_AND_F)]:.3f}" for n in sizes
+    context = (f"force MAE on displaced geometries of held-out molecules (eV/A): E+F with " + ", ".join(f"{n} {means.loc[(n, E_AND_F)]:.3f}" for n in sizes
                                                                if (n, E_AND_F) in means.index)
                + f"; {efh} with "
                + ", ".join(f"{n} {means.loc[(n, efh)]:.3f}" for n in sizes if (n, efh) in means.index)
@@ -300,8 +301,8 @@ CLAIMS: tuple[C.Claim, ...] = (
             "of log(E+F MAE / E+F+H MAE). Threshold 0. Only minima of unseen molecules are tested (saddles of the "
             "reactions are training data). " + _MOLECULES, judge_frequencies),
     C.Claim("5 less data", "Hessians reduce the amount of training data needed.",
-            "learning curve over the number of training molecules, always tested on the same held-out molecules. "
-            "Statistic: mean over seeds x held-out molecules of log(force MAE of E+F with the largest training set "
+            "learning curve over the number of training molecules, always tested on the displaced geometries of the "
+            "same held-out molecules. Statistic: mean over seeds x held-out molecules of log(force MAE of E+F with the largest training set "
             "/ force MAE of E+F+H with the next smaller one); above 0 means E+F+H reaches E+F's accuracy with "
             "fewer molecules. Threshold 0. " + _MOLECULES, judge_less_data),
     C.Claim("6 cost", "The price is a more expensive training.",

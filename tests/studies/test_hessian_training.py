@@ -208,6 +208,8 @@ def test_less_data_compares_efh_with_fewer_molecules():
     ev = HC.judge_less_data(results_of(rows, sizes=(50, 100)))
     assert ev.value == pytest.approx(expected_log_ratio(rows, "mae_forces", 100, 50))
     assert C.verdict_of(ev) == C.REPRODUCED and "with 100 molecules / E+F+H force MAE with 50" in ev.statistic
+    minima = [{**r, "kind": "minimum", "mae_forces": 9.0 if r["mode"] == EFH else 0.01} for r in rows]
+    assert HC.judge_less_data(results_of(rows + minima, sizes=(50, 100))).value == pytest.approx(ev.value)
     assert HC.judge_less_data(results_of(rows, sizes=(100,))) is None
 
 

@@ -94,7 +94,6 @@ NACL_SELECTION = register(Schema(
 ))
 
 
-RMD17_MOLECULES = "paperlib.sampling.molecules:RMD17_SMILES"
 QM7B_ELEMENTS = ("H", "C", "N", "O", "S", "Cl")
 
 
@@ -105,6 +104,11 @@ def _doubling(name: str, sizes: list[int]) -> str | None:
 
 
 def _gradients_checks(v: Mapping[str, Any]) -> str | None:
+    from paperlib.sampling.molecules import molecule_spec_error
+
+    msg = molecule_spec_error(v["molecule"])
+    if msg:
+        return f"parameter 'molecule': {msg}"
     for name in ("krr_sizes", "gp_sizes", "qm7b_sizes"):
         msg = _doubling(name, v[name])
         if msg:
@@ -141,7 +145,8 @@ GRADIENTS = register(Schema(
     title="The role of gradients: energies vs energies + forces (Christensen & von Lilienfeld)",
     params=(
         Param("seed", "int", "master random seed", low=0),
-        Param("molecule", "str", "rMD17 molecule simulated with the reference", choices=RMD17_MOLECULES),
+        Param("molecule", "str", "molecule simulated with the reference: an rMD17 name, 'smiles:<SMILES>' or a "
+                                 "path to an xyz/extxyz file of one molecule"),
         Param("dataset_path", "path", "an rMD17 .npz file to use instead of reference MD (empty: simulate)"),
         Param("temperature_K", "float", "Langevin MD temperature, K", low=10, high=3000),
         Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),

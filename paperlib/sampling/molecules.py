@@ -98,3 +98,53 @@ def small_molecules(max_heavy_atoms: int, heavy_elements: tuple[str, ...] = ("C"
             continue
         out.append((smiles, name))
     return out
+
+
+SMILES_PREFIX = "smiles:"
+STRUCTURE_SUFFIXES = (".xyz", ".extxyz")
+MOLECULE_SPEC = (f"an rMD17 molecule ({', '.join(RMD17_SMILES)}), '{SMILES_PREFIX}<SMILES>' or a path to an "
+                 f"{'/'.join(STRUCTURE_SUFFIXES)} file holding one molecule")
+"""What a ``molecule`` parameter may name (for error messages)."""
+
+
+def molecule_structure(spec: str) -> Atoms:
+    """A starting structure of the molecule that ``spec`` names: an rMD17 molecule (:func:`rmd17_molecule`),
+    ``"smiles:<SMILES>"`` (:func:`from_smiles`) or a path to an xyz/extxyz file of one molecule (its first
+    structure, without cell or periodicity). Raises ValueError, saying what is allowed, otherwise."""
+    if spec in RMD17_SMILES:
+        return rmd17_molecule(spec)
+    if spec.startswith(SMILES_PREFIX):
+        atoms = from_smiles(spec[len(SMILES_PREFIX):].strip())
+    elif Path(spec).suffix.lower() in STRUCTURE_SUFFIXES and Path(spec).is_file():
+        from ase.io import read
+
+        try:
+            read_atoms = read(spec, index=0)
+        except Exception as err:   # ase raises many kinds for a malformed file
+            raise ValueError(f"{spec!r} is not a readable xyz/extxyz file ({type(err).__name__}: {err})") from err
+        atoms = Atoms(read_atoms.numbers, positions=read_atoms.positions)
+        if len(atoms) < 2:
+            raise ValueError(f"{spec!r} holds {len(atoms)} atom(s); a molecule needs at least 2")
+    else:
+        raise ValueError(f"got {spec!r}; allowed: {MOLECULE_SPEC}")
+    atoms.info["molecule"] = spec
+    return atoms
+
+
+def molecule_spec_error(spec: str) -> str | None:
+    """Why ``spec`` names no molecule (None when it does), without embedding or computing anything heavy: an
+    rMD17 name, a SMILES that RDKit parses, or a readable structure file."""
+    if spec.startswith(SMILES_PREFIX):
+        from rdkit import Chem, RDLogger
+
+        RDLogger.DisableLog("rdApp.*")   # the message below says what is wrong
+        smiles = spec[len(SMILES_PREFIX):].strip()
+        if not smiles or Chem.MolFromSmiles(smiles) is None:
+            return f"got {spec!r}: RDKit cannot parse the SMILES {smiles!r}; allowed: {MOLECULE_SPEC}"
+        return None
+    try:
+        if spec not in RMD17_SMILES:
+            molecule_structure(spec)
+    except ValueError as err:
+        return str(err) if str(err).startswith("got ") else f"got {spec!r}: {err}; allowed: {MOLECULE_SPEC}"
+    return None

@@ -36,7 +36,7 @@ from paperlib.models.gpr import FCHLConfig, FCHLPotential, select_hyperparameter
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import XTBSettings, relax
 from paperlib.sampling.md import xtb_langevin_trajectories
-from paperlib.sampling.molecules import read_smiles_list, rmd17_molecule
+from paperlib.sampling.molecules import molecule_structure, read_smiles_list
 from paperlib.sampling.normal_modes import xtb_normal_mode_set
 from paperlib.studies.contract import StudyParams, StudyResults
 from paperlib.timing import Timer
@@ -58,10 +58,12 @@ class Params(StudyParams):
 
 # -- reference data -------------------------------------------------------------------------------
 @cached_step(runtime=("progress",))
-def _reference_md(out: Path, *, molecule: str, temperature_K: float, timestep_fs: float, friction_per_fs: float,
+def _reference_md(out: Path, *, start: Dataset, temperature_K: float, timestep_fs: float, friction_per_fs: float,
                   equil_steps: int, stride: int, frames_per_trajectory: int, n_trajectories: int, seed: int,
                   progress: bool) -> None:
-    start = relax(rmd17_molecule(molecule))
+    """Langevin GFN2-xTB trajectories from the relaxed structure of the one molecule in ``start`` (keyed by its
+    atoms and positions, so a structure file is keyed by its content)."""
+    start = relax(start[0])
     frames = xtb_langevin_trajectories(start, XTBSettings(), n_trajectories=n_trajectories, seed=seed,
                                        temperature_K=temperature_K, timestep_fs=timestep_fs,
                                        friction_per_fs=friction_per_fs, equil_steps=equil_steps,
@@ -85,7 +87,7 @@ def single_molecule_data(p: Params, cache: Cache, progress: bool = True) -> tupl
         rest, test = random_split(len(data), p.n_test, stream_seed(p.seed, "test_split"))
         return data.subset(rest), data.subset(test)
     stride = max(1, round(p.stride_fs / p.timestep_fs))
-    common = dict(molecule=p.molecule, temperature_K=p.temperature_K, timestep_fs=p.timestep_fs,
+    common = dict(start=Dataset([molecule_structure(p.molecule)]), temperature_K=p.temperature_K, timestep_fs=p.timestep_fs,
                   friction_per_fs=p.friction_per_fs, equil_steps=p.equil_steps, stride=stride,
                   n_trajectories=p.n_trajectories)
     out = []

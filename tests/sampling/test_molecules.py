@@ -36,3 +36,26 @@ def test_bad_smiles_and_names_are_reported():
         from_smiles("C1CC")
     with pytest.raises(ValueError, match="allowed"):
         rmd17_molecule("water")
+
+
+def test_a_molecule_is_named_by_rmd17_name_smiles_or_structure_file(tmp_path):
+    import numpy as np
+    from ase.io import write
+
+    from paperlib.sampling.molecules import molecule_spec_error, molecule_structure
+
+    assert molecule_structure("ethanol").get_chemical_formula() == "C2H6O"
+    amide = molecule_structure("smiles:CC(=O)N")
+    assert amide.get_chemical_formula() == "C2H5NO" and amide.info["molecule"] == "smiles:CC(=O)N"
+    path = tmp_path / "water.xyz"
+    write(path, [amide, molecule_structure("ethanol")])   # two structures: the first one is used
+    got = molecule_structure(str(path))
+    np.testing.assert_allclose(got.positions, amide.positions, atol=1e-6)
+    assert not got.pbc.any() and molecule_spec_error(str(path)) is None
+    assert molecule_spec_error("smiles:CCO") is None and molecule_spec_error("aspirin") is None
+    assert "cannot parse the SMILES 'C(('" in molecule_spec_error("smiles:C((")
+    assert "cannot parse" in molecule_spec_error("smiles:")
+    (tmp_path / "bad.xyz").write_text("two\nnot a number\nH 0 0\n")
+    assert "not a readable xyz/extxyz file" in molecule_spec_error(str(tmp_path / "bad.xyz"))
+    with pytest.raises(ValueError, match="allowed: an rMD17 molecule"):
+        molecule_structure("benzene.pdb")

@@ -227,11 +227,12 @@ def test_bad_parameters_are_named(override, name):
         resolve("gradients", "smoke", override)
 
 
-def test_malonaldehyde_runs_like_ethanol(cache):
-    p = study.Params.resolve("smoke", {"molecule": "malonaldehyde", "krr_sizes": [4, 8], "gp_sizes": [4, 8],
+@pytest.mark.parametrize("molecule, formula", [("malonaldehyde", "C3H4O2"), ("smiles:CC(=O)N", "C2H5NO")])
+def test_another_molecule_runs_like_ethanol(cache, molecule, formula):
+    p = study.Params.resolve("smoke", {"molecule": molecule, "krr_sizes": [4, 8], "gp_sizes": [4, 8],
                                        "n_draws": 2})
     pool, test = study.single_molecule_data(p, cache, progress=False)
-    assert pool[0].get_chemical_formula(mode="hill") == "C3H4O2" and len(test) == p.n_test
+    assert pool[0].get_chemical_formula(mode="hill") == formula and len(test) == p.n_test
     hyper = {study.E_ONLY: study.hyperparameters(p, cache, pool, with_forces=False),
              study.E_AND_F: study.hyperparameters(p, cache, pool, with_forces=True)}
     df = study.kernel_curves(p, cache, pool, test, hyper, {study.E_ONLY: p.krr_sizes, study.E_AND_F: p.gp_sizes},

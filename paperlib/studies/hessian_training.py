@@ -358,6 +358,11 @@ def train_models(p: Params, cache: Cache, ref: ReferenceData, points: Sequence[M
             for pt, e in zip(points, entries)}
 
 
+def largest_models(p: Params, models: Mapping[ModelPoint, Trained]) -> dict[ModelPoint, Trained]:
+    """The models of the largest training set (those that claims 1-4 judge), in the order of ``models``."""
+    return {pt: t for pt, t in models.items() if pt.n_molecules == max(p.train_sizes)}
+
+
 def training_table(p: Params, ref: ReferenceData, models: Mapping[ModelPoint, Trained]) -> pd.DataFrame:
     """One row per model: training molecules and structures, mode, seed index, loss weights, epochs and the
     last epoch's training loss."""
@@ -458,7 +463,7 @@ def model_frequencies(p: Params, cache: Cache, models: Mapping[ModelPoint, Train
     """Per model of the largest training set (key :func:`run_name`): each held-out molecule relaxed on the model
     from its reference minimum, and the model's wavenumbers there (cached; one model per point of ``executor``).
     Only the held-out molecules' minima are relaxed."""
-    largest = {pt: t for pt, t in models.items() if pt.n_molecules == max(p.train_sizes)}
+    largest = largest_models(p, models)
     entries = _map(executor, lambda m: _model_frequencies.entry(cache, model=m, minima=ref.test_minima,
                                                                 steps=p.search_steps),
                    [t.saved(options.device) for t in largest.values()], "frequencies of the test molecules",
@@ -522,7 +527,7 @@ def model_searches(p: Params, cache: Cache, models: Mapping[ModelPoint, Trained]
     """Per model of the largest training set (key ``"<mode> / seed <s>"``): minima, NEB path, saddle search
     and frequencies of every reaction (cached), started from the reference minima and the same rough saddle
     guess as the reference; one model per point of ``executor``."""
-    largest = {pt: t for pt, t in models.items() if pt.n_molecules == max(p.train_sizes)}
+    largest = largest_models(p, models)
     search = dict(critical=ref.critical, reactions=list(p.reactions), n_images=p.n_images, steps=p.search_steps)
     entries = _map(executor, lambda model: _model_search.entry(cache, model=model, **search),
                    [t.saved(options.device) for t in largest.values()], "NEB and saddle searches (one per model)",
@@ -536,11 +541,10 @@ def barriers_at_reference(p: Params, models: Mapping[ModelPoint, Trained], ref: 
     reference reactant and saddle, with no search; both are training geometries, so this is how well the model
     fits its own training points."""
     out = {}
-    for pt, t in models.items():
-        if pt.n_molecules == max(p.train_sizes):
-            energies = t.model.predict(list(ref.critical)).energies
-            at = {(a.info["reaction"], a.info["kind"]): e for a, e in zip(ref.critical, energies)}
-            out[run_name(pt)] = {r: float(at[(r, "ts")] - at[(r, "reactant")]) for r in p.reactions}
+    for pt, t in largest_models(p, models).items():
+        energies = t.model.predict(list(ref.critical)).energies
+        at = {(a.info["reaction"], a.info["kind"]): e for a, e in zip(ref.critical, energies)}
+        out[run_name(pt)] = {r: float(at[(r, "ts")] - at[(r, "reactant")]) for r in p.reactions}
     return out
 
 

@@ -30,6 +30,9 @@ PRESSURE: Final[str] = "pressure_bar"
 TRAJECTORY: Final[str] = "trajectory"
 """Integer id of the MD run a frame came from (``Atoms.info``)."""
 
+TIME_FS: Final[str] = "time_fs"
+"""Simulated time of a frame since its run started (equilibration included), fs (``Atoms.info``)."""
+
 
 def prediction_key(model: str, quantity: str) -> str:
     """Key under which a model's prediction of ``quantity`` (``energy``, ``forces``...) is stored."""

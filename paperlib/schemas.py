@@ -114,16 +114,25 @@ def _gradients_checks(v: Mapping[str, Any]) -> str | None:
         if msg:
             return msg
     if any(b <= a for a, b in zip(v["nn_sizes"], v["nn_sizes"][1:])):
-        return f"parameter 'nn_sizes': got {v['nn_sizes']}; allowed: increasing sizes"
-    if v["stride_fs"] < 10:
-        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: >= 10 fs, so that frames decorrelate"
-    if v["stride_fs"] < v["timestep_fs"]:
-        return f"parameter 'stride_fs': got {v['stride_fs']}; allowed: at least timestep_fs ({v['timestep_fs']})"
+        return f"parameter 'nn_sizes': got {v['nn_sizes']}; allowed: increasing sizes (or none)"
     if not {"H", "C"} <= set(v["qm7b_elements"]):
         return f"parameter 'qm7b_elements': got {v['qm7b_elements']}; allowed: a list including H and C"
     if v["cv_size"] < 2 * v["cv_folds"]:
         return f"parameter 'cv_size': got {v['cv_size']}; allowed: at least 2 * cv_folds ({2 * v['cv_folds']})"
-    return _rmd17_file_error(v["dataset_path"])
+    return _unseen_size_error(v) or _rmd17_file_error(v["dataset_path"])
+
+
+def _unseen_size_error(v: Mapping[str, Any]) -> str | None:
+    from paperlib.sampling.molecules import smiles_with
+
+    n_mol = min(v["qm7b_molecules"], len(smiles_with(v["qm7b_elements"], v["qm7b_max_heavy_atoms"])))
+    n_test = min(n_mol - 1, max(1, round(v["test_molecule_fraction"] * n_mol)))   # as paperlib.data.splits
+    most = (n_mol - n_test) * v["conformations_per_molecule"]
+    if max(v["qm7b_sizes"]) > most:
+        return (f"parameter 'qm7b_sizes': got {v['qm7b_sizes']}; allowed: at most {most} training conformations "
+                f"({n_mol - n_test} training molecules of the {n_mol} with elements {v['qm7b_elements']} and at most "
+                f"{v['qm7b_max_heavy_atoms']} heavy atoms, x {v['conformations_per_molecule']} conformations)")
+    return None
 
 
 def _rmd17_file_error(path: str) -> str | None:
@@ -152,8 +161,10 @@ GRADIENTS = register(Schema(
         Param("timestep_fs", "float", "MD time step, fs", low=0.05, high=2.0),
         Param("friction_per_fs", "float", "Langevin friction, 1/fs", low=1e-5, high=1.0),
         Param("equil_steps", "int", "MD steps discarded at the start of each trajectory", low=0),
-        Param("stride_fs", "float", "time between kept frames, fs (>= 10 to decorrelate)", low=0.05),
-        Param("n_trajectories", "int", "independent reference trajectories for the training pool", low=1, high=256),
+        Param("stride_fs", "float", "time between kept frames of a run, fs (>= 50, so that frames decorrelate)",
+              low=50.0, high=10000.0),
+        Param("n_trajectories", "int", "independent reference MD runs for the training pool (and as many for the "
+                                       "test set)", low=1, high=256),
         Param("n_test", "int", "test frames (from separate trajectories, or held out of dataset_path)", low=5),
         Param("krr_sizes", "list[int]", "training sizes of the energy-only kernel model (doubling)", low=2),
         Param("gp_sizes", "list[int]", "training sizes of the energy+force kernel model (doubling)", low=2),
@@ -164,7 +175,8 @@ GRADIENTS = register(Schema(
         Param("regularisations", "list[float]", "kernel regularisations searched", low=1e-14, high=1.0),
         Param("nn_model", "str", "neural network contrasted with the kernels", choices=("schnet_small",
                                                                                         "schnet_medium")),
-        Param("nn_sizes", "list[int]", "training sizes of the neural network (increasing)", low=2),
+        Param("nn_sizes", "list[int]", "training sizes of the neural network (increasing; empty: no network)",
+              low=2, min_len=0),
         Param("nn_draws", "int", "random training sets per size for the neural network", low=1, high=50),
         Param("max_epochs", "int", "neural-network training epochs (upper bound)", low=1),
         Param("batch_size", "int", "neural-network batch size, configurations", low=1),
@@ -173,6 +185,7 @@ GRADIENTS = register(Schema(
               high=0.9999),
         Param("qm7b_molecules", "int", "molecules taken from the QM7b-like list (first ones with allowed "
                                        "elements)", low=4),
+        Param("qm7b_max_heavy_atoms", "int", "most heavy (non-H) atoms a molecule may have", low=1, high=7),
         Param("qm7b_elements", "list[str]", "elements molecules may contain", choices=QM7B_ELEMENTS),
         Param("conformations_per_molecule", "int", "normal-mode samples per molecule", low=1),
         Param("nm_temperature_K", "float", "temperature of the normal-mode sampling, K", low=10, high=3000),

@@ -5,7 +5,8 @@ Both use a local Gaussian kernel summed over same-element atom pairs (:mod:`pape
 so molecules of any size share one model. Energies are learned relative to a per-element baseline fitted
 by least squares on the training energies. KRR forces are minus the gradient of its energy; GPR forces are
 the posterior mean of the gradient, which is the same thing for its own weights, so both are conservative.
-Hyperparameters are chosen by :func:`select_hyperparameters` on training data only.
+Hyperparameters are chosen by :func:`select_hyperparameters` on training data only, each model by the
+error of what it is trained on or by one rule for both.
 """
 
 from __future__ import annotations
@@ -173,25 +174,34 @@ class FCHLPotential:
         return model
 
 
+SCORES = ("energy", "energy+forces")
+"""Cross-validation scores: MAE_E / std(E), or MAE_E / std(E) + MAE_F / std(F), over the held-out folds."""
+
+
 def select_hyperparameters(train: Dataset, *, with_forces: bool, sigmas: Sequence[float],
                            regularisations: Sequence[float], folds: int = 3, groups: np.ndarray | None = None,
-                           seed: int = 0, device: str = "cpu") -> tuple[float, float, list[dict]]:
+                           seed: int = 0, device: str = "cpu", score: str = "energy+forces"
+                           ) -> tuple[float, float, list[dict]]:
     """Grid search of (sigma, regularisation) by k-fold cross-validation on ``train`` only.
 
-    The score of a setting is MAE_E / std(E) + MAE_F / std(F) over the held-out folds (energies after the
-    per-element baseline), so energy-only and energy+force models are judged by the same rule. With
-    ``groups`` (e.g. molecule names) folds never split a group. Returns the best sigma, regularisation and
-    every setting's scores.
+    Every setting is scored both ways of :data:`SCORES` (energies after the per-element baseline; the
+    forces of an energy-only model are minus the gradient of its energy); the best by ``score`` is chosen.
+    With ``groups`` (e.g. molecule names) folds never split a group. Returns the best sigma, regularisation
+    and every setting's errors and scores (:func:`best_setting` chooses by the other score from the same table).
     """
+    if score not in SCORES:
+        raise ValueError(f"select_hyperparameters: score {score!r}; allowed: {', '.join(SCORES)}")
     elements = sorted({int(z) for a in train for z in a.numbers})
     mols = representations(list(train), elements, gradients=True)
     fold_of = _folds(len(train), folds, groups, seed)
     e, f = train.energies(), train.forces().ravel()
     counts = _counts(train, elements)
     rows = mols.gradient_rows()
+    resid = e - counts @ np.linalg.lstsq(counts, e, rcond=None)[0]
     table = []
     for sigma in sigmas:
-        k = kernel(mols, None, sigma, True, True, device=device)
+        # An energy-only model needs only the energy columns (its force errors read the gradient rows).
+        k = kernel(mols, None if with_forces else mols, sigma, True, with_forces, device=device)
         for lam in regularisations:
             err_e, err_f = [], []
             for fold in range(folds):
@@ -207,12 +217,19 @@ def select_hyperparameters(train: Dataset, *, with_forces: bool, sigmas: Sequenc
                 err_e.append(k[np.ix_(va, cols)] @ alpha + counts[va] @ base - e[va])
                 err_f.append(-(k[np.ix_(gva, cols)] @ alpha) - f[gva - len(train)])
             mae_e, mae_f = np.abs(np.concatenate(err_e)).mean(), np.abs(np.concatenate(err_f)).mean()
-            resid = e - counts @ np.linalg.lstsq(counts, e, rcond=None)[0]
-            score = mae_e / max(resid.std(), 1e-12) + mae_f / max(f.std(), 1e-12)
+            energy = mae_e / max(resid.std(), 1e-12)
             table.append({"sigma": sigma, "regularisation": lam, "mae_energy_eV": float(mae_e),
-                          "mae_forces_eV_A": float(mae_f), "score": float(score)})
-    best = min(table, key=lambda r: r["score"])
+                          "mae_forces_eV_A": float(mae_f), "score_energy": float(energy),
+                          "score_energy+forces": float(energy + mae_f / max(f.std(), 1e-12))})
+    best = best_setting(table, score)
     return best["sigma"], best["regularisation"], table
+
+
+def best_setting(table: Sequence[dict], score: str) -> dict:
+    """The row of a :func:`select_hyperparameters` table with the lowest ``score`` (one of :data:`SCORES`)."""
+    if score not in SCORES:
+        raise ValueError(f"best_setting: score {score!r}; allowed: {', '.join(SCORES)}")
+    return min(table, key=lambda r: r[f"score_{score}"])
 
 
 def _folds(n: int, folds: int, groups: np.ndarray | None, seed: int) -> np.ndarray:

@@ -223,7 +223,7 @@ def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: 
                 equil_steps: int, n_frames: int, stride: int, seed: int, trajectory_id: int = 0,
                 labeller=None, progress: bool = True) -> list[Atoms]:
     """Langevin NVT MD of a molecule; returns ``n_frames`` frames, one every ``stride`` steps after
-    ``equil_steps``, labelled with the energy and forces (``REF_`` keys) of ``labeller`` (default: the
+    ``equil_steps`` (each with its run id and simulated time in ``info``), labelled with the energy and forces (``REF_`` keys) of ``labeller`` (default: the
     propagating ``calculator``; a restrained run propagates on reference + restraint and labels with the
     reference alone).
 
@@ -249,12 +249,13 @@ def langevin_md(atoms: Atoms, calculator, *, temperature_K: float, timestep_fs: 
         if equil_steps:
             dyn.run(equil_steps)
             bar.update(equil_steps)
-        for _ in range(n_frames):
+        for k in range(n_frames):
             dyn.run(stride)
             bar.update(stride)
             frame = label(work, labeller if labeller is not None else calculator)
             frame.info[keys.TEMPERATURE] = temperature_K
             frame.info[keys.TRAJECTORY] = trajectory_id
+            frame.info[keys.TIME_FS] = (equil_steps + (k + 1) * stride) * timestep_fs
             frames.append(frame)
     return frames
 

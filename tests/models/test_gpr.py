@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from paperlib.models.base import Targets
-from paperlib.models.gpr import FCHLConfig, FCHLPotential, select_hyperparameters
+from paperlib.models.gpr import FCHLConfig, FCHLPotential, best_setting, select_hyperparameters
 
 from .mixin import PotentialMixin
 
@@ -31,11 +31,26 @@ def test_hyperparameter_search_uses_the_grid_and_groups(ethanol_frames):
     sigma, lam, table = select_hyperparameters(ethanol_frames[:12], with_forces=True, sigmas=[2.0, 8.0],
                                                regularisations=[1e-8, 1e-4], folds=3)
     assert sigma in (2.0, 8.0) and lam in (1e-8, 1e-4) and len(table) == 4
-    assert min(r["score"] for r in table) == next(r["score"] for r in table
-                                                  if r["sigma"] == sigma and r["regularisation"] == lam)
+    assert min(r["score_energy+forces"] for r in table) == next(r["score_energy+forces"] for r in table
+                                                                if r["sigma"] == sigma and r["regularisation"] == lam)
     with pytest.raises(ValueError, match="folds"):
         select_hyperparameters(ethanol_frames[:12], with_forces=False, sigmas=[2.0], regularisations=[1e-8],
                                folds=3, groups=np.array(["a", "b"] * 6))
+
+
+def test_energy_only_tuning_minimises_the_energy_error(ethanol_frames):
+    kw = dict(with_forces=False, sigmas=[0.5, 4.0, 64.0], regularisations=[1e-10, 1e-2], folds=3)
+    sigma, lam, table = select_hyperparameters(ethanol_frames[:12], score="energy", **kw)
+    by_energy = min(table, key=lambda r: r["mae_energy_eV"])
+    assert (sigma, lam) == (by_energy["sigma"], by_energy["regularisation"])
+    # the same grid scored both ways: the common rule reads the same rows, so both choices come from one search
+    common = best_setting(table, "energy+forces")
+    assert common == min(table, key=lambda r: r["score_energy"] + r["mae_forces_eV_A"] / np.std(
+        ethanol_frames[:12].forces()))
+    assert select_hyperparameters(ethanol_frames[:12], score="energy+forces", **kw)[:2] == (
+        common["sigma"], common["regularisation"])
+    with pytest.raises(ValueError, match="score"):
+        select_hyperparameters(ethanol_frames[:12], score="forces", **kw)
 
 
 def test_hessian_targets_and_unknown_elements_are_refused(ethanol_frames):

@@ -123,9 +123,10 @@ def _gradients_checks(v: Mapping[str, Any]) -> str | None:
 
 
 def _unseen_size_error(v: Mapping[str, Any]) -> str | None:
-    from paperlib.sampling.molecules import smiles_with
+    from paperlib.sampling.molecules import small_molecules
 
-    n_mol = min(v["qm7b_molecules"], len(smiles_with(v["qm7b_elements"], v["qm7b_max_heavy_atoms"])))
+    heavy = tuple(e for e in v["qm7b_elements"] if e != "H")
+    n_mol = min(v["qm7b_molecules"], len(small_molecules(v["qm7b_max_heavy_atoms"], heavy)))
     n_test = min(n_mol - 1, max(1, round(v["test_molecule_fraction"] * n_mol)))   # as paperlib.data.splits
     most = (n_mol - n_test) * v["conformations_per_molecule"]
     if max(v["qm7b_sizes"]) > most:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -36,21 +35,6 @@ def read_smiles_list(path: str | Path = QM7B_LIKE) -> list[tuple[str, str]]:
             smiles, _, name = line.partition(" ")
             out.append((smiles, name.strip() or smiles))
     return out
-
-
-def smiles_with(elements: Sequence[str], max_heavy_atoms: int, path: str | Path = QM7B_LIKE
-                ) -> list[tuple[str, str]]:
-    """The ``(smiles, name)`` entries of :func:`read_smiles_list`, in file order, whose elements (hydrogens
-    included) all lie in ``elements`` and that have at most ``max_heavy_atoms`` non-hydrogen atoms."""
-    from rdkit import Chem
-
-    allowed = set(elements)
-    chosen = []
-    for smiles, name in read_smiles_list(path):
-        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
-        if {a.GetSymbol() for a in mol.GetAtoms()} <= allowed and mol.GetNumHeavyAtoms() <= max_heavy_atoms:
-            chosen.append((smiles, name))
-    return chosen
 
 
 def from_smiles(smiles: str, seed: int = 0) -> Atoms:

@@ -38,7 +38,7 @@ from paperlib.models.gpr import FCHLConfig, FCHLPotential, best_setting, select_
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import XTBSettings, relax
 from paperlib.sampling.md import xtb_langevin_trajectories
-from paperlib.sampling.molecules import molecule_structure, smiles_with
+from paperlib.sampling.molecules import molecule_structure, small_molecules
 from paperlib.sampling.normal_modes import xtb_normal_mode_set
 from paperlib.studies.contract import StudyParams, StudyResults
 from paperlib.timing import Timer
@@ -107,9 +107,13 @@ def single_molecule_data(p: Params, cache: Cache, progress: bool = True) -> tupl
 
 
 def qm7b_molecules(p: Params) -> list[tuple[str, str]]:
-    """The first ``qm7b_molecules`` entries of the QM7b-like list whose elements are all allowed and that
-    have at most ``qm7b_max_heavy_atoms`` heavy atoms."""
-    return smiles_with(p.qm7b_elements, p.qm7b_max_heavy_atoms)[:p.qm7b_molecules]
+    """The first ``qm7b_molecules`` neutral entries of the QM7b-like list whose elements are all allowed and
+    that have at most ``qm7b_max_heavy_atoms`` heavy atoms."""
+    return small_molecules(p.qm7b_max_heavy_atoms, _heavy(p.qm7b_elements))[:p.qm7b_molecules]
+
+
+def _heavy(elements: list[str]) -> tuple[str, ...]:
+    return tuple(e for e in elements if e != "H")
 
 
 @cached_step(runtime=("progress",))

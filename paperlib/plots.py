@@ -88,11 +88,35 @@ def learning_curves(curves: pd.DataFrame, x: str, metrics: Mapping[str, str], hu
                         lw=1.4, color=colours[name], label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):
+            plain_log_ticks(axis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
-    np.atleast_1d(axes)[-1].legend(fontsize=8)
-    fig.tight_layout()
+    legend_below(fig, np.atleast_1d(axes)[0], len(names))
     return fig
+
+
+def plain_log_ticks(axis) -> None:
+    """Label a log axis with plain numbers (``0.5``, ``20``, ``1e+03``): at the decades when it spans two or
+    more, else also at 2x and 5x the decades, and never at every minor tick."""
+    import matplotlib.ticker as mticker
+
+    lo, hi = sorted(axis.get_view_interval())
+    plain = mticker.FuncFormatter(lambda v, _: f"{v:g}")
+    axis.set_major_formatter(plain)
+    if lo > 0 and hi / lo < 100:
+        axis.set_minor_locator(mticker.LogLocator(subs=(2.0, 5.0)))
+        axis.set_minor_formatter(plain)
+    else:
+        axis.set_minor_formatter(mticker.NullFormatter())
+
+
+def legend_below(fig, ax, n_entries: int) -> None:
+    """One legend for the whole figure, below its panels, so that it never covers data."""
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-n_entries // 3)
+    fig.legend(handles, labels, loc="lower center", ncol=min(n_entries, 3), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 
 
 def binned_errors(errors: pd.DataFrame, x: str, metrics: Mapping[str, str], hue: str, xlabel: str, bins: int = 6):

@@ -79,6 +79,8 @@ def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] 
     lines = [f"**Provenance.** commit `{prov['commit']}`, profile `{prov['profile']}`, device {prov['device']}, "
              f"Python {prov['python']}, started {prov['started']}.", "",
              "Overrides: " + (", ".join(f"`{k}={v}`" for k, v in prov["overrides"].items()) or "none") + ".", "",
+             *(["Parameters as resolved: " + ", ".join(f"`{k}={v}`" for k, v in prov["params"].items()) + ".", ""]
+               if prov.get("params") else []),
              *(["Run options (where it computed, not what): " + ", ".join(
                  f"{k} `{v}`" for k, v in prov["options"].items() if k != "progress") + ".", ""]
                if prov.get("options") else []),
@@ -174,14 +176,52 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         jupytext.write(nb, src)
         partial = output.with_name(f".{output.stem}.partial.ipynb")
         try:
+            # The kernel's stderr (progress bars, library logs) goes live to this terminal and, once the run
+            # succeeded, out of the chapter into a log beside it (tidy_executed).
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
                 parameters={"profile": profile, "overrides": overrides, "options": options,
-                            "results_dir": str(results_dir)})
+                            "results_dir": str(results_dir)}, stderr_file=sys.stderr if progress else None)
         except BaseException:
             # Keep the failed notebook for inspection, but never where the book would render it.
             if partial.exists():
                 partial.replace(output.with_name(f"{output.stem}.failed.ipynb"))
             raise
+        tidy_executed(partial, stderr_log(output))
         partial.replace(output)
     return output
+
+
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+"""Tags of the notebook's parameters cell and of the cell papermill injects after it."""
+
+
+def stderr_log(notebook: str | os.PathLike) -> Path:
+    """Where :func:`run_study` keeps the standard error of the executed ``notebook``."""
+    return Path(notebook).with_suffix(".stderr.log")
+
+
+def tidy_executed(notebook: str | os.PathLike, log: str | os.PathLike) -> Path:
+    """Make an executed notebook read as a chapter: every stderr stream output (warnings, progress bars,
+    third-party logs) moves, cell by cell, into the text file ``log``, and the parameters cells are tagged
+    ``remove-cell`` (the provenance block states the parameters as resolved). Returns ``log``."""
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    lines = []
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in PARAMETER_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines.append(f"--- cell {number}\n{out.get('text', '')}")
+            else:
+                kept.append(out)
+        cell.outputs = kept
+    Path(log).write_text("\n".join(lines))
+    nbformat.write(nb, notebook)
+    return Path(log)

@@ -42,7 +42,11 @@ def test_book_builds_with_chapters_figures_and_claims(executed, site):
         page = (site / "book" / "studies" / f"{study}.html").read_text()
         assert len(re.findall(r"<img[^>]+src=", page)) >= 3
         assert "Claims table" in page and "verdict" in page
-        assert "Traceback" not in page
+        assert "Traceback" not in page and "Warning:" not in page
+        # a chapter shows no stderr stream, no NaN table cell and its parameters only in the provenance block
+        assert "output stderr" not in page and "stream stderr" not in page
+        assert not re.search(r"<td[^>]*>\s*(NaN|nan)\s*</td>", page), study
+        assert "Parameters as resolved" in page and not re.search(r"profile\s*=\s*&quot;", page)
     dashboard = (site / "book" / "claims.html").read_text()
     assert "Data selection for molten NaCl" in dashboard
     assert re.search(r"reproduced|inconclusive", dashboard)

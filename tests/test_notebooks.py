@@ -77,3 +77,38 @@ def test_bad_parameter_fails_before_execution(tmp_path):
     with pytest.raises(ParameterError, match="n_train"):
         run_study("nacl_selection", "smoke", {"n_train": -1}, output=tmp_path / "nb.ipynb")
     assert not (tmp_path / "nb.ipynb").exists()
+
+
+def test_tidy_executed_moves_stderr_to_a_log_and_hides_the_parameters(tmp_path):
+    from paperlib.runner import stderr_log, tidy_executed
+
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('profile = "default"', metadata={"tags": ["parameters"]})
+    injected = nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["injected-parameters"]})
+    work = nbformat.v4.new_code_cell("run()", outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="TqdmWarning: IProgress not found\n"),
+        nbformat.v4.new_output("stream", name="stdout", text="fitted\n"),
+        nbformat.v4.new_output("display_data", data={"text/plain": "table"}),
+        nbformat.v4.new_output("stream", name="stderr", text="training: 100%\n")])
+    nb.cells = [nbformat.v4.new_markdown_cell("# Title"), params, injected, work]
+    path = tmp_path / "study.ipynb"
+    nbformat.write(nb, path)
+    log = tidy_executed(path, stderr_log(path))
+    back = nbformat.read(path, as_version=4)
+    assert log == tmp_path / "study.stderr.log"
+    assert log.read_text() == "--- cell 3\nTqdmWarning: IProgress not found\n\n--- cell 3\ntraining: 100%\n"
+    outputs = back.cells[3].outputs
+    assert [(o.output_type, o.get("name")) for o in outputs] == [("stream", "stdout"), ("display_data", None)]
+    assert all("remove-cell" in c.metadata.tags for c in back.cells[1:3])
+    assert "tags" not in back.cells[0].metadata and back.cells[3].metadata.tags == []
+
+
+def test_executed_chapters_hold_no_stderr_and_state_their_parameters_once(executed):
+    for study, (nb_path, _) in executed.items():
+        nb = nbformat.read(nb_path, as_version=4)
+        streams = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                   if o.output_type == "stream" and o.name == "stderr"]
+        assert not streams, (study, streams[:1])
+        shown = [c for c in nb.cells if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", [])]
+        assert not [c for c in shown if c.source.lstrip().startswith("profile =")], study
+        assert nb_path.with_suffix(".stderr.log").exists()

@@ -623,8 +623,8 @@ class Results(StudyResults):
         integrated autocorrelation time (frames, fs) and lag-one autocorrelation of the pool's potential energy
         and slowest interatomic distance (empty for an rMD17 file, whose frames carry no run or time).
     hyperparameters
-        one row per (dataset, targets): the cross-validated ``sigma`` and ``regularisation`` and the ``score``
-        that chose them.
+        one row per (dataset, targets): the cross-validated ``sigma`` and ``regularisation``, the ``score``
+        that chose them, and which of the two lies at an end of its searched grid.
     molecule_errors
         per unseen-molecule curve point and test molecule: the summed absolute energy and force errors.
     unseen_sets
@@ -663,8 +663,14 @@ def _unseen_table(train: Dataset, test: Dataset) -> pd.DataFrame:
 
 
 def _hyper_rows(dataset: str, hyper: Mapping[str, dict]) -> list[dict[str, Any]]:
-    return [{"dataset": dataset, "targets": t, "sigma": float(h["sigma"]),
-             "regularisation": float(h["regularisation"]), "score": h["score"]} for t, h in hyper.items()]
+    rows = []
+    for t, h in hyper.items():
+        grid = {name: sorted({float(r[name]) for r in h["table"]}) for name in ("sigma", "regularisation")}
+        edge = [name for name, values in grid.items() if len(values) > 1 and float(h[name]) in (values[0], values[-1])]
+        rows.append({"dataset": dataset, "targets": t, "sigma": float(h["sigma"]),
+                     "regularisation": float(h["regularisation"]), "score": h["score"],
+                     "at the grid's edge": ", ".join(edge) or "no"})
+    return rows
 
 
 def _compared_size(*curves: list[int]) -> list[int]:

@@ -326,7 +326,7 @@ def _results(**curve_args):
                                       "tau_frames": [1.1, 1.6], "tau_fs": [55.0, 80.0],
                                       "lag_one_autocorrelation": [0.05, 0.3], "runs": 8, "frames_per_run": 128}),
         hyperparameters=pd.DataFrame([{"dataset": d, "targets": t, "sigma": 16.0, "regularisation": 1e-8,
-                                       "score": "energy"}
+                                       "score": "energy", "at the grid's edge": "no"}
                                       for d in (study.SINGLE, study.UNSEEN) for t in (study.E_ONLY, study.E_AND_F)]),
         molecule_errors=pd.DataFrame(res["molecule_errors"]),
         unseen_sets=pd.DataFrame({"set": ["training", "test"], "molecules": [9, 3], "conformations": [27, 9],
@@ -404,3 +404,18 @@ def test_a_negative_on_the_ratio_claims_needs_the_paper_scale_training_size():
         ev = judge(results)
         assert ev.ci_high < ev.threshold and not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE
         assert "N = 64" in ev.context
+
+
+def test_hyperparameter_rows_flag_a_choice_at_the_end_of_its_grid():
+    table = [{"sigma": s, "regularisation": lam, "score_energy": abs(s - best_s) + lam,
+              "score_energy+forces": abs(s - 4.0) + 1e-3 - lam}
+             for best_s in [256.0] for s in (4.0, 16.0, 256.0) for lam in (1e-8, 1e-4, 1e-3)]
+    hyper = {study.E_ONLY: study._choice(table, "energy"), study.E_COMMON: study._choice(table, "energy+forces")}
+    rows = {r["targets"]: r for r in study._hyper_rows(study.SINGLE, hyper)}
+    assert (rows[study.E_ONLY]["sigma"], rows[study.E_ONLY]["regularisation"]) == (256.0, 1e-8)
+    assert rows[study.E_ONLY]["at the grid's edge"] == "sigma, regularisation"
+    assert (rows[study.E_COMMON]["sigma"], rows[study.E_COMMON]["regularisation"]) == (4.0, 1e-3)
+    assert rows[study.E_COMMON]["at the grid's edge"] == "sigma, regularisation"
+    middle = [dict(r, score_energy=abs(r["sigma"] - 16.0) + abs(r["regularisation"] - 1e-4)) for r in table]
+    assert study._hyper_rows(study.SINGLE, {study.E_ONLY: study._choice(middle, "energy")})[0][
+        "at the grid's edge"] == "no"

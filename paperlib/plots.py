@@ -12,10 +12,30 @@ import seaborn as sns
 PALETTE = "colorblind"
 
 
+MISSING = "–"
+"""How a table shows a value that does not exist (a spread over one seed, a model that did not run)."""
+
+
 def set_style() -> None:
-    """Apply the compendium's figure style (call once per notebook)."""
+    """Apply the compendium's figure style and table display (call once per notebook): tables show
+    :data:`MISSING` where a value does not exist, not ``NaN``."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE,
                   rc={"figure.dpi": 110, "savefig.bbox": "tight", "axes.titleweight": "bold"})
+    pd.set_option("styler.format.na_rep", MISSING)
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, table_html)
+
+
+def table_html(df: pd.DataFrame) -> str:
+    """The HTML of ``df`` as a notebook shows it (row and column limits of pandas' display options), missing
+    values written :data:`MISSING`."""
+    return df.to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
+                      max_cols=pd.get_option("display.max_columns"), show_dimensions=False)
 
 
 def _slant_xticks(ax, degrees: float) -> None:

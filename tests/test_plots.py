@@ -1,0 +1,40 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+
+from paperlib import plots
+
+
+def test_tables_show_missing_values_as_a_dash_not_nan():
+    df = pd.DataFrame({"model": ["a", "b"], "sem": [0.1, np.nan]})
+    html = plots.table_html(df)
+    assert "NaN" not in html and f"<td>{plots.MISSING}</td>" in html and "<td>0.1</td>" in html
+
+
+def _curves():
+    rows = [{"model": m, "n": n, "draw": d, "mae": (2.0 if m == "E" else 1.0) * n**-0.5 * (1 + 0.05 * d)}
+            for m in ("E", "E+F") for n in (16, 32, 64, 128) for d in range(3)]
+    return pd.DataFrame(rows)
+
+
+def test_learning_curves_put_one_legend_below_the_panels():
+    fig = plots.learning_curves(_curves(), "n", {"mae": "MAE"}, "model", "N")
+    fig.canvas.draw()
+    (ax,), (legend,) = fig.axes, fig.legends
+    assert not ax.get_legend()
+    renderer = fig.canvas.get_renderer()
+    assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0 + 1   # below, not over the data
+    assert [t.get_text() for t in legend.get_texts()] == ["E", "E+F"]
+
+
+def test_log_axes_spanning_less_than_two_decades_label_two_and_five_times_the_decades():
+    fig = plots.learning_curves(_curves(), "n", {"mae": "MAE"}, "model", "N")
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    shown = [v for v in ax.xaxis.get_minorticklocs() if lo <= v <= hi]
+    labels = {ax.xaxis.get_minor_formatter()(v) for v in shown} - {""}
+    assert labels == {"20", "50"} and ax.xaxis.get_major_formatter()(100.0) == "100"

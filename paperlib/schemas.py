@@ -166,6 +166,8 @@ GRADIENTS = register(Schema(
               low=50.0, high=10000.0),
         Param("n_trajectories", "int", "independent reference MD runs for the training pool (and as many for the "
                                        "test set)", low=1, high=256),
+        Param("test_trajectories", "int", "independent reference MD runs for the test set (the units of claim 1's "
+                                          "interval)", low=1, high=256),
         Param("n_test", "int", "test frames (from separate trajectories, or held out of dataset_path)", low=5),
         Param("krr_sizes", "list[int]", "training sizes of the energy-only kernel model (doubling)", low=2),
         Param("gp_sizes", "list[int]", "training sizes of the energy+force kernel model (doubling)", low=2),

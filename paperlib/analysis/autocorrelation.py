@@ -63,13 +63,17 @@ def md_observables(frames: Dataset) -> tuple[np.ndarray, list[str]]:
 
 
 def autocorrelation_table(frames: Dataset, stride_fs: float) -> pd.DataFrame:
-    """For frames ``stride_fs`` apart in several runs: the integrated autocorrelation time (frames and fs) and
-    the lag-one autocorrelation of the potential energy and of the slowest interatomic distance."""
+    """For frames ``stride_fs`` apart in several runs: the integrated autocorrelation time (frames and fs), the
+    lag-one autocorrelation and the effective number of independent frames (all frames / max(tau, 1)) of the
+    potential energy and of the slowest interatomic distance. Within-run only: it cannot tell whether runs
+    started from one structure are independent of each other."""
     series, names = md_observables(frames)
     tau, rho = integrated_times(series), lag_one_autocorrelation(series)
     slow = 1 + int(np.nanargmax(tau[1:]))
     rows = [(f"{names[i]}{' (slowest distance)' if i == slow else ''}", tau[i], rho[i]) for i in (0, slow)]
+    frames = series.shape[0] * series.shape[1]
     return pd.DataFrame({"observable": [r[0] for r in rows], "tau_frames": [float(r[1]) for r in rows],
                          "tau_fs": [float(r[1]) * stride_fs for r in rows],
                          "lag_one_autocorrelation": [float(r[2]) for r in rows],
-                         "runs": series.shape[1], "frames_per_run": series.shape[0]})
+                         "runs": series.shape[1], "frames_per_run": series.shape[0],
+                         "effective_frames": [frames / max(float(r[1]), 1.0) for r in rows]})

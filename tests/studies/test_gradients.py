@@ -23,15 +23,16 @@ def power_at_64(monkeypatch):
 
 def _curves(single_ratio, unseen_energy_ratio, unseen_force_ratio, jitter=JITTER, n_atoms=9,
             n_test=500, test_molecules=52, single_force_ratio=None, mol_spread=0.1,
-            gp_sizes=(2, 4, 8, 16, 32, 64)):
+            gp_sizes=(2, 4, 8, 16, 32, 64), test_runs=16):
     """Power-law curves, E-only MAE = c N^-1/2; E+F MAE = E-only / (ratio * jitter[draw]) in draw ``draw``.
-    Unseen molecules also get per-molecule error sums: molecule m (weight 1 + m % 3) has its E+F errors
-    further divided by exp(mol_spread * z_m), z evenly spread over [-1, 1]."""
-    rows, per_molecule = [], []
+    Every point also gets error sums per test unit (``test_runs`` runs of the single molecule,
+    ``test_molecules`` unseen molecules): unit m (weight 1 + m % 3) has its E+F errors further divided by
+    exp(mol_spread * z_m), z evenly spread over [-1, 1]."""
+    rows, per_unit = [], []
     single_force_ratio = single_ratio if single_force_ratio is None else single_force_ratio
-    z = np.linspace(-1, 1, test_molecules)
-    for dataset, (re, rf) in ((study.SINGLE, (single_ratio, single_force_ratio)),
-                              (study.UNSEEN, (unseen_energy_ratio, unseen_force_ratio))):
+    for dataset, (re, rf), units in ((study.SINGLE, (single_ratio, single_force_ratio), test_runs),
+                                     (study.UNSEEN, (unseen_energy_ratio, unseen_force_ratio), test_molecules)):
+        z = np.linspace(-1, 1, units)
         for targets, sizes in ((study.E_ONLY, [8, 16, 32, 64, 128, 256, 512, 1024]), (study.E_AND_F, gp_sizes)):
             for n in sizes:
                 for draw, j in enumerate(jitter):
@@ -41,13 +42,11 @@ def _curves(single_ratio, unseen_energy_ratio, unseen_force_ratio, jitter=JITTER
                     per = 1 + 3 * n_atoms if targets == study.E_AND_F else 1
                     rows.append({"dataset": dataset, "family": study.KERNEL, "targets": targets, "n_train": n,
                                  "draw": draw, "mae_energy": e, "mae_forces": f, "n_labels": n * per})
-                    if dataset == study.UNSEEN:
-                        shift = np.exp(mol_spread * z) if targets == study.E_AND_F else np.ones_like(z)
-                        per_molecule += [{"dataset": dataset, "targets": targets, "n_train": n, "draw": draw,
-                                          "molecule": f"m{m}", "abs_energy": (1 + m % 3) * e / shift[m],
-                                          "abs_forces": 30 * (1 + m % 3) * f / shift[m]}
-                                         for m in range(test_molecules)]
-    return {"curves": rows, "molecule_errors": per_molecule, "n_test_configurations": n_test,
+                    shift = np.exp(mol_spread * z) if targets == study.E_AND_F else np.ones_like(z)
+                    per_unit += [{"dataset": dataset, "targets": targets, "n_train": n, "draw": draw,
+                                  "group": f"u{m}", "abs_energy": (1 + m % 3) * e / shift[m],
+                                  "abs_forces": 30 * (1 + m % 3) * f / shift[m]} for m in range(units)]
+    return {"curves": rows, "group_errors": per_unit, "n_test_configurations": n_test,
             "unseen_test_molecules": test_molecules}
 
 
@@ -72,64 +71,92 @@ def _verdicts(results):
 
 
 # -- claim 1 --------------------------------------------------------------------------------------
+def _pooled_log_ratio(results, metric, dataset, n=64):
+    """Mean over draws of log(sum over test units of E-only errors / of E+F errors), computed directly."""
+    m = pd.DataFrame(results["group_errors"])
+    m = m[m.dataset == dataset]
+    col = {"mae_energy": "abs_energy", "mae_forces": "abs_forces"}[metric]
+    sums = {t: m[(m.targets == t) & (m.n_train == n)].groupby("draw")[col].sum() for t in (study.E_ONLY,
+                                                                                           study.E_AND_F)}
+    return float(np.mean(np.log(sums[study.E_ONLY] / sums[study.E_AND_F])))
+
+
 def test_claim1_reproduced_at_seven_fold(power_at_64):
-    ev = study.judge_single(_curves(7.0, 1.0, 7.0))
-    energy = forces = np.log(7.0 * np.array(JITTER))
-    m, lo, _ = _t_interval(forces)
-    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_low == pytest.approx(np.exp(lo))
-    # two parts (energy, forces): upper bound at the Bonferroni confidence 1 - 0.05/2
-    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces)))
-    assert ev.ci_high > np.exp(_t_interval(forces)[2])
-    assert ev.threshold == 3.5 and ev.n == 3 and ev.powered
-    assert C.verdict_of(ev) == C.REPRODUCED
-    assert _verdicts(_curves(7.0, 1.0, 7.0))["1"].verdict == C.REPRODUCED
+    res = _curves(7.0, 1.0, 7.0)
+    ev = study.judge_single(res)
+    smaller = min(_pooled_log_ratio(res, m, study.SINGLE) for m in study.METRICS)
+    assert ev.value == pytest.approx(np.exp(smaller))
+    assert 3.5 < ev.ci_low <= ev.value <= ev.ci_high and ev.threshold == 3.5 and ev.n == 3 and ev.powered
+    assert "16 runs x 3 draws" in ev.context and C.verdict_of(ev) == C.REPRODUCED
+    assert _verdicts(res)["1"].verdict == C.REPRODUCED
 
 
 def test_claim1_takes_the_smaller_metric_conservatively(power_at_64):
-    ev = study.judge_single(_curves(7.0, 1.0, 7.0, single_force_ratio=2.0))
-    energy, forces = np.log(7.0 * np.array(JITTER)), np.log(2.0 * np.array(JITTER))
-    m, lo, _ = _t_interval(forces)
-    assert ev.value == pytest.approx(np.exp(m)) and ev.ci_low == pytest.approx(np.exp(lo))
-    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces))) and ev.ci_high < 3.5
-    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    res = _curves(7.0, 1.0, 7.0, single_force_ratio=2.0)
+    ev = study.judge_single(res)
+    assert ev.value == pytest.approx(np.exp(_pooled_log_ratio(res, "mae_forces", study.SINGLE)))
+    assert ev.ci_high < 3.5 and C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
 def test_claim1_not_reproduced_when_forces_do_not_help(power_at_64):
     ev = study.judge_single(_curves(1.0, 1.0, 7.0))
-    energy = forces = np.log(np.array(JITTER))
-    m, lo, _ = _t_interval(forces)
-    assert ev.ci_low == pytest.approx(np.exp(lo))
-    assert ev.ci_high == pytest.approx(np.exp(_all_of_high(energy, forces))) and ev.ci_high < 3.5
-    assert C.verdict_of(ev) == C.NOT_REPRODUCED
+    assert ev.ci_high < 3.5 and ev.powered and C.verdict_of(ev) == C.NOT_REPRODUCED
 
 
-def test_claim1_inconclusive_when_straddling_or_unpowered():
+def test_claim1_inconclusive_when_straddling_or_unpowered(power_at_64):
     straddle = study.judge_single(_curves(3.5, 1.0, 7.0))
     assert straddle.ci_low < 3.5 < straddle.ci_high and C.verdict_of(straddle) == C.INCONCLUSIVE
     few_tests = study.judge_single(_curves(1.0, 1.0, 7.0, n_test=20))
     assert few_tests.ci_high < 3.5 and not few_tests.powered and C.verdict_of(few_tests) == C.INCONCLUSIVE
     two_draws = study.judge_single(_curves(1.0, 1.0, 7.0, jitter=(0.9, 1.1)))
-    assert two_draws.n == 2 and not two_draws.powered and C.verdict_of(two_draws) == C.INCONCLUSIVE
+    assert two_draws.n == 2 and np.isnan(two_draws.ci_low) and C.verdict_of(two_draws) == C.INCONCLUSIVE
 
 
-def test_claim1_one_draw_or_no_draw_column_is_n_1():
-    res = _curves(7.0, 1.0, 7.0)
-    for row in res["curves"]:
-        del row["draw"]
-    ev = study.judge_single(res)
+def test_claim1_identical_draws_count_once(power_at_64):
+    # N = the whole pool: every draw is the same training set, with the same errors; one unit, not three
+    ev = study.judge_single(_curves(7.0, 1.0, 7.0, jitter=(1.0, 1.0, 1.0)))
     assert ev.n == 1 and np.isnan(ev.ci_low) and C.verdict_of(ev) == C.INCONCLUSIVE
 
 
-def test_identical_draws_count_once():
-    # N = the whole pool: every draw is the same training set, with the same errors; one unit, not three
-    res = _curves(7.0, 1.0, 7.0, jitter=(1.0, 1.0, 1.0))
+def test_a_hyperparameter_at_the_grids_edge_leaves_a_negative_unpowered(power_at_64):
+    res = _curves(1.0, 2.0, 7.0)
+    res["hyperparameters"] = [{"dataset": d, "targets": t, "sigma": 16.0, "regularisation": 1e-8,
+                               "score": "energy", "at the grid's edge": "no"}
+                              for d in (study.SINGLE, study.UNSEEN) for t in (study.E_ONLY, study.E_AND_F)]
+    assert study.judge_single(res).powered and study.judge_unseen(res).powered
+    res["hyperparameters"][1]["at the grid's edge"] = "sigma"          # single molecule, E+F
     ev = study.judge_single(res)
-    assert ev.n == 1 and C.verdict_of(ev) == C.INCONCLUSIVE
+    assert not ev.powered and C.verdict_of(ev) == C.INCONCLUSIVE and "E+F (sigma) at the edge" in ev.context
+    assert study.judge_unseen(res).powered                              # the other dataset's search is fine
+    res["hyperparameters"].append({"dataset": study.SINGLE, "targets": study.E_COMMON, "sigma": 1024.0,
+                                   "regularisation": 1e-8, "score": "energy+forces", "at the grid's edge": "sigma"})
+    res["hyperparameters"][1]["at the grid's edge"] = "no"
+    assert study.judge_single(res).powered                              # the unjudged check does not count
+
+
+def test_test_units_are_runs_of_one_molecule_or_molecules():
+    from ase import Atoms
+
+    from paperlib import keys
+    from paperlib.data.dataset import Dataset
+
+    def frames(**info_of):
+        out = []
+        for i in range(4):
+            a = Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]])
+            a.info.update({k: v(i) for k, v in info_of.items()})
+            out.append(a)
+        return Dataset(out)
+
+    assert study.test_units(frames(molecule=lambda i: f"m{i % 2}", trajectory=lambda i: 0)) == "molecule"
+    assert study.test_units(frames(molecule=lambda i: "ethanol", trajectory=lambda i: i)) == keys.TRAJECTORY
+    assert study.test_units(frames()) is None
 
 
 def test_absent_experiments_give_no_evidence():
     res = _curves(7.0, 1.0, 7.0)
-    only_single = {**res, "curves": [r for r in res["curves"] if r["dataset"] == study.SINGLE], "molecule_errors": []}
+    only_single = {**res, "curves": [r for r in res["curves"] if r["dataset"] == study.SINGLE],
+                   "group_errors": [r for r in res["group_errors"] if r["dataset"] == study.SINGLE]}
     assert study.judge_unseen(only_single) is None
     assert study.judge_single({}) is None and study.judge_unseen({}) is None and study.judge_per_label({}) is None
     verdicts = _verdicts(only_single)
@@ -145,19 +172,10 @@ def test_closeness_to_one_maps_the_interval():
     assert study.closeness_to_one(Interval(0.1, -0.2, 0.5, 3, "t")) == Interval(-0.1, -0.5, 0.0, 3, "t")
 
 
-def _pooled_log_ratio(results, metric, n=64):
-    """Mean over draws of log(sum over molecules of E-only errors / of E+F errors), computed directly."""
-    m = pd.DataFrame(results["molecule_errors"])
-    col = {"mae_energy": "abs_energy", "mae_forces": "abs_forces"}[metric]
-    sums = {t: m[(m.targets == t) & (m.n_train == n)].groupby("draw")[col].sum() for t in (study.E_ONLY,
-                                                                                           study.E_AND_F)}
-    return float(np.mean(np.log(sums[study.E_ONLY] / sums[study.E_AND_F])))
-
-
 def test_claim2_reproduced_when_energies_unchanged_and_forces_seven_fold(power_at_64):
     res = _curves(7.0, 1.0, 7.0)
     ev = study.judge_unseen(res)
-    e, f = _pooled_log_ratio(res, "mae_energy"), _pooled_log_ratio(res, "mae_forces")
+    e, f = _pooled_log_ratio(res, "mae_energy", study.UNSEEN), _pooled_log_ratio(res, "mae_forces", study.UNSEEN)
     assert ev.value == pytest.approx(min(np.log(4 / 3) - abs(e), f - np.log(3.5)))
     assert 0 < ev.ci_low <= ev.value <= ev.ci_high and ev.threshold == 0.0 and ev.n == 3 and ev.powered
     assert "52 held-out test molecules x 3 draws" in ev.context
@@ -267,9 +285,9 @@ def test_pool_frames_are_stride_apart_in_independent_runs(cache):
                                        "n_test": 6})
     pool, test = study.single_molecule_data(p, cache, progress=False)
     assert len(pool) == 8 and len(test) == 6
-    for frames in (pool, test):
+    for frames, n_runs in ((pool, p.n_trajectories), (test, p.test_trajectories)):
         runs, times = np.array(frames.info(keys.TRAJECTORY)), np.array(frames.info(keys.TIME_FS))
-        assert len(set(runs.tolist())) == p.n_trajectories
+        assert len(set(runs.tolist())) == n_runs
         for run in set(runs.tolist()):
             t = np.sort(times[runs == run])
             assert t[0] >= (p.equil_steps * p.timestep_fs + p.stride_fs) - 1e-9
@@ -328,7 +346,7 @@ def _results(**curve_args):
         hyperparameters=pd.DataFrame([{"dataset": d, "targets": t, "sigma": 16.0, "regularisation": 1e-8,
                                        "score": "energy", "at the grid's edge": "no"}
                                       for d in (study.SINGLE, study.UNSEEN) for t in (study.E_ONLY, study.E_AND_F)]),
-        molecule_errors=pd.DataFrame(res["molecule_errors"]),
+        group_errors=pd.DataFrame(res["group_errors"]),
         unseen_sets=pd.DataFrame({"set": ["training", "test"], "molecules": [9, 3], "conformations": [27, 9],
                                   "atoms (min-max)": ["3-15", "5-12"]}),
         failed_molecules={"cyclopropanone": "xtb did not converge"})
@@ -339,7 +357,7 @@ def test_results_round_trip_through_json_with_the_same_figures_and_verdicts():
     back = study.Results.from_json(json.loads(json.dumps(r.to_json())))
     assert study.figures(back) == study.figures(r)
     assert "single molecule/kernel/E+F/N=64/mae_forces" in study.figures(back)   # integer N survives JSON
-    for name in ("curves", "reference_sets", "autocorrelation", "hyperparameters", "molecule_errors", "unseen_sets"):
+    for name in ("curves", "reference_sets", "autocorrelation", "hyperparameters", "group_errors", "unseen_sets"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(r, name))
     assert back.failed_molecules == r.failed_molecules and back.n_test_configurations == 500
     judged = {v.key: (v.verdict, v.evidence) for v in C.judge(study.CLAIMS, r.claims_input(), "smoke")}

@@ -4,7 +4,8 @@ Stages (each cached by its inputs): reference MD of one molecule in independent 
 time (or an rMD17 file) -> hyperparameters by cross-validation on training data, each model on what it is
 trained on -> learning curves of energy-only vs energy+force kernel models (FCHL19 KRR / GPR), and SchNet
 where the profile asks -> normal-mode conformations of many small molecules, split by molecule ->
-unseen-molecule learning curves, errors kept per test molecule -> claims.
+unseen-molecule learning curves; errors kept per independent test unit (test MD run, held-out molecule) ->
+claims.
 
 The study contract: :class:`Params`, :func:`run` (all the compute, one executor for the independent fits) ->
 :class:`Results`, :data:`CLAIMS` and :func:`figures`.
@@ -109,11 +110,8 @@ def single_molecule_data(p: Params, cache: Cache, progress: bool = True) -> tupl
 def qm7b_molecules(p: Params) -> list[tuple[str, str]]:
     """The first ``qm7b_molecules`` neutral entries of the QM7b-like list whose elements are all allowed and
     that have at most ``qm7b_max_heavy_atoms`` heavy atoms."""
-    return small_molecules(p.qm7b_max_heavy_atoms, _heavy(p.qm7b_elements))[:p.qm7b_molecules]
-
-
-def _heavy(elements: list[str]) -> tuple[str, ...]:
-    return tuple(e for e in elements if e != "H")
+    heavy = tuple(e for e in p.qm7b_elements if e != "H")
+    return small_molecules(p.qm7b_max_heavy_atoms, heavy)[:p.qm7b_molecules]
 
 
 @cached_step(runtime=("progress",))

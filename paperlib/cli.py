@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,11 @@ def _cmd_list(args) -> int:
         values = {prof: P.profile_values(study, prof) for prof in P.PROFILES}
         print(f"{study}: {sch.title}")
         width = max(len(n) for n in sch.names)
-        print(f"  {'parameter':<{width}}  " + "  ".join(f"{p:<24}" for p in P.PROFILES) + "  description")
+        # Each profile's column is as wide as its longest value: values are printed whole, never cut.
+        cols = {p: max(len(p), *(len(str(values[p][prm.name])) for prm in sch.params)) for p in P.PROFILES}
+        print(f"  {'parameter':<{width}}  " + "  ".join(f"{p:<{cols[p]}}" for p in P.PROFILES) + "  description")
         for prm in sch.params:
-            cells = "  ".join(f"{str(values[p][prm.name]):<24.24}" for p in P.PROFILES)
+            cells = "  ".join(f"{str(values[p][prm.name]):<{cols[p]}}" for p in P.PROFILES)
             print(f"  {prm.name:<{width}}  {cells}  {prm.doc}")
         print()
     return 0
@@ -103,7 +106,10 @@ def _days(text: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``paperlib`` command."""
+    from paperlib import __version__
+
     parser = argparse.ArgumentParser(prog="paperlib", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_list = sub.add_parser("list", help="studies and their parameters per profile")
     p_list.add_argument("study", nargs="?")
@@ -135,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     except P.ParameterError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader stopped early (`paperlib list | head`): not an error of ours. Python's documented recipe:
+        # point stdout at devnull so that the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -164,8 +164,7 @@ GRADIENTS = register(Schema(
         Param("equil_steps", "int", "MD steps discarded at the start of each trajectory", low=0),
         Param("stride_fs", "float", "time between kept frames of a run, fs (>= 50, so that frames decorrelate)",
               low=50.0, high=10000.0),
-        Param("n_trajectories", "int", "independent reference MD runs for the training pool (and as many for the "
-                                       "test set)", low=1, high=256),
+        Param("n_trajectories", "int", "independent reference MD runs for the training pool", low=1, high=256),
         Param("test_trajectories", "int", "independent reference MD runs for the test set (the units of claim 1's "
                                           "interval)", low=1, high=256),
         Param("n_test", "int", "test frames (from separate trajectories, or held out of dataset_path)", low=5),

@@ -71,9 +71,9 @@ def autocorrelation_table(frames: Dataset, stride_fs: float) -> pd.DataFrame:
     tau, rho = integrated_times(series), lag_one_autocorrelation(series)
     slow = 1 + int(np.nanargmax(tau[1:]))
     rows = [(f"{names[i]}{' (slowest distance)' if i == slow else ''}", tau[i], rho[i]) for i in (0, slow)]
-    frames = series.shape[0] * series.shape[1]
+    n_frames = series.shape[0] * series.shape[1]
     return pd.DataFrame({"observable": [r[0] for r in rows], "tau_frames": [float(r[1]) for r in rows],
                          "tau_fs": [float(r[1]) * stride_fs for r in rows],
                          "lag_one_autocorrelation": [float(r[2]) for r in rows],
                          "runs": series.shape[1], "frames_per_run": series.shape[0],
-                         "effective_frames": [frames / max(float(r[1]), 1.0) for r in rows]})
+                         "effective_frames": [n_frames / max(float(r[1]), 1.0) for r in rows]})

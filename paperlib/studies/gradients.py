@@ -350,14 +350,14 @@ def mean_curve(df: pd.DataFrame, dataset: str, family: str, targets: str, x: str
     return sub.groupby(x)[list(METRICS)].mean().reset_index().sort_values(x)
 
 
-def draw_ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL, e_targets: str = E_ONLY) -> pd.DataFrame:
-    """Per draw: the E-only (curve ``e_targets``) / E+F MAE ratio of energy and forces at the largest
+def draw_ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL) -> pd.DataFrame:
+    """Per draw: the E-only / E+F MAE ratio of energy and forces at the largest
     training size both curves share (columns ``draw``, ``n_train`` and the metrics), paired by draw. Draws
     whose errors coincide exactly with an earlier draw's (the same training set, e.g. N = the whole pool)
     count once. Raises ValueError when the two curves share no training size or no draw."""
     df = df if "draw" in df else df.assign(draw=0)
     sub = df[(df.dataset == dataset) & (df.family == family)]
-    e, ef = sub[sub.targets == e_targets], sub[sub.targets == E_AND_F]
+    e, ef = sub[sub.targets == E_ONLY], sub[sub.targets == E_AND_F]
     common = sorted(set(e.n_train.tolist()) & set(ef.n_train.tolist()))
     if not common:
         raise ValueError(f"the {dataset} {family} E-only and E+F curves share no training size")
@@ -374,19 +374,14 @@ def draw_ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL, e_targets:
     return out
 
 
-def ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL, e_targets: str = E_ONLY) -> dict[str, float]:
-    """E-only (curve ``e_targets``) / E+F MAE ratios of energy and forces at the largest training size both
+def ratios(df: pd.DataFrame, dataset: str, family: str = KERNEL) -> dict[str, float]:
+    """E-only / E+F MAE ratios of energy and forces at the largest training size both
     curves share: geometric mean over draws of the per-draw (paired) ratios."""
-    r = draw_ratios(df, dataset, family, e_targets)
+    r = draw_ratios(df, dataset, family)
     out = {"n_train": float(r.n_train.iloc[0])}
     for m in METRICS:
         out[m] = float(np.exp(np.log(r[m].to_numpy()).mean()))
     return out
-
-
-def log_ratio_intervals(r: pd.DataFrame, confidence: float = IV.CONFIDENCE) -> dict[str, IV.Interval]:
-    """Per metric: mean of the per-draw log ratios with its Student t interval."""
-    return {m: IV.mean_interval(np.log(r[m].to_numpy()), confidence) for m in METRICS}
 
 
 def closeness_to_one(log_ratio: IV.Interval) -> IV.Interval:
@@ -491,7 +486,7 @@ def error_tables(results: Mapping[str, Any], dataset: str, e_targets: str = E_ON
 
 
 def pooled_log_ratio(a: np.ndarray, b: np.ndarray, confidence: float = IV.CONFIDENCE) -> IV.Interval:
-    """Mean over draws (rows) of log(sum over test molecules (columns) of ``a`` / the same of ``b``): with
+    """Mean over draws (rows) of log(sum over test units (columns) of ``a`` / the same of ``b``): with
     summed absolute errors on the same test frames, the log of the MAE ratio. Interval: the two-way bootstrap
     over draws x test units (molecules or MD runs), so both the draw-to-draw spread and the choice of test
     data enter."""
@@ -519,7 +514,8 @@ def judge_unseen(results: Mapping[str, Any]) -> C.Evidence | None:
                 pooled_log_ratio(*tables["mae_forces"], confidence).shifted(-math.log(PAPER_RATIO / 2))]
 
     logs = {m: pooled_log_ratio(*t) for m, t in tables.items()}
-    energy, forces = parts(IV.CONFIDENCE)
+    energy = closeness_to_one(logs["mae_energy"]).shifted(math.log(ENERGY_WINDOW))
+    forces = logs["mae_forces"].shifted(-math.log(PAPER_RATIO / 2))
     n_draws, n_mol = tables["mae_energy"][0].shape
     iv = IV.all_of(parts, f"margins (energy: log {ENERGY_WINDOW:.3g} - |log ratio|; forces: log ratio - log "
                           f"{PAPER_RATIO / 2:g}), each the mean over {n_draws} draws of the log MAE ratio on "

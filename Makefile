@@ -27,10 +27,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml $(FOUNDATION_S
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 > /dev/null
-	$(MAKE) browser
 	touch $(STAMP)
 
-# Headless Chromium and its driver (Debian packages) for the test that reads the built book as a reader would.
+# Headless Chromium and its driver (Debian packages) for the test that reads the built book as a reader would:
+# only `make test` needs them, so `make book` asks for neither root nor a browser.
 browser:
 	@command -v chromium > /dev/null && command -v chromedriver > /dev/null || { \
 	  test "$$(id -u)" = 0 || { echo "install Debian's chromium and chromium-driver (root needed)"; exit 1; }; \
@@ -39,7 +39,7 @@ browser:
 book: $(STAMP)
 	$(VENV)/bin/paperlib book --profile $(PROFILE)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

@@ -1,5 +1,5 @@
-"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib list``, ``paperlib book``,
-``paperlib cache ls|clean``."""
+"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib runs``, ``paperlib list``,
+``paperlib book``, ``paperlib cache ls|clean``."""
 
 from __future__ import annotations
 
@@ -34,25 +34,41 @@ def _cmd_run(args) -> int:
 
     from paperlib.options import RunOptions
 
-    given = dict(P.parse_override(o) for o in args.param)
+    # The file's values first, then every -p flag over them.
+    given = {**(P.read_config(args.config) if args.config else {}), **dict(P.parse_override(o) for o in args.param)}
+    profile = args.profile or given.pop("profile", "default")
+    given.pop("profile", None)
     # Runtime options (device, executor, devices, strategy) are given like parameters but never enter results.
     options = {k: v for k, v in given.items() if k in RunOptions.NAMES}
     overrides = {k: v for k, v in given.items() if k not in RunOptions.NAMES}
-    P.resolve(args.study, args.profile, overrides)  # fail fast, before importing the heavy stack
+    P.resolve(args.study, profile, overrides)  # fail fast, before importing the heavy stack
     RunOptions.from_mapping(options)
-    out = run_study(args.study, args.profile, overrides, output=args.output, results_dir=args.results,
-                    options=options)
+    out = run_study(args.study, profile, overrides, output=args.output, results_dir=args.results,
+                    options=options, name=args.name, into_book=args.into_book)
     print(f"executed notebook: {out}")
+    return 0
+
+
+def _cmd_runs(args) -> int:
+    from paperlib.runner import RUNS, list_runs
+
+    rows = list_runs(args.study)
+    print(f"{len(rows)} runs under {RUNS} (the book renders book/studies and results/ only)")
+    for r in rows:
+        overrides = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "no override"
+        verdicts = ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
+        print(f"  {r['started']:<24} {r['study']:<18} {r['name']:<20} {r['profile']:<8} {verdicts}; {overrides}")
+        print(f"    {r['folder']}")
     return 0
 
 
 def write_dashboard() -> Path:
     """Collect every ``results/*/results.json`` into ``book/claims.md``."""
     from paperlib.analysis.claims import dashboard_markdown
-    from paperlib.runner import RESULTS, ROOT
+    from paperlib.runner import RESULTS, ROOT, RUNS
 
     page = ROOT / "book" / "claims.md"
-    page.write_text(dashboard_markdown(sorted(RESULTS.glob("*/results.json"))))
+    page.write_text(dashboard_markdown(sorted(RESULTS.glob("*/results.json")), sorted(RUNS.glob("*/*/results.json"))))
     return page
 
 
@@ -63,7 +79,7 @@ def _cmd_book(args) -> int:
         for study in sorted(P.SCHEMAS):
             if notebook_path(study).exists():
                 print(f"== executing {study} at profile {args.profile}", flush=True)
-                run_study(study, args.profile)
+                run_study(study, args.profile, into_book=True)
     write_dashboard()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", str(ROOT)]
     return subprocess.call(cmd + (["-W", "-n", "--keep-going"] if args.strict else []))
@@ -116,14 +132,25 @@ def main(argv: list[str] | None = None) -> int:
     p_list.set_defaults(fn=_cmd_list)
     p_run = sub.add_parser("run", help="execute one study notebook with papermill")
     p_run.add_argument("study")
-    p_run.add_argument("--profile", default="default", choices=P.PROFILES)
+    p_run.add_argument("--profile", choices=P.PROFILES, help="default: the config file's profile, else default")
+    p_run.add_argument("--config", metavar="FILE", help="a YAML mapping of parameters and run options (and "
+                                                        "optionally profile); -p flags override it")
     p_run.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                        help="override a parameter (value read as YAML: 3, 0.5, [a, b]) or set a run option: "
                             "device (auto, cpu, cuda, cuda:N), executor (auto, in-process, local:N, "
                             "tcp://host:port), devices, strategy")
-    p_run.add_argument("--output", help="executed notebook path (default book/studies/STUDY.ipynb)")
-    p_run.add_argument("--results", help="results directory (default results/STUDY)")
+    p_run.add_argument("--name", help="the run's folder under runs/STUDY/ (default: the profile and a digest of "
+                                      "the overrides)")
+    p_run.add_argument("--into-book", action="store_true",
+                       help="write this run where the book renders it (book/studies, results/) although it has "
+                            "overrides or another profile; without overrides at the default profile it goes "
+                            "there anyway")
+    p_run.add_argument("--output", help="executed notebook path (overrides where the run goes)")
+    p_run.add_argument("--results", help="results directory (overrides where the run goes)")
     p_run.set_defaults(fn=_cmd_run)
+    p_runs = sub.add_parser("runs", help="the runs kept under runs/ (any that is not the book's own)")
+    p_runs.add_argument("study", nargs="?", choices=sorted(P.SCHEMAS))
+    p_runs.set_defaults(fn=_cmd_runs)
     p_book = sub.add_parser("book", help="execute every study and build the HTML book into _build/html")
     p_book.add_argument("--profile", default="default", choices=P.PROFILES)
     p_book.add_argument("--no-execute", action="store_true", help="build from the notebooks already executed")

@@ -50,6 +50,26 @@ def executor_error(spec: Any) -> str | None:
     return None if valid else f"got {spec!r}; allowed: {ALLOWED}"
 
 
+def scheduler_unreachable(spec: str, timeout_s: float = 5.0) -> str | None:
+    """Why the dask scheduler at the ``tcp://host:port`` address ``spec`` cannot be reached (None when a TCP
+    connection opens, or for any other kind of executor), so that a run fails before its first step."""
+    import socket
+    from urllib.parse import urlparse
+
+    if not (isinstance(spec, str) and spec.startswith("tcp://")):
+        return None
+    address = urlparse(spec)
+    try:
+        port = address.port or 8786
+    except ValueError:
+        return f"no port in {spec!r}"
+    try:
+        with socket.create_connection((address.hostname, port), timeout=timeout_s):
+            return None
+    except OSError as err:
+        return f"no scheduler answers at {address.hostname}:{port} ({err.strerror or err})"
+
+
 THREAD_VARIABLES: tuple[str, ...] = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 

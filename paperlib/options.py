@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from paperlib.executors import IN_PROCESS, executor_error, make_executor
+from paperlib.executors import IN_PROCESS, executor_error, make_executor, scheduler_unreachable
 from paperlib.schema import ParameterError
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
@@ -87,6 +87,8 @@ class RunOptions:
             raise fail("device", "one of " + ", ".join(DEVICES) + " or 'cuda:N'")
         if self.executor != AUTO and executor_error(self.executor):
             raise fail("executor", f"'auto' or {executor_error(self.executor).split('allowed: ')[1]}")
+        if self.executor != AUTO and scheduler_unreachable(self.executor):
+            raise fail("executor", f"a reachable dask scheduler: {scheduler_unreachable(self.executor)}")
         if isinstance(self.devices, bool) or not isinstance(self.devices, int) or self.devices < 1:
             raise fail("devices", "an integer >= 1")
         if self.strategy not in STRATEGIES:

@@ -20,8 +20,8 @@ from paperlib import schemas
 from paperlib.schema import SCHEMAS, ParameterError, schema
 
 # Importing the study schemas registers them; these names are what the rest of paperlib reads from here.
-__all__ = ["PROFILES", "SCHEMAS", "ParameterError", "Params", "parse_override", "profile_values", "resolve",
-           "schema", "schemas"]
+__all__ = ["PROFILES", "SCHEMAS", "ParameterError", "Params", "parse_override", "profile_values", "read_config",
+           "resolve", "schema", "schemas"]
 
 PROFILES: tuple[str, ...] = ("smoke", "default", "gpu")
 _PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -92,10 +92,42 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    return key.strip(), _numbers(value)
+
+
+def _numbers(value: Any) -> Any:
+    """``value`` with every string that is a number in exponent form (``1e-3``, ``5E4``) made a float, in
+    lists too: YAML 1.1 reads them as strings without a decimal point, while the error messages write numbers
+    that way."""
     if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
-        # YAML 1.1 reads 1e-3 (no decimal point) as a string; the error messages write numbers that way.
-        value = float(value)
-    return key.strip(), value
+        return float(value)
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Parameters and run options from the YAML mapping in ``path`` (``paperlib run STUDY --config FILE``);
+    its values are read as ``-p`` reads them. A ``profile`` key names the profile.
+
+    Raises
+    ------
+    ParameterError
+        When the file is missing or unreadable, is not YAML, or does not hold a mapping of names to values.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise ParameterError(f"--config {str(path)!r}: cannot read it ({err.strerror or err})") from None
+    except yaml.YAMLError as err:
+        raise ParameterError(f"--config {str(path)!r}: not YAML ({str(err).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ParameterError(f"--config {str(path)!r}: got {type(data).__name__}; allowed: a mapping of parameter "
+                             f"and run option names to values")
+    return {k: _numbers(v) for k, v in data.items()}
 
 
 def resolve(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None) -> Params:

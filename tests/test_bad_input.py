@@ -84,6 +84,9 @@ BAD_OPTIONS = [
     ({"device": "tpu"}, "option 'device': got 'tpu'; allowed: one of auto, cpu, cuda or 'cuda:N'"),
     ({"device": "cuda:7"}, "option 'device': got 'cuda:7'; allowed: a device this machine has"),
     ({"devices": 64}, "option 'devices': got 64; allowed: a device this machine has"),
+    # port 9 (discard) on this machine's loopback: nothing listens there, so the connection is refused at once
+    ({"executor": "tcp://127.0.0.1:9"}, "option 'executor': got 'tcp://127.0.0.1:9'; allowed: a reachable dask "
+                                        "scheduler: no scheduler answers at 127.0.0.1:9"),
     ({"workers": 2}, "unknown run option 'workers'; allowed: device, executor"),
 ]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from paperlib.analysis.claims import VERDICTS, dashboard_markdown
-from paperlib.runner import ROOT
+from paperlib.runner import ROOT, figures_dir
 
 pytestmark = pytest.mark.slow
 PAGES = ("intro", "reproducing", "reference_methods", "claims", "bibliography")
@@ -29,6 +29,7 @@ def site(executed, tmp_path_factory) -> Path:
     results = []
     for study, (nb, _res) in executed.items():
         shutil.copy(nb, site / "book" / "studies" / f"{study}.ipynb")
+        shutil.copytree(figures_dir(nb), site / "book" / "studies" / "figures", dirs_exist_ok=True)
         results.append(nb.parent / "results" / "results.json")
     (site / "book" / "claims.md").write_text(dashboard_markdown(results))
     jb = Path(sys.executable).parent / "jupyter-book"
@@ -41,6 +42,13 @@ def test_book_builds_with_chapters_figures_and_claims(executed, site):
     for study in executed:
         page = (site / "book" / "studies" / f"{study}.html").read_text()
         assert len(re.findall(r"<img[^>]+src=", page)) >= 3
+        # every figure is a numbered, captioned figure with its PNG, PDF and data (CSV) to download
+        published = sorted(p.stem for p in figures_dir(executed[study][0]).glob(f"{study}-*.csv"))
+        shown = re.findall(r'<figure[^>]*id="fig-([^"]+)"', page)
+        assert published and sorted(shown) == published, (study, shown, published)
+        for name in published:
+            for ext in ("png", "pdf", "csv"):
+                assert re.search(rf'href="[^"]*_downloads/[0-9a-f]+/{re.escape(name)}\.{ext}"', page), (name, ext)
         assert "Claims table" in page and "verdict" in page
         assert "Traceback" not in page and "Warning:" not in page
         # a chapter shows no stderr stream, no NaN table cell and its parameters only in the provenance block
@@ -51,6 +59,69 @@ def test_book_builds_with_chapters_figures_and_claims(executed, site):
     assert "Data selection for molten NaCl" in dashboard
     assert re.search(r"reproduced|inconclusive", dashboard)
     assert "Tosi" in (site / "book" / "bibliography.html").read_text()
+
+
+def repository_paths() -> set[str]:
+    """Every file the repository holds (``git ls-files``; untracked files that git does not ignore count)."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def link_targets(site: Path) -> dict[str, list[tuple[str, str]]]:
+    """Every launch, repository and download link on every page: ``{kind: [(page, href)]}`` with kinds
+    ``binder``, ``repository file``, ``repository`` (the repository itself or its issues) and ``download``."""
+    from paperlib.runner import repository
+
+    url, branch = repository()
+    owner_repo = url.split("github.com/", 1)[1]
+    kinds: dict[str, list[tuple[str, str]]] = {"binder": [], "repository file": [], "repository": [], "download": []}
+    for page in sorted(site.rglob("*.html")):
+        for href in re.findall(r'href="([^"]+)"', page.read_text()):
+            href = href.replace("&amp;", "&")
+            if "colab.research.google.com" in href:
+                kinds.setdefault("colab", []).append((str(page), href))
+            elif href.startswith(f"https://mybinder.org/v2/gh/{owner_repo}"):
+                kinds["binder"].append((str(page), href))
+            elif href.startswith(f"{url}/blob/") or href.startswith(f"{url}/tree/"):
+                kinds["repository file"].append((str(page), href))
+            elif href.startswith(url):
+                kinds["repository"].append((str(page), href))
+            elif "_sources/" in href or "_downloads/" in href or href.endswith((".ipynb", ".csv", ".pdf", ".png")) \
+                    and not href.startswith("http"):
+                kinds["download"].append((str(page), href))
+    return kinds
+
+
+def test_every_launch_repository_and_download_link_resolves(site):
+    from urllib.parse import parse_qs, urlparse
+
+    from paperlib.runner import repository
+
+    url, branch = repository()
+    files = repository_paths()
+    links = link_targets(site)
+    assert "colab" not in links, links.get("colab")
+    for page, href in links["binder"]:
+        parsed = urlparse(href)
+        assert parsed.path.endswith(f"/{branch}"), (page, href)
+        target = parse_qs(parsed.query)["urlpath"][0].removeprefix("lab/tree/")
+        assert target in files, f"{page}: Binder opens {target}, which the repository does not hold"
+    for page, href in links["repository file"]:
+        target = href.split(f"/{branch}/", 1)[1].split("#")[0]
+        assert target in files or any(f.startswith(target + "/") for f in files), f"{page}: {href}"
+    for page, href in links["repository"]:
+        assert href.rstrip("/") in (url, f"{url}/issues") or href.startswith(f"{url}/issues/new"), (page, href)
+    for page, href in links["download"]:
+        target = (Path(page).parent / href.split("#")[0]).resolve()
+        assert target.is_file(), f"{page}: download link {href} points at nothing"
+    # every chapter links its notebook on Binder, and the Binder set-up installs the project
+    assert {Path(p).stem for p, _ in links["binder"]} >= {Path(s).stem for s in files if s.startswith("notebooks/")}
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert "-r ../requirements.txt" in (ROOT / "binder" / "requirements.txt").read_text()
+    assert "requirements-nodeps.txt" in post_build and "-e ." in post_build
+    assert (ROOT / "binder" / "runtime.txt").read_text().strip() == "python-3.11"
+    print({k: len(v) for k, v in links.items()})
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +169,23 @@ _TABLES = """return Array.from(document.querySelectorAll('main table')).map(t =>
     rows: Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.cells).map(c => c.innerText.trim()))}));"""
 
 
+_NUMBERED = """return Array.from(document.querySelectorAll('main figure')).map(f => {
+    const img = f.querySelector('img'), cap = f.querySelector('figcaption'), r = f.getBoundingClientRect();
+    return {number: (f.querySelector('.caption-number') || {innerText: ''}).innerText.trim(),
+            caption: cap ? cap.innerText.trim() : '', width: r.width,
+            shown: !!img && img.complete && img.naturalWidth > 0, id: f.id};});"""
+
+
+def _picture_varies(png: bytes) -> bool:
+    """Whether a screenshot holds a picture rather than one flat colour."""
+    import io
+
+    from matplotlib.image import imread
+
+    pixels = imread(io.BytesIO(png))
+    return float(pixels[..., :3].std()) > 0.05
+
+
 def _claims_tables(browser) -> list[dict]:
     return [t for t in browser.execute_script(_TABLES) if "verdict" in t["head"]]
 
@@ -110,6 +198,15 @@ def test_a_reader_sees_every_chapter_with_its_figures_and_claims(executed, site,
         assert len(figures) >= 3, f"{study}: {len(figures)} figures"
         assert all(ok for _, ok in figures), f"{study}: figures that did not render: " \
                                              f"{[src for src, ok in figures if not ok]}"
+        numbered = browser.execute_script(_NUMBERED)
+        assert len(numbered) >= 3, f"{study}: {len(numbered)} numbered figures"
+        assert [f["number"] for f in numbered] == [f"Fig. {i}" for i in range(1, len(numbered) + 1)], study
+        assert all(f["shown"] and len(f["caption"]) > 40 and f["width"] >= 400 for f in numbered), numbered
+        from selenium.webdriver.common.by import By
+
+        first = browser.find_element(By.ID, numbered[0]["id"])
+        browser.execute_script("arguments[0].scrollIntoView();", first)
+        assert _picture_varies(first.screenshot_as_png), f"{study}: the first figure shows a flat picture"
         tables = _claims_tables(browser)
         assert tables, f"{study}: no claims table"
         verdicts = [row[tables[-1]["head"].index("verdict")] for row in tables[-1]["rows"]]
@@ -128,3 +225,7 @@ def test_a_reader_sees_the_other_pages_and_a_dashboard_with_every_study(executed
     shown = [row[-1] for t in tables for row in t["rows"]]
     assert sorted(shown) == sorted(c["verdict"] for _nb, res in executed.values() for c in res["claims"])
     assert all(v in VERDICTS for v in shown)
+    # every judged claim shows its 95 % interval as a reader sees it: [low, high]
+    intervals = [row[t["head"].index("95 % interval")] for t in tables for row in t["rows"]]
+    assert all(re.fullmatch(r"\[\S+, \S+\]|-", i) for i in intervals), intervals
+    assert any(re.fullmatch(r"\[-?[\d.]+(e[+-]?\d+)?, -?[\d.]+(e[+-]?\d+)?\]", i) for i in intervals), intervals

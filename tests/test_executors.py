@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from paperlib.cache import Cache
-from paperlib.executors import DaskExecutor, InProcessExecutor, executor_error, make_executor
+from paperlib.executors import (DaskExecutor, InProcessExecutor, executor_error, make_executor,
+                                scheduler_unreachable)
 
 
 @pytest.mark.parametrize("spec", ["local:0", "local:two", "threads", "tcp//host:1", "", 3, None])
@@ -21,6 +22,18 @@ def test_bad_specifications_are_refused_naming_the_allowed_forms(spec):
 @pytest.mark.parametrize("spec", ["in-process", "local:1", "local:16", "tcp://10.0.0.1:8786", "tls://node7:8786"])
 def test_good_specifications_pass(spec):
     assert executor_error(spec) is None
+
+
+def test_a_scheduler_address_is_checked_for_a_listener():
+    import socket
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert scheduler_unreachable(f"tcp://127.0.0.1:{port}") is None
+    assert "no scheduler answers at 127.0.0.1:" in scheduler_unreachable(f"tcp://127.0.0.1:{port}")
+    assert scheduler_unreachable("local:2") is None and scheduler_unreachable("in-process") is None
 
 
 def _pid_of(x: int) -> tuple[int, int]:

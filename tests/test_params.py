@@ -156,3 +156,25 @@ def test_choices_are_read_from_the_modules_that_own_them():
     for par in params.values():
         if isinstance(par.choices, str):
             assert par.allowed_choices()
+
+
+def test_a_config_file_reads_values_as_the_command_line_does(tmp_path):
+    from paperlib.params import read_config
+
+    good = tmp_path / "run.yaml"
+    good.write_text("profile: smoke\nlearning_rate: 1e-3\nn_train: 8\nsigmas: [5E2, .5]\ndevice: cpu\n")
+    assert read_config(good) == {"profile": "smoke", "learning_rate": 1e-3, "n_train": 8, "sigmas": [500.0, 0.5],
+                                 "device": "cpu"}
+    (tmp_path / "empty.yaml").write_text("")
+    assert read_config(tmp_path / "empty.yaml") == {}
+    for text, match in (("- a\n- b\n", "got list; allowed: a mapping"), ("a: [1, 2\n", "not YAML")):
+        (tmp_path / "bad.yaml").write_text(text)
+        with pytest.raises(ParameterError, match=match):
+            read_config(tmp_path / "bad.yaml")
+    with pytest.raises(ParameterError, match="--config '.*missing.yaml': cannot read it"):
+        read_config(tmp_path / "missing.yaml")
+
+
+def test_every_number_a_user_types_parses():
+    for text, value in (("1e-3", 1e-3), ("5E4", 5e4), (".5", 0.5), ("-2.5E+2", -250.0), ("3", 3)):
+        assert parse_override(f"x={text}") == ("x", value)

@@ -38,3 +38,26 @@ def test_log_axes_spanning_less_than_two_decades_label_two_and_five_times_the_de
     shown = [v for v in ax.xaxis.get_minorticklocs() if lo <= v <= hi]
     labels = {ax.xaxis.get_minor_formatter()(v) for v in shown} - {""}
     assert labels == {"20", "50"} and ax.xaxis.get_major_formatter()(100.0) == "100"
+
+
+def test_publish_writes_the_picture_twice_and_the_numbers_behind_it(tmp_path):
+    import matplotlib.pyplot as plt
+
+
+    data = pd.DataFrame({"n_train": [8, 16, 32], "mae": [0.4, 0.2, 0.1]})
+    fig, ax = plt.subplots()
+    ax.plot(data.n_train, data.mae)
+    paths = plots.publish(fig, data, "study-curve", tmp_path / "figures")
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["study-curve.csv", "study-curve.pdf",
+                                                                       "study-curve.png"]
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and paths["pdf"].read_bytes()[:5] == b"%PDF-"
+    pd.testing.assert_frame_equal(pd.read_csv(paths["csv"]), data)
+    assert not plt.fignum_exists(fig.number)  # closed: the chapter shows it once, where its caption is
+
+
+def test_nested_curves_become_long_tables():
+    rdf = plots.rdf_table({"reference": {"Na-Cl": (np.array([1.0, 2.0]), np.array([0.0, 1.5]))}})
+    assert rdf.to_dict("records") == [{"curves": "reference", "pair": "Na-Cl", "r_A": 1.0, "g": 0.0},
+                                      {"curves": "reference", "pair": "Na-Cl", "r_A": 2.0, "g": 1.5}]
+    prof = plots.profile_table({"rxn": {"reference": [0.0, 1.0, 0.2]}})
+    assert prof.path_coordinate.tolist() == [0.0, 0.5, 1.0] and prof.energy.tolist() == [0.0, 1.0, 0.2]

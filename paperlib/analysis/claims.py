@@ -215,8 +215,14 @@ def write_results(path: str | os.PathLike, *, study: str, title: str, profile: s
         "claims": [dataclasses.asdict(v) for v in verdicts], "provenance": dict(provenance)})
 
 
-def dashboard_markdown(results_files: Sequence[str | os.PathLike]) -> str:
-    """A MyST page collecting the claims of every study's ``results.json``."""
+def dashboard_markdown(results_files: Sequence[str | os.PathLike],
+                       profile_runs: Sequence[str | os.PathLike] = ()) -> str:
+    """A MyST page collecting the claims of every study's ``results.json`` (the book's own runs).
+
+    ``profile_runs`` are further ``results.json`` files of runs at a profile with no override (``runs/``);
+    where they give a study's claims at more than one profile, a table sets each claim's verdict and interval
+    side by side per profile (the latest run of each), smallest scale first.
+    """
     lines = ["# Claims dashboard", "",
              "Every verdict below is derived by one rule from the evidence the study's own notebook measured: "
              "reproduced when the 95 % interval of the claim's statistic lies above its threshold, not reproduced "
@@ -224,6 +230,7 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike]) -> str:
              "Each chapter states its statistics and thresholds before any result is computed.", ""]
     if not results_files:
         lines.append("No study has been executed yet: run `make book` or `paperlib run STUDY`.")
+    by_profile = _latest_per_profile([*profile_runs, *results_files])
     for path in sorted(results_files, key=str):
         data = json.loads(Path(path).read_text())
         counts = {v: sum(c["verdict"] == v for c in data["claims"]) for v in VERDICTS}
@@ -234,6 +241,49 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike]) -> str:
         for c in data["claims"]:
             ev = _evidence_cells(c.get("evidence"))
             cells = [c["key"], c["paper_claim"], c["measured"], *ev.values(), f"**{c['verdict']}**"]
-            lines.append("| " + " | ".join(str(x).replace("|", "/").replace("\n", " ") for x in cells) + " |")
+            lines.append(_row(cells))
         lines.append("")
+        runs = by_profile.get(data["study"], {})
+        if len(runs) > 1:
+            lines += _profiles_table(data, runs)
     return "\n".join(lines) + "\n"
+
+
+def _row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(str(x).replace("|", "/").replace("\n", " ") for x in cells) + " |"
+
+
+PROFILE_ORDER: tuple[str, ...] = ("smoke", "default", "gpu")
+"""Profiles from the smallest scale to the largest."""
+
+
+def _latest_per_profile(files: Sequence[str | os.PathLike]) -> dict[str, dict[str, dict]]:
+    """``{study: {profile: results}}``: of the runs without overrides, the latest per study and profile."""
+    out: dict[str, dict[str, dict]] = {}
+    for path in files:
+        data = json.loads(Path(path).read_text())
+        if data.get("provenance", {}).get("overrides"):
+            continue
+        started = data.get("provenance", {}).get("started", "")
+        held = out.setdefault(data["study"], {}).get(data["profile"])
+        if held is None or started >= held.get("provenance", {}).get("started", ""):
+            out[data["study"]][data["profile"]] = data
+    return out
+
+
+def _profiles_table(book: Mapping[str, Any], runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    profiles = sorted(runs, key=lambda p: PROFILE_ORDER.index(p) if p in PROFILE_ORDER else len(PROFILE_ORDER))
+    lines = ["How each claim fares with scale: the verdict, the statistic and its 95 % interval at each profile "
+             "(runs with no override; `paperlib run STUDY --profile P`).", "",
+             _row(["claim", *(f"`{p}`" for p in profiles)]), "|---" * (len(profiles) + 1) + "|"]
+    for c in book["claims"]:
+        cells = []
+        for prof in profiles:
+            same = [x for x in runs[prof]["claims"] if x["key"] == c["key"]]
+            if not same:
+                cells.append("not judged")
+                continue
+            ev = _evidence_cells(same[0].get("evidence"))
+            cells.append(f"**{same[0]['verdict']}** {ev['value']} {ev['95 % interval']}")
+        lines.append(_row([c["key"], *cells]))
+    return [*lines, ""]

@@ -89,3 +89,25 @@ def test_results_dashboard_and_table_show_the_evidence(tmp_path):
                                    "n", "profile", "verdict"]
     assert table.loc[1, "95 % interval"] == "-" and table.loc[1, "verdict"] == C.INCONCLUSIVE
     assert isinstance(C.rules_table(claims), pd.DataFrame)
+
+
+def test_the_dashboard_sets_a_claims_profiles_side_by_side(tmp_path):
+    def write(folder, profile, low, high, overrides=None, started="2026-12-01 10:00:00 UTC"):
+        claims = [C.Claim("a", "A holds.", "rule a", lambda r: ev(low, high, threshold=1.0, n=4))]
+        path = tmp_path / folder / "results.json"
+        C.write_results(path, study="s", title="Study S", profile=profile, params={}, figures={},
+                        verdicts=C.judge(claims, {}, profile),
+                        provenance={"overrides": overrides or {}, "started": started})
+        return path
+
+    book = write("book", "default", 1.2, 1.6)
+    assert "How each claim fares with scale" not in C.dashboard_markdown([book])
+    runs = [write("gpu", "gpu", 1.1, 1.3), write("smoke-old", "smoke", 2.0, 3.0),
+            write("smoke", "smoke", 0.2, 3.0, started="2026-12-02 09:00:00 UTC"),
+            write("overridden", "gpu", 0.1, 0.2, overrides={"n": 2})]
+    page = C.dashboard_markdown([book], runs)
+    table = page.split("How each claim fares with scale")[1]
+    # smallest scale first; the latest smoke run; the run with an override is not a profile's result
+    assert "| claim | `smoke` | `default` | `gpu` |" in table
+    assert "| a | **inconclusive at this scale** 1.6 [0.2, 3] | **reproduced** 1.4 [1.2, 1.6] | " \
+           "**reproduced** 1.2 [1.1, 1.3] |" in table

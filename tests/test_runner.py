@@ -1,0 +1,74 @@
+"""Where runs go, what their provenance names, and where a chapter's links point (no notebook executed)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import subprocess
+
+import pytest
+
+from paperlib import runner
+from paperlib.params import ParameterError
+
+
+def test_only_an_unchanged_default_run_is_the_books():
+    assert runner.destination("gradients", "default", {}) == (runner.EXECUTED / "gradients.ipynb",
+                                                               runner.RESULTS / "gradients")
+    nb, results = runner.destination("gradients", "default", {"seed": 3})
+    assert results.parent == runner.RUNS / "gradients" and nb == results / "gradients.ipynb"
+    assert results.name == runner.run_name("default", {"seed": 3}) != runner.run_name("default", {"seed": 4})
+    # the same overrides in another order land in the same folder; a profile alone is its own name
+    assert runner.run_name("gpu", {"a": 1, "b": 2}) == runner.run_name("gpu", {"b": 2, "a": 1})
+    assert runner.destination("gradients", "smoke", {})[1] == runner.RUNS / "gradients" / "smoke"
+    assert runner.destination("gradients", "smoke", {"seed": 3}, into_book=True)[1] == runner.RESULTS / "gradients"
+    assert runner.destination("gradients", "default", {}, name="mine")[1] == runner.RUNS / "gradients" / "mine"
+    for bad in ("", "a/b", ".hidden"):
+        with pytest.raises(ParameterError, match="--name: got"):
+            runner.destination("gradients", "smoke", {}, name=bad)
+
+
+def test_runs_are_listed_newest_first_with_their_verdicts(tmp_path):
+    for name, started, verdicts in (("old", "2026-12-01 10:00:00 UTC", ["reproduced"]),
+                                    ("new", "2026-12-03 10:00:00 UTC", ["inconclusive", "reproduced", "reproduced"])):
+        folder = tmp_path / "nacl_selection" / name
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({
+            "study": "nacl_selection", "profile": "smoke", "claims": [{"verdict": v} for v in verdicts],
+            "provenance": {"overrides": {"n_train": 8}, "started": started}}))
+    rows = runner.list_runs(root=tmp_path)
+    assert [r["name"] for r in rows] == ["new", "old"]
+    assert rows[0]["verdicts"] == {"inconclusive": 1, "reproduced": 2} and rows[0]["overrides"] == {"n_train": 8}
+    assert runner.list_runs("gradients", root=tmp_path) == []
+
+
+def test_provenance_names_every_pinned_package_and_each_is_installed():
+    pinned = set()
+    for name in ("requirements.txt", "requirements-nodeps.txt"):
+        for line in (runner.ROOT / name).read_text().splitlines():
+            m = re.match(r"^([A-Za-z0-9_.-]+)(\[[^]]*\])?==", line.strip())
+            if m:
+                pinned.add(m.group(1).lower())
+    # a pin says the numbers depend on that version: the chapter must say which one ran
+    assert pinned and pinned <= {p.lower() for p in runner.PACKAGES}, pinned - set(runner.PACKAGES)
+    versions = runner.package_versions()
+    assert "missing" not in versions.values(), [k for k, v in versions.items() if v == "missing"]
+    assert versions["tblite"] == importlib.metadata.version("tblite")
+
+
+def test_a_chapters_links_open_files_the_repository_holds():
+    held = set(subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=runner.ROOT,
+                              capture_output=True, text=True, check=True).stdout.split())
+    url, branch = runner.repository()
+    for study in ("gradients", "nacl_selection"):
+        links = runner.launch_links(study)
+        binder = links.pop("Binder")
+        assert binder.endswith(f"/{branch}?urlpath=lab/tree/notebooks/{study}.md")
+        assert f"notebooks/{study}.md" in held
+        for href in links.values():
+            assert href.split(f"{url}/blob/{branch}/")[1] in held, href
+    top = runner.provenance_markdown({"study": "gradients", "commit": "x", "profile": "smoke", "device": "cpu",
+                                      "python": "3.11", "started": "now", "overrides": {}, "packages": {}},
+                                     links=True)
+    assert top.startswith("Open this chapter: [Binder](https://mybinder.org/")

@@ -1,0 +1,43 @@
+"""The lock file pins what the ranges of requirements.txt allow, and the environment holds exactly the lock."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from paperlib.runner import ROOT
+
+
+def _lock() -> dict[str, Version]:
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)$", line.strip())
+        if m:
+            pins[canonicalize_name(m.group(1))] = Version(m.group(2))
+    return pins
+
+
+def test_every_requirement_is_locked_within_its_range():
+    pins = _lock()
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is required but not in requirements.lock: run `make lock`"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{req.name}: locked {pins[name]} " \
+                                                                      f"outside {req.specifier}: run `make lock`"
+
+
+def test_the_environment_holds_the_locked_versions():
+    """What `make test` installed is what the lock says (a local label such as torch's ``+cpu`` aside)."""
+    wrong = {}
+    for name, version in _lock().items():
+        installed = Version(importlib.metadata.version(name))
+        if Version(installed.public) != version:
+            wrong[name] = (str(version), str(installed))
+    assert not wrong, f"installed versions differ from requirements.lock: {wrong}"

@@ -104,7 +104,7 @@ def uniform_atomic_energy(pool: Dataset, n: int, seed: int) -> np.ndarray:
 
 
 def uniform_force(pool: Dataset, n: int, seed: int) -> np.ndarray:
-    """Uniform in per-atom force magnitudes |F_i| (eV/A)."""
+    """Uniform in per-atom force magnitudes ``|F_i|`` (eV/A)."""
     _check_n(pool, n)
     values = np.linalg.norm(pool.forces(), axis=1)
     return uniform_in(values, pool.structure_index(), len(pool), n, seed)

@@ -15,7 +15,7 @@ from paperlib.analysis.claims import VERDICTS, dashboard_markdown
 from paperlib.runner import ROOT, figures_dir
 
 pytestmark = pytest.mark.slow
-PAGES = ("intro", "reproducing", "reference_methods", "claims", "bibliography")
+PAGES = ("intro", "reproducing", "reference_methods", "claims", "bibliography", "api/paperlib/index")
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,7 @@ def site(executed, tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("studies", "claims.md"))
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, site / name)
+    (site / "paperlib").symlink_to(ROOT / "paperlib")  # the source the API reference is generated from
     (site / "book" / "studies").mkdir()
     results = []
     for study, (nb, _res) in executed.items():
@@ -55,6 +56,8 @@ def test_book_builds_with_chapters_figures_and_claims(executed, site):
         assert "output stderr" not in page and "stream stderr" not in page
         assert not re.search(r"<td[^>]*>\s*(NaN|nan)\s*</td>", page), study
         assert "Parameters as resolved" in page and not re.search(r"profile\s*=\s*&quot;", page)
+    api = (site / "book" / "api" / "paperlib" / "runner" / "index.html").read_text()
+    assert 'id="paperlib.runner.run_study"' in api and "Validate parameters, then execute" in api
     dashboard = (site / "book" / "claims.html").read_text()
     assert "Data selection for molten NaCl" in dashboard
     assert re.search(r"reproduced|inconclusive", dashboard)

@@ -76,6 +76,6 @@ def nonphysical_short_range(r: np.ndarray, g_model: np.ndarray, g_ref: np.ndarra
 
 
 def rdf_distance(r: np.ndarray, g_model: np.ndarray, g_ref: np.ndarray) -> float:
-    """Integrated absolute difference of two RDFs, int |g_model - g_ref| dr / r_max (dimensionless)."""
+    """Integrated absolute difference of two RDFs, ``int |g_model - g_ref| dr / r_max`` (dimensionless)."""
     dr = r[1] - r[0]
     return float(np.sum(np.abs(g_model - g_ref)) * dr / (r[-1] + dr / 2))

@@ -85,7 +85,7 @@ class Dataset(Sequence[Atoms]):
         return np.repeat(np.arange(len(self)), self.n_atoms())
 
     def fingerprint(self) -> str:
-        """SHA-256 over species, positions, cells and every REF_ label: identifies the data for caching."""
+        """SHA-256 over species, positions, cells and every ``REF_`` label: identifies the data for caching."""
         h = hashlib.sha256()
         for a in self.structures:
             for arr in (a.numbers, a.positions, a.cell.array, a.pbc):

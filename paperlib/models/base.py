@@ -77,7 +77,7 @@ class Potential(Protocol):
     name: str
 
     def fit(self, train: Dataset, valid: Dataset | None = None, *, targets: Targets) -> FitReport:
-        """Train on ``train`` (labels under the REF_ keys); ``valid`` may steer early stopping."""
+        """Train on ``train`` (labels under the ``REF_`` keys); ``valid`` may steer early stopping."""
 
     def predict(self, structures: Sequence[Atoms]) -> Predictions:
         """Energies and forces of ``structures``; must not modify them."""

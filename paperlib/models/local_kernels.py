@@ -1,6 +1,6 @@
 """Local Gaussian kernels over atomic environments, with derivatives, for learning energies and forces.
 
-For molecules a, b with atomic representations x_I (I in a), x_J (J in b) and Jacobians D_I = dx_I/dR_a:
+For molecules a, b with atomic representations x_I (I in a), x_J (J in b) and Jacobians D_I = dx_I/dR_a::
 
     K(a, b)          = sum_{I,J: Z_I = Z_J} k_IJ,              k_IJ = exp(-|x_I - x_J|^2 / (2 sigma^2))
     dK/dR_b          = sum k_IJ D_J^T u_IJ / sigma^2            u_IJ = x_I - x_J

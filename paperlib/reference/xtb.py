@@ -28,7 +28,7 @@ from paperlib.executors import single_threaded_children
 
 METHODS: tuple[str, ...] = ("GFN2-xTB", "GFN1-xTB")
 HESSIAN_ASYMMETRY = "hessian_asymmetry"
-"""``Atoms.info`` key: max |H - H^T| of a finite-difference Hessian before symmetrisation, eV/A^2."""
+"""``Atoms.info`` key: max ``|H - H^T|`` of a finite-difference Hessian before symmetrisation, eV/A^2."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,15 +5,15 @@ Collective variables: the CNNC torsion folded into [0, 180] degrees (0 = cis, 18
 bond angles. The region rule splits this space in two directions, near-planar vs twisted torsion and normal
 vs widened CNN angle:
 
-==========================  ===================================  ================================
-region                      torsion                              wider CNN angle
-==========================  ===================================  ================================
-cis                         < ``planar_deg``                     < ``wide_angle_deg``
-trans                       > 180 - ``planar_deg``               < ``wide_angle_deg``
-rotation                    between                              < ``wide_angle_deg``
-inversion                   < ``planar_deg`` or > 180 - it       >= ``wide_angle_deg``
-inversion-assisted rotation between                              >= ``wide_angle_deg``
-==========================  ===================================  ================================
+===========================  ==============================  =====================
+region                       torsion                         wider CNN angle
+===========================  ==============================  =====================
+cis                          < ``planar_deg``                < ``wide_angle_deg``
+trans                        > 180 - ``planar_deg``          < ``wide_angle_deg``
+rotation                     between                         < ``wide_angle_deg``
+inversion                    < ``planar_deg`` or > 180 - it  >= ``wide_angle_deg``
+inversion-assisted rotation  between                         >= ``wide_angle_deg``
+===========================  ==============================  =====================
 
 A CNN angle of at least ``linear_deg`` counts as inversion whatever the torsion, which is ill-defined when
 C-N=N is nearly linear.

@@ -26,7 +26,7 @@ def is_linear(atoms: Atoms, tol: float = 1e-3) -> bool:
 def normal_modes(atoms: Atoms, hessian_eV_A2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vibrational wavenumbers (cm^-1; imaginary ones negative) and mass-weighted modes [3n, n_vib].
 
-    The 6 (5 for linear molecules) modes with the smallest |eigenvalue| are translations and rotations
+    The 6 (5 for linear molecules) modes with the smallest ``|eigenvalue|`` are translations and rotations
     and are dropped.
     """
     masses = np.repeat(atoms.get_masses(), 3)

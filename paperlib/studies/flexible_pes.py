@@ -489,7 +489,7 @@ def region_group(region: str, sampled_at: str) -> str:
 
 def error_rows(name: str, n: int, data: Dataset, pred: Mapping[str, list], draw: int = 0) -> pd.DataFrame:
     """Per frame: model, training size, draw, frame (its index in ``data``, shared by every model), the run it
-    came from and where that run started, region, group (:func:`region_group`), |energy error| (eV), force
+    came from and where that run started, region, group (:func:`region_group`), ``|energy error|`` (eV), force
     MAE (eV/A)."""
     energies = np.asarray(pred["energies"])
     forces = np.split(np.asarray(pred["forces"]), np.cumsum(data.n_atoms())[:-1])

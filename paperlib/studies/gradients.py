@@ -659,7 +659,7 @@ class Results(StudyResults):
         molecules held out for the unseen-molecule test.
     reference_sets
         the single molecule's training pool and test set: frames, independent runs, atoms, energy spread and
-        mean |F| (eV, eV/Å).
+        mean ``|F|`` (eV, eV/Å).
     autocorrelation
         per set (pool, test): integrated autocorrelation time (frames, fs), lag-one autocorrelation and the
         effective number of independent frames of the potential energy and of the slowest interatomic

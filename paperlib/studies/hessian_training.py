@@ -386,8 +386,8 @@ def loss_histories(models: Mapping[ModelPoint, Trained], n_molecules: int) -> pd
 
 def prediction_errors(model: SchNetPotential, frames: Dataset, minima: Dataset, hessians: bool = True
                       ) -> pd.DataFrame:
-    """Per test geometry: molecule, kind, amplitude, RMSD to its molecule's minimum in ``minima`` (A), |energy
-    error| (eV), force MAE (eV/A) and, with ``hessians``, Hessian MAE (eV/A^2; NaN without)."""
+    """Per test geometry: molecule, kind, amplitude, RMSD to its molecule's minimum in ``minima`` (A),
+    ``|energy error|`` (eV), force MAE (eV/A) and, with ``hessians``, Hessian MAE (eV/A^2; NaN without)."""
     pred = model.predict(list(frames), hessians=hessians)
     forces = pred.split_forces(frames.n_atoms())
     at = {a.info["molecule"]: a for a in minima}
@@ -428,7 +428,7 @@ def test_errors(p: Params, cache: Cache, models: Mapping[ModelPoint, Trained], r
 
 def zero_model_errors(frames: Dataset) -> dict[str, np.ndarray]:
     """Per geometry of ``frames``: the force MAE (eV/A) and Hessian MAE (eV/A^2) of a model that predicts zero
-    forces and a zero Hessian everywhere (the mean |reference| values): the baseline of a model that learnt no
+    forces and a zero Hessian everywhere (the mean ``|reference|`` values): the baseline of a model that learnt no
     curvature."""
     return {"zero_forces": np.array([np.mean(np.abs(a.arrays[keys.REF_forces])) for a in frames]),
             "zero_hessian": np.array([np.mean(np.abs(_hessian(a))) for a in frames])}

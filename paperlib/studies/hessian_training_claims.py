@@ -140,8 +140,9 @@ def _searches(results: Mapping[str, Any]) -> pd.DataFrame:
 
 def per_reaction(results: Mapping[str, Any]) -> pd.DataFrame:
     """Per reaction: reference barrier, and per mode (E+F suffix ``_ef``, the judged E+F+H ``_efh``) the mean
-    over seeds of |barrier error| (a failed search charged the zero-barrier error |reference barrier|) and the
-    fraction of seeds whose saddle was confirmed; only reactions searched by both."""
+    over seeds of ``|barrier error|`` (a failed search charged the zero-barrier error
+    ``|reference barrier|``) and the fraction of seeds whose saddle was confirmed; only reactions searched by
+    both."""
     s = _searches(results)
     if s.empty:
         return pd.DataFrame()

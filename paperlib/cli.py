@@ -1,5 +1,5 @@
-"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib runs``, ``paperlib list``,
-``paperlib book``, ``paperlib cache ls|clean``."""
+"""Command line: ``paperlib run STUDY --profile P -p key=value``, ``paperlib runs``, ``paperlib export``,
+``paperlib list``, ``paperlib book``, ``paperlib cache ls|clean``."""
 
 from __future__ import annotations
 
@@ -59,6 +59,25 @@ def _cmd_runs(args) -> int:
         verdicts = ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())
         print(f"  {r['started']:<24} {r['study']:<18} {r['name']:<20} {r['profile']:<8} {verdicts}; {overrides}")
         print(f"    {r['folder']}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from paperlib.export import ExportError, export_run
+    from paperlib.runner import RESULTS, RUNS
+
+    source = RUNS / args.study / args.run / "results.json" if args.run else RESULTS / args.study / "results.json"
+    if not source.is_file():
+        where = f"run {args.run!r} (see `paperlib runs {args.study}`)" if args.run else "the book's run"
+        print(f"error: {args.study}: {where} has no results.json at {source}; run the study first", file=sys.stderr)
+        return 2
+    try:
+        done = export_run(source, args.directory)
+    except ExportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"exported {len(done['models'])} models and {len(done['datasets'])} data sets of {source} to "
+          f"{args.directory} (see its README.md)")
     return 0
 
 
@@ -127,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paperlib", description=__doc__)
     parser.add_argument("--version", action="version", version=f"paperlib {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
+    p_export = sub.add_parser("export", help="a run's trained models (native formats) and data sets (extxyz)")
+    p_export.add_argument("study", choices=sorted(P.SCHEMAS))
+    p_export.add_argument("directory", help="a new or empty directory")
+    p_export.add_argument("--run", metavar="NAME", help="a run under runs/STUDY/ (default: the book's run)")
+    p_export.set_defaults(fn=_cmd_export)
     p_list = sub.add_parser("list", help="studies and their parameters per profile")
     p_list.add_argument("study", nargs="?")
     p_list.set_defaults(fn=_cmd_list)

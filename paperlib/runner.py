@@ -155,7 +155,8 @@ def conclude(study: ModuleType, p: Params, results: Any, prov: Mapping[str, Any]
     timings = {**timer.times, "total": timer.total_s}
     path = Path(results_dir) / "results.json"
     C.write_results(path, study=p.study, title=schema(p.study).title, profile=p.profile, params=p.to_dict(),
-                    figures=study.figures(results), verdicts=verdicts, provenance={**prov, "timings_s": timings})
+                    figures=study.figures(results), verdicts=verdicts, provenance={**prov, "timings_s": timings},
+                    artefacts=getattr(results, "artefacts", None))
     return Conclusion(verdicts, path, dict(prov), timings, results)
 
 

@@ -64,3 +64,13 @@ def test_runs_lists_what_is_kept_outside_the_book(tmp_path, monkeypatch, capsys)
     assert cli.main(["runs"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("1 runs under") and "gradients" in out and "1 reproduced; no override" in out
+
+
+def test_export_names_a_run_that_does_not_exist(tmp_path, monkeypatch, capsys):
+    from paperlib import runner
+
+    monkeypatch.setattr(runner, "RUNS", tmp_path)
+    assert cli.main(["export", "nacl_selection", str(tmp_path / "out"), "--run", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "run 'nope' (see `paperlib runs nacl_selection`) has no results.json" in err
+    assert not (tmp_path / "out").exists()

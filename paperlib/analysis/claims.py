@@ -204,15 +204,18 @@ def write_json_atomic(path: str | os.PathLike, payload: Any) -> None:
 
 
 def write_results(path: str | os.PathLike, *, study: str, title: str, profile: str, params: Mapping[str, Any],
-                  figures: Mapping[str, Any], verdicts: Sequence[Verdict], provenance: Mapping[str, Any]) -> None:
-    """Write a study's ``results.json``: measured figures, verdicts, profile, parameters and provenance.
+                  figures: Mapping[str, Any], verdicts: Sequence[Verdict], provenance: Mapping[str, Any],
+                  artefacts: Mapping[str, Any] | None = None) -> None:
+    """Write a study's ``results.json``: measured figures, verdicts, profile, parameters, provenance and the
+    run's trained models and data sets (``artefacts``, what ``paperlib export`` writes).
 
     Provenance that varies between identical runs (times, dates) is kept under ``provenance`` only, so
     ``figures`` and ``claims`` compare equal across repeated runs.
     """
     write_json_atomic(path, {
         "study": study, "title": title, "profile": profile, "params": dict(params), "figures": dict(figures),
-        "claims": [dataclasses.asdict(v) for v in verdicts], "provenance": dict(provenance)})
+        "claims": [dataclasses.asdict(v) for v in verdicts], "provenance": dict(provenance),
+        "artefacts": dict(artefacts or {})})
 
 
 def dashboard_markdown(results_files: Sequence[str | os.PathLike],

@@ -9,6 +9,7 @@ paperlib's loop faster than ``ASEAtomsData`` + ``AtomisticTask`` + Lightning (se
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -223,6 +224,25 @@ class SchNetPotential:
         path.mkdir(parents=True, exist_ok=True)
         (path / "config.json").write_text(json.dumps({"name": self.name, **dataclasses.asdict(self.config)}))
         torch.save(self.net.state_dict(), path / "model.pt")
+
+    def schnetpack_model(self) -> torch.nn.Module:
+        """This network as a model of schnetpack's own modules only, in float64 on the CPU, which schnetpack's
+        ``SpkCalculator`` loads with no paperlib installed: the energy scale and per-element offsets become
+        ``transform.ScaleProperty`` and ``transform.AddOffsets`` (the same arithmetic)."""
+        import copy
+
+        shift = self.net.output_modules[1]
+        scale = spk.transform.ScaleProperty("energy", scale=shift.scale.detach().reshape(()).clone())
+        offsets = spk.transform.AddOffsets("energy", add_atomrefs=True, zmax=len(shift.e_ref))
+        offsets.atomref = shift.e_ref.detach().clone()
+        offsets._atomrefs_initialized = True
+        net = copy.deepcopy(self.net).cpu()
+        model = spk.model.NeuralNetworkPotential(
+            representation=net.representation, input_modules=list(net.input_modules),
+            output_modules=[net.output_modules[0], scale, offsets, net.output_modules[2]],
+            input_dtype_str="float64")
+        model.spk_version = importlib.metadata.version("schnetpack")
+        return model.to(torch.float64).eval()
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> SchNetPotential:

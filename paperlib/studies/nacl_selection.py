@@ -26,6 +26,7 @@ from paperlib.analysis.rdf import nonphysical_short_range, partial_rdfs, rdf_dis
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
+from paperlib.export import DataArtefact, ModelArtefact, artefact_map
 from paperlib.models import registry
 from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
@@ -145,15 +146,41 @@ def control_selections(p: Params, pool: Dataset, contacts: pd.DataFrame) -> dict
     return out
 
 
-def test_set(p: Params, test_pool: Dataset) -> Dataset:
-    """The test set: ``n_test`` random frames of the test pool (separate MD runs no selection method saw), an
-    equal share from every state point (stream ``test_set``)."""
+def test_indices(p: Params, test_pool: Dataset) -> np.ndarray:
+    """Where the test set lies in the test pool: ``n_test`` random frames of the test pool (separate MD runs no
+    selection method saw), an equal share from every state point (stream ``test_set``), in pool order."""
     states = list(zip(test_pool.info(keys.TEMPERATURE), test_pool.info(keys.PRESSURE)))
     distinct = sorted(set(states))
     per = p.n_test // len(distinct)
     rng = np.random.default_rng(stream_seed(p.seed, "test_set"))
     chosen = [rng.choice([i for i, s in enumerate(states) if s == state], per, replace=False) for state in distinct]
-    return test_pool.subset(np.sort(np.concatenate(chosen)))
+    return np.sort(np.concatenate(chosen))
+
+
+def test_set(p: Params, test_pool: Dataset) -> Dataset:
+    """The test set (:func:`test_indices` of the test pool)."""
+    return test_pool.subset(test_indices(p, test_pool))
+
+
+def artefacts(p: Params, cache: Cache, jobs: Mapping[tuple[str, str, int], np.ndarray],
+              models: Mapping[tuple[str, str, int], Trained], test_pool: Dataset) -> dict[str, list[dict]]:
+    """What ``paperlib export`` writes for this run: every trained model with the training set and seed it had,
+    the training pool and the test set."""
+    pool_file = str(_npt_pool.entry(cache, **_pool_args(p, "train"), progress=False) / FRAMES)
+    test_file = str(_npt_pool.entry(cache, **_pool_args(p, "test"), progress=False) / FRAMES)
+    datasets = [DataArtefact("training pool", pool_file, None, "every labelled frame of the NPT training pool"),
+                DataArtefact("test set", test_file, test_indices(p, test_pool).tolist(),
+                             "the test set: random frames of separate NPT runs, an equal share per state point")]
+    trained = []
+    for (mdl, m, r), idx in jobs.items():
+        name = f"{selection.LABELS.get(m, m)} replicate {r}"
+        if name not in {d.name for d in datasets}:
+            datasets.append(DataArtefact(name, pool_file, [int(i) for i in idx],
+                                         f"the training set of {selection.LABELS.get(m, m)}, replicate {r}"))
+        trained.append(ModelArtefact(f"{mdl} {m} {r}", mdl, str(models[(mdl, m, r)].saved.path), name,
+                                     train_settings(p, r, mdl)["seed"],
+                                     f"{mdl} trained on energies and forces of {name}"))
+    return artefact_map(trained, datasets)
 
 
 def selection_distributions(pool: Dataset, selections: Mapping) -> dict[str, dict[str, np.ndarray]]:
@@ -560,6 +587,8 @@ class Results(StudyResults):
         partial RDFs of the reference run: {pair: array (2, bins) of r (A) and g(r)}.
     model_rdfs
         the same for every ML MD run that left frames, keyed by :func:`run_key`.
+    artefacts
+        the trained models and data sets of this run (:func:`artefacts`), which ``paperlib export`` writes.
     """
 
     states: pd.DataFrame
@@ -576,6 +605,7 @@ class Results(StudyResults):
     control: pd.DataFrame
     reference_rdf: dict
     model_rdfs: dict
+    artefacts: dict = dataclasses.field(default_factory=dict)
 
 
 def _rdf_arrays(rdf: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -604,8 +634,8 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
             test = test_set(p, test_pool)
             sel_states, sel_contacts = selection_diagnostics(pool, contacts, {**selections, **controls})
         with timer("training"):
-            models = train_all(p, cache, pool, training_jobs(p, selections, gap_selections, controls), options,
-                               executor=ex)
+            jobs = training_jobs(p, selections, gap_selections, controls)
+            models = train_all(p, cache, pool, jobs, options, executor=ex)
         with timer("evaluation"):
             errors, config_errors, probe = evaluate_all(p, cache, models, test, options, executor=ex)
         with timer("MD"):
@@ -624,4 +654,5 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
                    negative_control=negative_control(independent, thresholds, p.contact_samples),
                    md=table[~is_control].reset_index(drop=True),
                    control=table[is_control].reset_index(drop=True), reference_rdf=_rdf_arrays(ref_rdf),
-                   model_rdfs={run_key(*k): _rdf_arrays(v) for k, v in model_rdfs.items()})
+                   model_rdfs={run_key(*k): _rdf_arrays(v) for k, v in model_rdfs.items()},
+                   artefacts=artefacts(p, cache, jobs, models, test_pool))

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 
 
@@ -46,6 +47,20 @@ class ModelArtefact:
     training_set: str
     seed: int
     description: str
+
+
+@cached_step
+def _frames_file(out: Path, *, frames: Dataset) -> None:
+    """``frames`` as one extxyz file (keyed by their content, so a set written twice is stored once)."""
+    frames.write(out / FRAMES_FILE)
+
+
+FRAMES_FILE = "frames.extxyz"
+
+
+def data_artefact(cache: Cache, name: str, frames: Dataset, description: str) -> DataArtefact:
+    """A data set held only in memory, written to the cache as extxyz, as an artefact of the run."""
+    return DataArtefact(name, str(_frames_file.entry(cache, frames=frames) / FRAMES_FILE), None, description)
 
 
 def artefact_map(models: Sequence[ModelArtefact], datasets: Sequence[DataArtefact]) -> dict[str, list[dict]]:

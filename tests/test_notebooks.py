@@ -71,23 +71,29 @@ def test_a_python_run_without_papermill_writes_the_notebooks_figures(executed, s
     assert module.figures(again) == pytest.approx(module.figures(done.results), rel=1e-12, abs=1e-15)
 
 
-def test_the_nacl_run_exports_every_model_it_trained(executed, tmp_path):
+NATIVE_FILES = {"schnet": "model.pt", "gap": "*.xml", "mace": "model.model", "deepmd": "graph.pb"}
+"""The file each model family's package loads, as the export writes it."""
+
+
+@pytest.mark.parametrize("study, families", [("nacl_selection", {"schnet", "gap"}),
+                                              ("hessian_training", {"schnet"}),
+                                              ("transferability", {"mace", "deepmd"})])
+def test_a_run_exports_every_model_it_trained_with_its_training_set(executed, study, families, tmp_path):
     """The chapter's results.json records each trained model with its training set; the export writes them all,
-    GAP as its XML potential and SchNet as a whole schnetpack model."""
+    each in its package's own format."""
     from paperlib.export import export_run
 
-    nb_path, results = executed["nacl_selection"]
+    nb_path, results = executed[study]
     recorded = results["artefacts"]
     done = export_run(nb_path.parent / "results" / "results.json", tmp_path / "export")
     assert len(done["models"]) == len(recorded["models"]) >= 2
-    kinds = {m["kind"] for m in done["models"]}
-    assert kinds == {"schnet_small", "gap"}
+    assert {f for f in NATIVE_FILES for m in done["models"] if m["kind"].startswith(f)} == families
     for m in done["models"]:
         folder = tmp_path / "export" / m["folder"]
-        assert (folder / "model.pt").is_file() if m["kind"] == "schnet_small" else list(folder.glob("*.xml"))
+        native = next(pattern for f, pattern in NATIVE_FILES.items() if m["kind"].startswith(f))
+        assert list(folder.glob(native)), (m["folder"], sorted(p.name for p in folder.iterdir()))
         assert (tmp_path / "export" / m["training_file"]).is_file()
-    trained_on = {m["training_set"] for m in recorded["models"]}
-    assert trained_on <= {d["name"] for d in recorded["datasets"]}
+    assert {m["training_set"] for m in recorded["models"]} <= {d["name"] for d in recorded["datasets"]}
 
 
 def test_bad_parameter_fails_before_execution(tmp_path):

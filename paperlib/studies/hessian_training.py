@@ -33,6 +33,7 @@ from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
 from paperlib.models.base import Targets
+from paperlib.export import ModelArtefact, artefact_map, data_artefact
 from paperlib.models.registry import SavedModel
 from paperlib.models.schnet import SchNetConfig, SchNetPotential
 from paperlib.options import RunOptions
@@ -347,6 +348,21 @@ class Trained(NamedTuple):
         return SavedModel(f"schnet_{self.model.config.size}", self.entry / "model", device)
 
 
+def artefacts(p: Params, cache: Cache, ref: ReferenceData, models: Mapping[ModelPoint, Trained]
+              ) -> dict[str, list[dict]]:
+    """What ``paperlib export`` writes for this run: every SchNet with its training set (by size) and seed, each
+    training set and the held-out test geometries."""
+    datasets = [data_artefact(cache, f"training set of {n} molecules", ref.training_set(n),
+                              f"the reactions' critical points and the minima of the first {n} training molecules")
+                for n in sorted(p.train_sizes)]
+    datasets.append(data_artefact(cache, "test set", ref.test, "the held-out molecules' minima and displacements"))
+    trained = [ModelArtefact(f"schnet {point.mode} {point.n_molecules} molecules seed {point.seed}",
+                             f"schnet_{t.model.config.size}", str(t.entry / "model"),
+                             f"training set of {point.n_molecules} molecules", training_seed(p, point.seed),
+                             f"SchNet trained in mode {point.mode}") for point, t in models.items()]
+    return artefact_map(trained, datasets)
+
+
 def train_models(p: Params, cache: Cache, ref: ReferenceData, points: Sequence[ModelPoint],
                  options: RunOptions = RunOptions(), executor: Executor | None = None) -> dict[ModelPoint, Trained]:
     """SchNets of ``points`` (cached), one per point of ``executor`` (default: in this process)."""
@@ -634,8 +650,9 @@ class Results(StudyResults):
     ``model_wavenumbers`` (model -> held-out molecule -> relaxation and wavenumbers: :func:`model_frequencies`),
     ``search_runs`` (model -> reaction -> its search: :func:`model_searches`),
     ``searches`` (:func:`search_table`), ``costs`` (:func:`epoch_costs`), ``judged`` (the E+F+H mode compared
-    with E+F), ``seeds`` (the training seeds, one per seed index) and ``train_sizes`` (training molecules of the
-    learning curve).
+    with E+F), ``seeds`` (the training seeds, one per seed index), ``train_sizes`` (training molecules of the
+    learning curve) and ``artefacts`` (the trained models and data sets that ``paperlib export`` writes:
+    :func:`artefacts`).
     """
 
     reference: pd.DataFrame
@@ -655,6 +672,7 @@ class Results(StudyResults):
     judged: str
     seeds: list[int]
     train_sizes: list[int]
+    artefacts: dict = dataclasses.field(default_factory=dict)
 
 
 def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Timer | None = None) -> Results:
@@ -689,7 +707,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
                    search_runs=searches,
                    searches=search_table(ref.summaries, searches, barriers_at_reference(p, models, ref)), costs=costs,
                    judged=judged_mode(p), seeds=[training_seed(p, s) for s in range(p.training_seeds)],
-                   train_sizes=sorted(p.train_sizes))
+                   train_sizes=sorted(p.train_sizes), artefacts=artefacts(p, cache, ref, models))
 
 
 def figures(results: Results) -> dict[str, float]:

@@ -32,6 +32,7 @@ from paperlib.analysis.stability import StabilityCriteria, frame_failure
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.models.base import Potential, Targets
+from paperlib.export import ModelArtefact, artefact_map, data_artefact
 from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import default_workers, label_all
@@ -500,6 +501,23 @@ class Grid:
     evaluate: dict[str, Dataset]
     sel: tuple[tuple[str, int], ...] = ()
     deficiencies: list = dataclasses.field(default_factory=list)
+    by_seed: dict[tuple[str, int], Dataset] = dataclasses.field(default_factory=dict)
+    """The training set of every (origin, training seed index)."""
+
+
+def artefacts(p: Params, cache: Cache, grid: Grid) -> dict[str, list[dict]]:
+    """What ``paperlib export`` writes for this run: every trained model (MACE, Deep Potential) with the training
+    set and seed it had, every training set and every fixed evaluation set."""
+    datasets = [data_artefact(cache, f"{origin} seed {k}", frames, f"the {origin} training set of training seed "
+                                                                    f"index {k}")
+                for (origin, k), frames in grid.by_seed.items()]
+    datasets += [data_artefact(cache, name, frames, f"the fixed evaluation set {name!r}")
+                 for name, frames in grid.evaluate.items()]
+    models = [ModelArtefact(f"{f.algorithm} {f.origin} seed {f.seed}", f.algorithm, str(f.directory),
+                            f"{f.origin} seed {f.seed}", training_seed(p, f.seed).seed,
+                            f"{f.algorithm} trained on the {f.origin} set, training seed index {f.seed}")
+              for f in grid.fits]
+    return artefact_map(models, datasets)
 
 
 def evaluation_sets(sets: Mapping[str, Dataset]) -> dict[str, Dataset]:
@@ -564,7 +582,7 @@ def run_grid(p: Params, cache: Cache, sets: Mapping[str, Dataset], options: RunO
     more_fits, more_runs, _ = generation(rest, training, "other training sets")
     # the training sets in the order of the origins (the first generation first), of the first training seed
     training_sets = {o: training[o, 0] for o in dict.fromkeys(o for _, o, _ in first + rest)}
-    return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel, design)
+    return Grid(fits + more_fits, runs + more_runs, training_sets, evaluate, sel, design, training)
 
 
 def sel_check(grid: Grid, r_cut_A: float) -> pd.DataFrame:
@@ -713,6 +731,8 @@ class Results(StudyResults):
         (:func:`~paperlib.studies.transferability_analysis.score_sensitivity`).
     reference_md_failures
         frames of the reference MD that the models' stability checks would flag (:func:`reference_md_failures`).
+    artefacts
+        the trained models and data sets of this run (:func:`artefacts`), which ``paperlib export`` writes.
     """
 
     set_summary: pd.DataFrame
@@ -732,6 +752,7 @@ class Results(StudyResults):
     deficiencies: pd.DataFrame
     sensitivity: pd.DataFrame
     reference_md_failures: list
+    artefacts: dict = dataclasses.field(default_factory=dict)
 
 
 def figures(results: Results) -> dict[str, float]:
@@ -809,4 +830,5 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer=None)
         rdfs={model: {pair: np.vstack([np.asarray(r, float), np.asarray(g, float)]) for pair, (r, g) in c.items()}
               for model, c in rdfs.items()},
         sel=sel_check(grid, p.r_cut_A), sensitivity=analysis.score_sensitivity(judged),
-        reference_md_failures=reference_md_failures(sets[REFERENCE_MD], p.min_distance_A))
+        reference_md_failures=reference_md_failures(sets[REFERENCE_MD], p.min_distance_A),
+        artefacts=artefacts(p, cache, grid))

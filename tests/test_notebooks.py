@@ -71,11 +71,13 @@ def test_a_python_run_without_papermill_writes_the_notebooks_figures(executed, s
     assert module.figures(again) == pytest.approx(module.figures(done.results), rel=1e-12, abs=1e-15)
 
 
-NATIVE_FILES = {"schnet": "model.pt", "gap": "*.xml", "mace": "model.model", "deepmd": "graph.pb"}
+NATIVE_FILES = {"schnet": "model.pt", "gap": "*.xml", "mace": "model.model", "deepmd": "graph.pb",
+                "sgdml": "model.npz"}
 """The file each model family's package loads, as the export writes it."""
 
 
 @pytest.mark.parametrize("study, families", [("nacl_selection", {"schnet", "gap"}),
+                                              ("flexible_pes", {"sgdml", "gap", "schnet"}),
                                               ("hessian_training", {"schnet"}),
                                               ("transferability", {"mace", "deepmd"})])
 def test_a_run_exports_every_model_it_trained_with_its_training_set(executed, study, families, tmp_path):
@@ -90,8 +92,9 @@ def test_a_run_exports_every_model_it_trained_with_its_training_set(executed, st
     assert {f for f in NATIVE_FILES for m in done["models"] if m["kind"].startswith(f)} == families
     for m in done["models"]:
         folder = tmp_path / "export" / m["folder"]
-        native = next(pattern for f, pattern in NATIVE_FILES.items() if m["kind"].startswith(f))
+        native = next((pattern for f, pattern in NATIVE_FILES.items() if m["kind"].startswith(f)), "paperlib")
         assert list(folder.glob(native)), (m["folder"], sorted(p.name for p in folder.iterdir()))
+        assert (folder / "paperlib").is_dir()  # what paperlib.models.registry.load reads
         assert (tmp_path / "export" / m["training_file"]).is_file()
     assert {m["training_set"] for m in recorded["models"]} <= {d["name"] for d in recorded["datasets"]}
 

@@ -33,8 +33,16 @@ def test_every_requirement_is_locked_within_its_range():
                                                                       f"outside {req.specifier}: run `make lock`"
 
 
-def test_the_environment_holds_the_locked_versions():
-    """What `make test` installed is what the lock says (a local label such as torch's ``+cpu`` aside)."""
+def test_the_environment_holds_the_locked_versions_and_nothing_else():
+    """What `make test` installed is what the lock says (a local label such as torch's ``+cpu`` aside), and
+    every installed distribution is locked, but for the packaging tools, paperlib and what requirements-nodeps.txt
+    installs without its dependencies."""
+    nodeps = {canonicalize_name(Requirement(line).name)
+              for line in (ROOT / "requirements-nodeps.txt").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith("#")}
+    installed = {canonicalize_name(d.metadata["Name"]) for d in importlib.metadata.distributions()}
+    unlocked = installed - set(_lock()) - nodeps - {"paperlib", "pip", "setuptools", "wheel"}
+    assert not unlocked, f"installed but not in requirements.lock: {sorted(unlocked)}"
     wrong = {}
     for name, version in _lock().items():
         installed = Version(importlib.metadata.version(name))

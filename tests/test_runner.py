@@ -58,7 +58,7 @@ def test_provenance_names_every_pinned_package_and_each_is_installed():
 
 
 def test_a_chapters_links_open_files_the_repository_holds():
-    held = set(subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=runner.ROOT,
+    held = set(subprocess.run(["git", "ls-files", "--cached"], cwd=runner.ROOT,
                               capture_output=True, text=True, check=True).stdout.split())
     url, branch = runner.repository()
     for study in ("gradients", "nacl_selection"):

@@ -222,9 +222,9 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike],
                        profile_runs: Sequence[str | os.PathLike] = ()) -> str:
     """A MyST page collecting the claims of every study's ``results.json`` (the book's own runs).
 
-    ``profile_runs`` are further ``results.json`` files of runs at a profile with no override (``runs/``);
-    where they give a study's claims at more than one profile, a table sets each claim's verdict and interval
-    side by side per profile (the latest run of each), smallest scale first.
+    ``profile_runs`` are further ``results.json`` files (``runs/``); those of runs with no override give a
+    study's claims at other profiles, and a table then sets each claim's verdict and interval side by side per
+    profile (the book's own result for its profile, the latest run for each other), smallest scale first.
     """
     lines = ["# Claims dashboard", "",
              "Every verdict below is derived by one rule from the evidence the study's own notebook measured: "
@@ -233,7 +233,7 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike],
              "Each chapter states its statistics and thresholds before any result is computed.", ""]
     if not results_files:
         lines.append("No study has been executed yet: run `make book` or `paperlib run STUDY`.")
-    by_profile = _latest_per_profile([*profile_runs, *results_files])
+    by_profile = _latest_per_profile(profile_runs)
     for path in sorted(results_files, key=str):
         data = json.loads(Path(path).read_text())
         counts = {v: sum(c["verdict"] == v for c in data["claims"]) for v in VERDICTS}
@@ -246,7 +246,8 @@ def dashboard_markdown(results_files: Sequence[str | os.PathLike],
             cells = [c["key"], c["paper_claim"], c["measured"], *ev.values(), f"**{c['verdict']}**"]
             lines.append(_row(cells))
         lines.append("")
-        runs = by_profile.get(data["study"], {})
+        # the book's own result stands for its profile, whatever other run at that profile is newer
+        runs = {**by_profile.get(data["study"], {}), data["profile"]: data}
         if len(runs) > 1:
             lines += _profiles_table(data, runs)
     return "\n".join(lines) + "\n"

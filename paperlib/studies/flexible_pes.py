@@ -30,6 +30,7 @@ from ase import Atoms
 from paperlib import keys
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
+from paperlib.export import ModelArtefact, artefact_map, data_artefact
 from paperlib.models import registry
 from paperlib.models.base import Potential, Targets
 from paperlib.models.regional import THREE_GROUPS
@@ -474,6 +475,23 @@ def train_and_predict(p: Params, cache: Cache, job: Job, splits: Splits, ref: Re
     return _read_predictions(_train_and_predict_entry(p, cache, splits, ref, options, job))
 
 
+def artefacts(p: Params, cache: Cache, splits: Splits, ref: Reference, options: RunOptions
+              ) -> dict[str, list[dict]]:
+    """What ``paperlib export`` writes for this run: every fitted model (cached entries, read back) with the
+    training set and seed it had, each training set, the validation and the test set."""
+    sets = {(job.n, job.draw) for job in fit_jobs(p)}
+    datasets = [data_artefact(cache, f"training set of {n} frames draw {d}", splits.train(n, d),
+                              f"nested training set of {n} frames of the training pool, draw {d}")
+                for n, d in sorted(sets)]
+    datasets += [data_artefact(cache, "validation set", splits.valid, "frames of whole runs, early stopping"),
+                 data_artefact(cache, "test set", splits.test, "frames of whole runs that no training set shares")]
+    models = [ModelArtefact(f"{job.label} {job.n} frames draw {job.draw}", job.name,
+                            str(Path(_train_and_predict_entry(p, cache, splits, ref, options, job)) / "model"),
+                            f"training set of {job.n} frames draw {job.draw}", _settings(p, job).seed,
+                            f"{job.label} fitted to energies and forces") for job in fit_jobs(p)]
+    return artefact_map(models, datasets)
+
+
 def _read_predictions(entry: Path | str) -> dict:
     return json.loads((Path(entry) / "predictions.json").read_text())
 
@@ -595,6 +613,8 @@ class Results(StudyResults):
     """:func:`cutoff_table`: GAP at its two cut-offs, transition and near-equilibrium errors."""
     split_by_trajectory: bool = True
     """No run gives frames to both the training and the test set (what makes test frames independent)."""
+    artefacts: dict = dataclasses.field(default_factory=dict)
+    """The fitted models and data sets of this run (:func:`artefacts`), which ``paperlib export`` writes."""
 
 
 def figures(results: Results) -> dict[str, float]:
@@ -647,7 +667,7 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: Time
         region_errors=region_errors(main[main["model"] != BASELINE], largest),
         transition_ratios=pd.DataFrame(), barriers=barrier_table(profiles),
         local_vs_global=pair.groupby(["model", "draw", "group"])[["err_energy", "mae_forces"]].mean().reset_index(),
-        cutoffs=pd.DataFrame())
+        cutoffs=pd.DataFrame(), artefacts=artefacts(p, cache, splits, ref, options))
     inputs = results.claims_input()
     results.transition_ratios = transition_ratios(inputs)
     results.cutoffs = cutoff_table(inputs, {"gap": p.gap_cutoff_A, GAP_LONG: p.gap_long_cutoff_A})

@@ -32,8 +32,8 @@ from paperlib.analysis.vibrations import frequency_mae
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
 from paperlib.executors import Executor, InProcessExecutor
-from paperlib.models.base import Targets
 from paperlib.export import ModelArtefact, artefact_map, data_artefact
+from paperlib.models.base import Targets
 from paperlib.models.registry import SavedModel
 from paperlib.models.schnet import SchNetConfig, SchNetPotential
 from paperlib.options import RunOptions

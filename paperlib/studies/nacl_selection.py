@@ -171,12 +171,16 @@ def artefacts(p: Params, cache: Cache, jobs: Mapping[tuple[str, str, int], np.nd
     datasets = [DataArtefact("training pool", pool_file, None, "every labelled frame of the NPT training pool"),
                 DataArtefact("test set", test_file, test_indices(p, test_pool).tolist(),
                              "the test set: random frames of separate NPT runs, an equal share per state point")]
-    trained = []
+    trained, named = [], {}
     for (mdl, m, r), idx in jobs.items():
-        name = f"{selection.LABELS.get(m, m)} replicate {r}"
-        if name not in {d.name for d in datasets}:
-            datasets.append(DataArtefact(name, pool_file, [int(i) for i in idx],
+        # GAP trains on selections of its own size: a set is named by method, replicate and size
+        name = f"{selection.LABELS.get(m, m)} replicate {r} ({len(idx)} frames)"
+        if name not in named:
+            named[name] = [int(i) for i in idx]
+            datasets.append(DataArtefact(name, pool_file, named[name],
                                          f"the training set of {selection.LABELS.get(m, m)}, replicate {r}"))
+        elif named[name] != [int(i) for i in idx]:
+            raise ValueError(f"artefacts: two training sets named {name!r} differ")
         trained.append(ModelArtefact(f"{mdl} {m} {r}", mdl, str(models[(mdl, m, r)].saved.path), name,
                                      train_settings(p, r, mdl)["seed"],
                                      f"{mdl} trained on energies and forces of {name}"))

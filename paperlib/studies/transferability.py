@@ -31,8 +31,8 @@ from paperlib import keys
 from paperlib.analysis.stability import StabilityCriteria, frame_failure
 from paperlib.cache import Cache, cached_step
 from paperlib.data.dataset import Dataset
-from paperlib.models.base import Potential, Targets
 from paperlib.export import ModelArtefact, artefact_map, data_artefact
+from paperlib.models.base import Potential, Targets
 from paperlib.models.registry import SavedModel
 from paperlib.options import RunOptions
 from paperlib.reference.xtb import default_workers, label_all

@@ -80,7 +80,7 @@ def profile_values(study: str, profile: str) -> dict[str, Any]:
     return dict(data[profile])
 
 
-_EXPONENT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -96,10 +96,10 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _numbers(value: Any) -> Any:
-    """``value`` with every string that is a number in exponent form (``1e-3``, ``5E4``) made a float, in
-    lists too: YAML 1.1 reads them as strings without a decimal point, while the error messages write numbers
-    that way."""
-    if isinstance(value, str) and _EXPONENT_NUMBER.match(value.strip()):
+    """``value`` with every string that is a number made a float, in lists too: YAML 1.1 reads an exponent
+    without a decimal point (``1e-3``, ``5E4``) and a signed fraction without a leading digit (``-.5``) as
+    strings, while the error messages write numbers that way. An integer parameter takes a whole float."""
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
         return float(value)
     if isinstance(value, list):
         return [_numbers(v) for v in value]

@@ -34,9 +34,14 @@ def set_style() -> None:
 
 def table_html(df: pd.DataFrame) -> str:
     """The HTML of ``df`` as a notebook shows it (row and column limits of pandas' display options), missing
-    values written :data:`MISSING`."""
-    return df.to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
+    values written :data:`MISSING` and said what they mean below the table."""
+    html = df.to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
                       max_cols=pd.get_option("display.max_columns"), show_dimensions=False)
+    if df.isna().to_numpy().any():
+        html += (f"<p><small>{MISSING} : no such value. A spread (standard error, standard deviation, interval) "
+                 f"needs two or more seeds or draws and this run made one; or the quantity does not apply to that "
+                 f"row.</small></p>")
+    return html
 
 
 def _slant_xticks(ax, degrees: float) -> None:
@@ -62,14 +67,18 @@ def distributions(frames: pd.DataFrame, x_cols: Mapping[str, str], hue: str = "m
 
 def grouped_bars(table: pd.DataFrame, metrics: Mapping[str, str], x: str = "method", hue: str = "model",
                  order: Sequence[str] | None = None):
-    """Bar charts of ``metrics`` ({column: axis label}), mean with standard-error bars over replicates."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), sharex=True)
-    for ax, (col, label) in zip(np.atleast_1d(axes), metrics.items()):
-        sns.barplot(data=table, x=x, y=col, hue=hue, order=order, errorbar="se", ax=ax)
+    """Bar charts of ``metrics`` ({column: axis label}), mean with standard-error bars over replicates; one
+    legend of the ``hue`` values below the panels."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics), 3.6), sharex=True)
+    axes = np.atleast_1d(axes)
+    for ax, (col, label) in zip(axes, metrics.items()):
+        sns.barplot(data=table, x=x, y=col, hue=hue, order=order, errorbar="se", ax=ax, legend=ax is axes[0])
         ax.set_ylabel(label)
         ax.set_xlabel("")
         _slant_xticks(ax, 35)
-    fig.tight_layout()
+    if axes[0].get_legend() is not None:
+        axes[0].get_legend().remove()
+    legend_below(fig, axes[0], len(axes[0].get_legend_handles_labels()[1]))
     return fig
 
 
@@ -266,12 +275,11 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "pdf", "csv")
 """The files :func:`publish` writes per figure: the image twice (screen, print) and the data behind it."""
 
 
-def publish(fig, data: pd.DataFrame, name: str, directory: str | Path) -> dict[str, Path]:
+def publish(fig, data: pd.DataFrame, name: str, directory: str | Path) -> None:
     """Save ``fig`` as ``directory/name.png`` and ``.pdf`` and ``data`` (the numbers it shows) as
     ``name.csv``, then hand the figure to the chapter as the glued output ``name``, which a
     ``{glue:figure}`` directive shows numbered with its caption. Each file is written whole or not at all.
-
-    Returns the paths, by format.
+    Returns nothing, so that a notebook cell ending with it shows no output box.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -287,7 +295,6 @@ def publish(fig, data: pd.DataFrame, name: str, directory: str | Path) -> dict[s
 
     glue(name, fig, display=False)
     plt.close(fig)
-    return paths
 
 
 def empty(message: str):

@@ -90,6 +90,8 @@ class Param:
                 raise fail()
             return value
         if self.kind == "int":
+            if isinstance(value, float) and value.is_integer():  # 5E4 and 2.0 are integers as typed
+                value = int(value)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise fail()
             self._check_range(value, fail)

@@ -56,12 +56,17 @@ def test_book_builds_with_chapters_figures_and_claims(executed, site):
         assert "Traceback" not in page and "Warning:" not in page
         # a chapter shows no stderr stream, no NaN table cell and its parameters only in the provenance block
         assert "output stderr" not in page and "stream stderr" not in page
-        assert not re.search(r"<td[^>]*>\s*(NaN|nan)\s*</td>", page), study
+        assert not re.search(r"<td[^>]*>\s*(NaN|nan)\s*</td>|\bnan\s*±|±\s*nan\b", page, re.IGNORECASE), study
         assert "Parameters as resolved" in page and not re.search(r"profile\s*=\s*&quot;", page)
+        # the chapter states its profile, and no output box shows a Python value or a path of the machine it ran on
+        assert "profile <code" in page and "smoke" in page, study
+        assert "PosixPath(" not in page and ".partial.figures" not in page and str(ROOT) not in page, study
+        assert not re.search(r'<div class="cell_output[^"]*">\s*</div>', page), study
     api = (site / "book" / "api" / "paperlib" / "runner" / "index.html").read_text()
     assert 'id="paperlib.runner.run_study"' in api and "Validate parameters, then execute" in api
     dashboard = (site / "book" / "claims.html").read_text()
     assert "Data selection for molten NaCl" in dashboard
+    assert len(re.findall(r"Profile <code[^>]*><span[^>]*>smoke<", dashboard)) == len(executed)  # one per study
     assert re.search(r"reproduced|inconclusive", dashboard)
     assert "Tosi" in (site / "book" / "bibliography.html").read_text()
 
@@ -131,13 +136,14 @@ def test_every_launch_repository_and_download_link_resolves(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium (Debian's ``chromium`` and ``chromedriver``, installed by ``make setup``)."""
+    """Headless Chromium (Debian's ``chromium`` and ``chromedriver``, installed by ``make browser``, which
+    ``make test`` runs)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    assert chromium and driver, "headless Chromium is missing: `make setup` installs Debian's chromium and " \
-                                "chromium-driver"
+    assert chromium and driver, "headless Chromium is missing: `make browser` (run by `make test`) installs " \
+                                "Debian's chromium and chromium-driver"
     os.environ["SE_OFFLINE"] = "true"  # use the system driver; never download one
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium

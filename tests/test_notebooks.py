@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 
+import ase.io
+
 import nbformat
 import pytest
 
@@ -79,6 +81,49 @@ NATIVE_FILES = {"schnet": "model.pt", "gap": "*.xml", "mace": "model.model", "de
 """The file each model family's package loads, as the export writes it."""
 
 
+def _gap_reads(xml, atoms) -> None:
+    """quippy's own ``Potential`` reads ``xml`` and gives a finite energy for ``atoms`` (in a large box when
+    they are a molecule)."""
+    from quippy.potential import Potential
+
+    atoms = atoms.copy()
+    if not atoms.pbc.any():
+        atoms.cell, atoms.pbc = [40.0] * 3, True
+        atoms.center()
+    atoms.calc = Potential(param_filename=str(xml))
+    assert math.isfinite(atoms.get_potential_energy())
+
+
+def _mace_reads(path, atoms) -> None:
+    """``torch.load`` (how MACE reads its files) gives a MACE model for the elements of ``atoms``."""
+    import torch
+
+    model = torch.load(path, map_location="cpu", weights_only=False)
+    assert set(atoms.get_atomic_numbers()) <= {int(z) for z in model.atomic_numbers}
+
+
+def _deepmd_reads(path, atoms) -> None:
+    """DeePMD-kit's own ``DeepPot`` reads the frozen graph, whose type map holds the elements of ``atoms``."""
+    from deepmd.infer import DeepPot
+
+    assert set(atoms.get_chemical_symbols()) <= set(DeepPot(str(path)).get_type_map())
+
+
+def _sgdml_reads(path, atoms) -> None:
+    """sGDML's own ``GDMLPredict`` accepts the model file, which is for the molecule ``atoms``."""
+    import numpy as np
+    from sgdml.predict import GDMLPredict
+
+    with np.load(path, allow_pickle=True) as f:
+        model = dict(f)
+    GDMLPredict(model)
+    assert list(model["z"]) == list(atoms.get_atomic_numbers())
+
+
+NATIVE_READERS = {"gap": _gap_reads, "mace": _mace_reads, "deepmd": _deepmd_reads, "sgdml": _sgdml_reads}
+"""Each family's native file read by its own package, checked against a frame of its training set."""
+
+
 @pytest.mark.parametrize("study, families", [("nacl_selection", {"schnet", "gap"}),
                                               ("flexible_pes", {"sgdml", "gap", "schnet"}),
                                               ("hessian_training", {"schnet"}),
@@ -98,7 +143,10 @@ def test_a_run_exports_every_model_it_trained_with_its_training_set(executed, st
         native = next((pattern for f, pattern in NATIVE_FILES.items() if m["kind"].startswith(f)), "paperlib")
         assert list(folder.glob(native)), (m["folder"], sorted(p.name for p in folder.iterdir()))
         assert (folder / "paperlib").is_dir()  # what paperlib.models.registry.load reads
-        assert (tmp_path / "export" / m["training_file"]).is_file()
+        first = ase.io.read(tmp_path / "export" / m["training_file"], index=0)
+        family = next((f for f in NATIVE_FILES if m["kind"].startswith(f)), None)
+        if family in NATIVE_READERS:
+            NATIVE_READERS[family](next(folder.glob(NATIVE_FILES[family])), first)
     assert {m["training_set"] for m in recorded["models"]} <= {d["name"] for d in recorded["datasets"]}
 
 

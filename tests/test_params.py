@@ -176,5 +176,11 @@ def test_a_config_file_reads_values_as_the_command_line_does(tmp_path):
 
 
 def test_every_number_a_user_types_parses():
-    for text, value in (("1e-3", 1e-3), ("5E4", 5e4), (".5", 0.5), ("-2.5E+2", -250.0), ("3", 3)):
+    for text, value in (("1e-3", 1e-3), ("5E4", 5e4), (".5", 0.5), ("-.5", -0.5), ("+.5", 0.5),
+                        ("-2.5E+2", -250.0), ("3", 3)):
         assert parse_override(f"x={text}") == ("x", value)
+    # a whole number typed with an exponent is an integer where an integer is asked for; a fraction is not
+    assert resolve("nacl_selection", "smoke", dict([parse_override("seed=1E1")])).seed == 10
+    assert type(resolve("nacl_selection", "smoke", {"seed": 2.0}).seed) is int
+    with pytest.raises(ParameterError, match="parameter 'seed': got 2.5; allowed: an integer"):
+        resolve("nacl_selection", "smoke", dict([parse_override("seed=25E-1")]))

@@ -122,12 +122,16 @@ def _readme(data: Mapping[str, Any], models: Sequence[tuple[ModelArtefact, str, 
              "## Data sets (extended XYZ; reference labels under the `REF_` keys)", "",
              "| file | structures | what |", "|---|---|---|"]
     lines += [f"| `{path}` | {n} | {d.description} |" for d, path, n in datasets]
+    if not models:
+        return "\n".join(lines + ["", "## Models", "", "This run keeps no trained model.", ""])
     lines += ["", "## Models", "", "| folder | kind | trained on | seed | format | what |", "|---|---|---|---|---|---|"]
     lines += [f"| `{folder}` | {m.kind} | `data/{folder_name(m.training_set)}.extxyz` | {m.seed} | {fmt} | "
               f"{m.description} |" for m, folder, fmt in models]
     lines += ["", "Every model folder also holds `paperlib/`, the files `paperlib.models.registry.load(kind, path)` "
-              "reads.", "",
-              "A SchNet `model.pt` is loaded by schnetpack's own calculator (the neighbour-list cutoff is in "
+              "reads.", ""]
+    if not any(_family(m.kind) == "schnet" for m, _, _ in models):
+        return "\n".join(lines)
+    lines += ["A SchNet `model.pt` is loaded by schnetpack's own calculator (the neighbour-list cutoff is in "
               "`cutoff_A.txt`); schnetpack 2.1 reads it with `torch.load`, which from torch 2.6 on needs the "
               "environment variable `TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`:", "",
               "```python", "import schnetpack as spk", "",

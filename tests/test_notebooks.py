@@ -127,16 +127,23 @@ NATIVE_READERS = {"gap": _gap_reads, "mace": _mace_reads, "deepmd": _deepmd_read
 @pytest.mark.parametrize("study, families", [("nacl_selection", {"schnet", "gap"}),
                                               ("flexible_pes", {"sgdml", "gap", "schnet"}),
                                               ("hessian_training", {"schnet"}),
-                                              ("transferability", {"mace", "deepmd"})])
+                                              ("transferability", {"mace", "deepmd"}),
+                                              ("gradients", set())])
 def test_a_run_exports_every_model_it_trained_with_its_training_set(executed, study, families, tmp_path):
     """The chapter's results.json records each trained model with its training set; the export writes them all,
-    each in its package's own format."""
+    each in its package's own format, and every data set (the gradients study keeps no kernel model)."""
     from paperlib.export import export_run
 
     nb_path, results = executed[study]
     recorded = results["artefacts"]
     done = export_run(nb_path.parent / "results" / "results.json", tmp_path / "export")
-    assert len(done["models"]) == len(recorded["models"]) >= 2
+    assert len(done["models"]) == len(recorded["models"]) >= (2 if families else 0)
+    assert [d["structures"] for d in done["datasets"]] == [len(ase.io.read(tmp_path / "export" / d["file"], ":"))
+                                                           for d in done["datasets"]]
+    assert len(done["datasets"]) == len(recorded["datasets"]) >= 2 and all(d["structures"] for d in done["datasets"])
+    readme = (tmp_path / "export" / "README.md").read_text()
+    assert ("keeps no trained model" in readme) == (not families)
+    assert ("SpkCalculator" in readme) == ("schnet" in families)
     assert {f for f in NATIVE_FILES for m in done["models"] if m["kind"].startswith(f)} == families
     for m in done["models"]:
         folder = tmp_path / "export" / m["folder"]

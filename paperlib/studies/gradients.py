@@ -34,6 +34,7 @@ from paperlib.data.dataset import Dataset
 from paperlib.data.formats import read_rmd17
 from paperlib.data.splits import group_split, random_split
 from paperlib.executors import Executor
+from paperlib.export import artefact_map, data_artefact
 from paperlib.models.base import Targets
 from paperlib.models.gpr import FCHLConfig, FCHLPotential, best_setting, select_hyperparameters
 from paperlib.options import RunOptions
@@ -674,6 +675,9 @@ class Results(StudyResults):
         training and test side of the split by molecule: molecules, conformations, atoms (min-max).
     failed_molecules
         molecule name -> why its conformations could not be made.
+    artefacts
+        the data sets of this run (:func:`artefacts`), which ``paperlib export`` writes. The kernel models are
+        not kept: each learning-curve point caches its errors only.
     """
 
     curves: pd.DataFrame
@@ -685,6 +689,22 @@ class Results(StudyResults):
     group_errors: pd.DataFrame
     unseen_sets: pd.DataFrame
     failed_molecules: dict[str, str]
+    artefacts: dict = dataclasses.field(default_factory=dict)
+
+
+def artefacts(p: Params, cache: Cache, pool: Dataset, test: Dataset, train_u: Dataset,
+              test_u: Dataset) -> dict[str, list[dict]]:
+    """The run's data sets for ``paperlib export``: the single molecule's training pool (every training set
+    of its learning curves is a draw from it) and test set, and the two sides of the split by molecule."""
+    source = p.dataset_path or p.molecule
+    return artefact_map([], [
+        data_artefact(cache, "training pool", pool, f"{source}: the pool every single-molecule training set is "
+                                                     f"drawn from (draw seed {_draws_seed(p)})"),
+        data_artefact(cache, "test set", test, f"{source}: the held-out frames of the single-molecule curves"),
+        data_artefact(cache, "unseen-molecule training set", train_u,
+                      "normal-mode conformations of the training molecules"),
+        data_artefact(cache, "unseen-molecule test set", test_u,
+                      "normal-mode conformations of the held-out molecules")])
 
 
 def _reference_table(pool: Dataset, test: Dataset) -> pd.DataFrame:
@@ -773,4 +793,5 @@ def run(p: Params, cache: Cache, options: RunOptions = RunOptions(), timer: "Tim
                    hyperparameters=pd.DataFrame(_hyper_rows(SINGLE, hyper) + _hyper_rows(UNSEEN, hyper_u)),
                    group_errors=pd.concat([per_run, per_molecule], ignore_index=True),
                    unseen_sets=_unseen_table(train_u, test_u),
-                   failed_molecules={str(k): str(v) for k, v in failed.items()})
+                   failed_molecules={str(k): str(v) for k, v in failed.items()},
+                   artefacts=artefacts(p, cache, pool, test, train_u, test_u))

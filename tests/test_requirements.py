@@ -49,3 +49,18 @@ def test_the_environment_holds_the_locked_versions_and_nothing_else():
         if Version(installed.public) != version:
             wrong[name] = (str(version), str(installed))
     assert not wrong, f"installed versions differ from requirements.lock: {wrong}"
+
+
+def test_make_book_needs_neither_root_nor_a_browser_while_make_test_installs_one():
+    import subprocess
+
+    def planned(target: str) -> str:
+        """What ``make`` would run for ``target`` as if nothing were installed yet (``-B``: every target
+        out of date), without running it."""
+        return subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+
+    book, test = planned("book"), planned("test")
+    assert "paperlib book" in book and "pip install" in book
+    assert not re.search(r"apt-get|chromium|sudo", book)
+    assert "apt-get" in test and "chromium" in test and "pytest" in test

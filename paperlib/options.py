@@ -23,14 +23,9 @@ AUTO = "auto"
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
 
 
-def _cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def default_executor() -> str:
     """Every core of this machine: a local dask cluster of one worker per core, in process on one core."""
-    cores = _cores()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return f"local:{cores}" if cores > 1 else IN_PROCESS
 
 
@@ -53,8 +48,7 @@ class RunOptions:
         where independent fits and MD runs are computed: ``auto`` (every core: :func:`default_executor`),
         ``in-process``, ``local:N`` or a dask scheduler address ``tcp://host:port``.
     devices
-        GPUs (CPU processes with ``device='cpu'``) each network trains on; more than one trains through
-        Lightning. Checked against this machine unless ``executor`` names a dask cluster.
+        GPUs each network trains on; more than one trains through Lightning.
     strategy
         Lightning distribution strategy, one of :data:`STRATEGIES`.
     progress
@@ -102,22 +96,18 @@ class RunOptions:
             raise fail("strategy", "one of " + ", ".join(STRATEGIES))
         if not isinstance(self.progress, bool):
             raise fail("progress", "true or false")
-        if "://" in self.executor:  # the cluster's workers serve the device, not this machine
-            return self
-        if self.device == "cpu":
-            if self.devices > _cores():
-                raise fail("devices", f"at most {_cores()} with device 'cpu' (one training process per core "
-                                      f"of this machine)")
-        elif self.device.startswith("cuda") or self.devices > 1:
+        # Checked here even with a dask cluster: the notebook's own process loads the trained models on
+        # ``device`` too.
+        if self.device == "cpu" and self.devices > 1:
+            raise fail("devices", "1 with device 'cpu' (several training processes need one GPU each)")
+        if self.device.startswith("cuda") or self.devices > 1:
             n = _cuda_count()
             index = _CUDA_INDEX.match(self.device)
-            needed = max(self.devices, int(index.group(1)) + 1 if index else 1)
-            if n < needed:
-                if self.devices > 1:
-                    raise fail("devices", f"at most the {n} CUDA device(s) torch sees on this machine, or "
-                                          f"device 'cpu' with one training process per core")
+            if self.device.startswith("cuda") and (int(index.group(1)) if index else 0) >= n:
                 raise fail("device", f"a device this machine has (torch sees {n} CUDA device(s)); use 'cpu' "
                                      f"or 'auto'")
+            if self.devices > n:
+                raise fail("devices", f"at most the {n} CUDA device(s) torch sees on this machine")
         return self
 
     @property

@@ -80,7 +80,7 @@ def profile_values(study: str, profile: str) -> dict[str, Any]:
     return dict(data[profile])
 
 
-_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+$|^[+-]\.\d+$")
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -96,9 +96,10 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def _numbers(value: Any) -> Any:
-    """``value`` with every string that is a number made a float, in lists too: YAML 1.1 reads an exponent
-    without a decimal point (``1e-3``, ``5E4``) and a signed fraction without a leading digit (``-.5``) as
-    strings, while the error messages write numbers that way. An integer parameter takes a whole float."""
+    """``value`` with every string that YAML 1.1 leaves a string although it is a number made a float, in
+    lists too: an exponent without a decimal point (``1e-3``, ``5E4``) and a signed fraction without a leading
+    digit (``-.5``); the error messages write numbers that way. Other strings stay strings (``"3"`` quoted
+    for a text parameter). An integer parameter takes a whole float."""
     if isinstance(value, str) and _NUMBER.match(value.strip()):
         return float(value)
     if isinstance(value, list):
@@ -155,6 +156,7 @@ def resolve(study: str, profile: str = "default", overrides: Mapping[str, Any] |
         msg = check(checked)
         if msg:
             raise ParameterError(msg)
-    return Params(study, profile, checked, overrides)
+    # the overrides as validated (``seed=1E1`` is recorded as 10), so that equal runs name equal values
+    return Params(study, profile, checked, {k: checked[k] for k in overrides})
 
 

@@ -38,9 +38,9 @@ def table_html(df: pd.DataFrame) -> str:
     html = df.to_html(na_rep=MISSING, max_rows=pd.get_option("display.max_rows"),
                       max_cols=pd.get_option("display.max_columns"), show_dimensions=False)
     if df.isna().to_numpy().any():
-        html += (f"<p><small>{MISSING} : no such value. A spread (standard error, standard deviation, interval) "
-                 f"needs two or more seeds or draws and this run made one; or the quantity does not apply to that "
-                 f"row.</small></p>")
+        html += (f"<p><small>{MISSING} : no such value: a spread (standard error, standard deviation, interval) "
+                 f"over a single seed or draw, or a quantity that does not exist for that row (a search that "
+                 f"found nothing, an event that did not happen).</small></p>")
     return html
 
 

@@ -247,9 +247,8 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
     import jupytext
     import papermill
 
-    overrides = dict(overrides or {})
     options = dict(options or {})
-    resolve(study, profile, overrides)
+    overrides = dict(resolve(study, profile, overrides or {}).overrides)
     RunOptions.from_mapping(options)
     default_output, default_results = destination(study, profile, overrides, name, into_book)
     # absolute: the kernel runs in the repository root, whatever directory the caller is in

@@ -84,7 +84,7 @@ BAD_OPTIONS = [
     ({"device": "tpu"}, "option 'device': got 'tpu'; allowed: one of auto, cpu, cuda or 'cuda:N'"),
     ({"device": "cuda:7"}, "option 'device': got 'cuda:7'; allowed: a device this machine has"),
     ({"devices": 64}, "option 'devices': got 64; allowed: at most the [0-9]+ CUDA device\\(s\\) torch sees"),
-    ({"device": "cpu", "devices": 4096}, "option 'devices': got 4096; allowed: at most [0-9]+ with device 'cpu'"),
+    ({"device": "cpu", "devices": 2}, "option 'devices': got 2; allowed: 1 with device 'cpu'"),
     # port 9 (discard) on this machine's loopback: nothing listens there, so the connection is refused at once
     ({"executor": "tcp://127.0.0.1:9"}, "option 'executor': got 'tcp://127.0.0.1:9'; allowed: a reachable dask "
                                         "scheduler: no scheduler answers at 127.0.0.1:9"),

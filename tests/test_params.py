@@ -177,8 +177,10 @@ def test_a_config_file_reads_values_as_the_command_line_does(tmp_path):
 
 def test_every_number_a_user_types_parses():
     for text, value in (("1e-3", 1e-3), ("5E4", 5e4), (".5", 0.5), ("-.5", -0.5), ("+.5", 0.5),
-                        ("-2.5E+2", -250.0), ("3", 3)):
+                        ("-2.5E+2", -250.0), ("3", 3), ('"3"', "3"), ("'1e3'", 1e3)):
         assert parse_override(f"x={text}") == ("x", value)
+    # the overrides a run records are the validated values, so that equal runs are named alike
+    assert resolve("nacl_selection", "smoke", dict([parse_override("seed=1E1")])).overrides == {"seed": 10}
     # a whole number typed with an exponent is an integer where an integer is asked for; a fraction is not
     assert resolve("nacl_selection", "smoke", dict([parse_override("seed=1E1")])).seed == 10
     assert type(resolve("nacl_selection", "smoke", {"seed": 2.0}).seed) is int

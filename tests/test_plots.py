@@ -12,8 +12,8 @@ def test_tables_show_missing_values_as_a_dash_not_nan():
     df = pd.DataFrame({"model": ["a", "b"], "sem": [0.1, np.nan]})
     html = plots.table_html(df)
     assert "NaN" not in html and f"<td>{plots.MISSING}</td>" in html and "<td>0.1</td>" in html
-    assert "needs two or more seeds" in html  # what a single seed means, said once below the table
-    assert "needs two or more" not in plots.table_html(df.fillna(0.2))
+    assert "over a single seed" in html  # what a single seed means, said once below the table
+    assert "over a single seed" not in plots.table_html(df.fillna(0.2))
 
 
 def _curves():

@@ -676,8 +676,8 @@ class Results(StudyResults):
     failed_molecules
         molecule name -> why its conformations could not be made.
     artefacts
-        the data sets of this run (:func:`artefacts`), which ``paperlib export`` writes. The kernel models are
-        not kept: each learning-curve point caches its errors only.
+        the data sets of this run (:func:`artefacts`), which ``paperlib export`` writes. Its models (kernels
+        and networks) are not kept: each learning-curve point caches its errors only.
     """
 
     curves: pd.DataFrame

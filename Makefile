@@ -49,8 +49,10 @@ lock:
 book: $(STAMP)
 	$(VENV)/bin/paperlib book --profile $(PROFILE)
 
+# Two pytest workers (a 2-core machine's worth); the tests that need the studies' smoke runs share one of them.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) bench/training_throughput.py

@@ -22,6 +22,7 @@ from typing import Any
 from paperlib.options import RunOptions
 from paperlib.timing import Timer
 from paperlib.params import ParameterError, Params, resolve
+from paperlib.terminal import ProgressOnly, kernel_manager_logging_to
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -263,21 +264,31 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         # figures are staged beside the notebook and replace the chapter's own only once the run succeeded
         staged = output.with_name(f".{output.stem}.partial.figures")
         shutil.rmtree(staged, ignore_errors=True)
+        kernel_log = output.with_name(f".{output.stem}.partial.kernel.log")
+        kernel_log.unlink(missing_ok=True)
         try:
-            # The kernel's stderr (progress bars, library logs) goes live to this terminal and, once the run
-            # succeeded, out of the chapter into a log beside it (tidy_executed).
+            # The chapter's step lines and progress bars go live to this terminal; all it writes to stderr moves,
+            # once the run succeeded, out of the chapter into a log beside it (tidy_executed), and the kernel
+            # process's own output (start-up warnings, a copy of what C libraries print) into that log too.
             papermill.execute_notebook(
                 str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
                 parameters={"profile": profile, "overrides": overrides, "options": options,
                             "results_dir": str(results_dir), "figures_dir": str(staged)},
-                stderr_file=sys.stderr if progress else None)
+                stderr_file=ProgressOnly(sys.stderr) if progress else None,
+                kernel_manager_class=kernel_manager_logging_to(kernel_log))
         except BaseException:
-            # Keep the failed notebook for inspection, but never where the book would render it.
+            # Keep the failed notebook and the kernel's output for inspection, never where the book would render it.
             if partial.exists():
                 partial.replace(output.with_name(f"{output.stem}.failed.ipynb"))
+            if kernel_log.exists():
+                kernel_log.replace(output.with_name(f"{output.stem}.failed.kernel.log"))
             shutil.rmtree(staged, ignore_errors=True)
             raise
-        tidy_executed(partial, stderr_log(output))
+        log = tidy_executed(partial, stderr_log(output))
+        if kernel_log.exists():
+            with log.open("a") as out:
+                out.write(f"\n--- kernel process\n{kernel_log.read_text(errors='replace')}")
+            kernel_log.unlink()
         figures = figures_dir(output)
         figures.mkdir(parents=True, exist_ok=True)
         for made in sorted(staged.iterdir()) if staged.exists() else []:

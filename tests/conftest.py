@@ -37,12 +37,29 @@ def executed(tmp_path_factory):
     from paperlib.runner import notebook_path, run_study
 
     out = {}
-    for study in sorted(s for s in SCHEMAS if notebook_path(s).exists()):
-        root = tmp_path_factory.mktemp(study)
-        os.environ["PAPERLIB_CACHE"] = str(root / "cache")
-        nb = run_study(study, "smoke", output=root / f"{study}.ipynb", results_dir=root / "results", progress=False)
-        out[study] = (nb, json.loads((root / "results" / "results.json").read_text()))
+    before = os.environ.get("PAPERLIB_CACHE")
+    try:
+        for study in sorted(s for s in SCHEMAS if notebook_path(s).exists()):
+            root = tmp_path_factory.mktemp(study)
+            os.environ["PAPERLIB_CACHE"] = str(root / "cache")  # read by the kernel the run starts
+            nb = run_study(study, "smoke", output=root / f"{study}.ipynb", results_dir=root / "results",
+                           progress=False)
+            out[study] = (nb, json.loads((root / "results" / "results.json").read_text()))
+    finally:
+        # later tests, in whatever order a worker takes them, see the cache they began with
+        if before is None:
+            os.environ.pop("PAPERLIB_CACHE", None)
+        else:
+            os.environ["PAPERLIB_CACHE"] = before
     return out
+
+
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n`` (``--dist loadgroup``, as ``make test`` runs it) every test that needs the smoke runs of
+    the studies goes to one worker, so that the five runs are made once, not once per worker."""
+    for item in items:
+        if "executed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("smoke_runs"))
 
 
 @pytest.fixture(scope="session")

@@ -267,28 +267,32 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         kernel_log = output.with_name(f".{output.stem}.partial.kernel.log")
         kernel_log.unlink(missing_ok=True)
         try:
-            # The chapter's step lines and progress bars go live to this terminal; all it writes to stderr moves,
-            # once the run succeeded, out of the chapter into a log beside it (tidy_executed), and the kernel
-            # process's own output (start-up warnings, a copy of what C libraries print) into that log too.
+            # The chapter's step lines and progress bars go live to this terminal (papermill's own bar of cells
+            # would share their line); all it writes to stderr moves, once the run succeeded, out of the chapter
+            # into a log beside it (tidy_executed), and the kernel process's own output (start-up warnings, a copy
+            # of what C libraries print) into that log too.
             papermill.execute_notebook(
-                str(src), str(partial), cwd=str(ROOT), progress_bar=progress, kernel_name="python3",
+                str(src), str(partial), cwd=str(ROOT), progress_bar=False, kernel_name="python3",
                 parameters={"profile": profile, "overrides": overrides, "options": options,
                             "results_dir": str(results_dir), "figures_dir": str(staged)},
                 stderr_file=ProgressOnly(sys.stderr) if progress else None,
                 kernel_manager_class=kernel_manager_logging_to(kernel_log))
-        except BaseException:
+        except BaseException as err:
             # Keep the failed notebook and the kernel's output for inspection, never where the book would render it.
-            if partial.exists():
-                partial.replace(output.with_name(f"{output.stem}.failed.ipynb"))
-            if kernel_log.exists():
-                kernel_log.replace(output.with_name(f"{output.stem}.failed.kernel.log"))
+            kept = {"notebook": output.with_name(f"{output.stem}.failed.ipynb"),
+                    "kernel process's output": output.with_name(f"{output.stem}.failed.kernel.log")}
+            for (what, path), made in zip(kept.items(), (partial, kernel_log)):
+                if made.exists():
+                    made.replace(path)
+                    err.add_note(f"the failed run's {what}: {path}")
             shutil.rmtree(staged, ignore_errors=True)
             raise
         log = tidy_executed(partial, stderr_log(output))
-        if kernel_log.exists():
+        own = kernel_log.read_text(errors="replace") if kernel_log.exists() else ""
+        if own.strip():
             with log.open("a") as out:
-                out.write(f"\n--- kernel process\n{kernel_log.read_text(errors='replace')}")
-            kernel_log.unlink()
+                out.write(f"\n--- kernel process\n{own}")
+        kernel_log.unlink(missing_ok=True)
         figures = figures_dir(output)
         figures.mkdir(parents=True, exist_ok=True)
         for made in sorted(staged.iterdir()) if staged.exists() else []:

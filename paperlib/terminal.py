@@ -21,43 +21,52 @@ STEP = re.compile(r"\[paperlib \d\d:\d\d:\d\d\] ")
 BAR = re.compile(r"\d+%\|.*\| *\d+/\d+ \[")
 """tqdm's default bar, as in ``fits:  50%|█████     | 1/2 [00:32<00:32, 32.95s/it]``."""
 
+MOVE_UP = re.compile(r"(\x1b\[A)+")
+"""tqdm's move back up to an outer bar after drawing an inner (nested) one."""
+
 
 class ProgressOnly:
     """A text stream that writes to ``terminal`` only the step lines and progress bars of what it is given.
 
-    Text arrives in chunks that need not end a line; a kept line ends with the next newline, whatever came in
-    between, and a bar is redrawn in place (carriage return), as tqdm draws it.
+    Everything else is a library's line, dropped up to and with its newline. A step line is never drawn over; a
+    bar is redrawn in place, cleared and nested as tqdm draws it (carriage returns, blank padding, newlines and
+    cursor-up moves), whatever library lines come between its updates.
     """
 
     def __init__(self, terminal: TextIO):
         self._terminal = terminal
-        self._showing: str | None = None  # what the terminal's current line holds: "step", "bar" or nothing kept
+        self._showing: str | None = None  # the terminal's current line: "step", "bar", "blank" or nothing of ours
         self._carriage = False  # a carriage return came after the last kept text
-        self._ours = False  # the last text given was kept
+        self._foreign = False  # a library's line is in progress (its newline is not ours)
+
+    def _prefix(self, kind: str) -> str:
+        if kind == "step":
+            return "\n" if self._showing in ("step", "bar") else "\r" if self._carriage else ""
+        if kind == "bar":
+            return "\n" if self._showing == "step" else "\r" if self._carriage else ""
+        return "\r" if self._carriage else ""
 
     def write(self, text: str) -> int:
         """Pass the step lines and bars of ``text`` on; returns ``len(text)``, as a stream does."""
         kept = []
         for token in re.split(r"(\r|\n)", text):
             if token == "\n":
-                if self._showing and self._ours:
+                if not self._foreign:
                     kept.append("\n")
                     self._showing, self._carriage = None, False
+                self._foreign = False
             elif token == "\r":
-                self._carriage = True
+                self._carriage, self._foreign = True, False
             elif token:
-                kind = ("step" if STEP.match(token) else "bar" if BAR.search(token)
-                        else "bar" if self._showing == "bar" and self._carriage and not token.strip()  # tqdm clearing
-                        else None)
-                self._ours = kind is not None
+                step = STEP.search(token)  # a library's unended line may precede it in the same chunk
+                kind = ("step" if step else "bar" if BAR.search(token) else "blank" if not token.strip()
+                        else "move" if MOVE_UP.fullmatch(token) else None)
                 if kind is None:
+                    self._foreign = True
                     continue
-                if self._showing == "bar":
-                    prefix = "\r" if self._carriage else "\n" if kind == "step" else ""
-                else:  # a step line is never drawn over
-                    prefix = "\n" if self._showing == "step" else ""
-                kept.append(prefix + token)
-                self._showing, self._carriage = kind, False
+                kept.append(self._prefix(kind) + (token[step.start():] if step else token))
+                self._showing = "bar" if kind == "move" else kind
+                self._carriage = self._foreign = False
         if kept:
             self._terminal.write("".join(kept))
         return len(text)
@@ -76,7 +85,8 @@ def kernel_manager_logging_to(log: str | os.PathLike):
 
     class LoggingKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):
-            # the kernel keeps its own copy of the descriptor, so this one can close once the process started
+            # The kernel keeps its own copy of the descriptor, so this one can close once the process started.
+            # (A restart would reuse the closed file; papermill never restarts a kernel.)
             with open(path, "ab") as out:
                 return await super().start_kernel(**{"stdout": out, "stderr": out, **kw})
 

@@ -54,6 +54,7 @@ def executed(tmp_path_factory):
     return out
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
     """Under ``pytest -n`` (``--dist loadgroup``, as ``make test`` runs it) every test that needs the smoke runs of
     the studies goes to one worker, so that the five runs are made once, not once per worker."""

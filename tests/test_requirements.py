@@ -68,3 +68,31 @@ def test_make_book_needs_neither_root_nor_a_browser_while_make_test_installs_one
     assert "paperlib book" in book and "pip install" in book
     assert not re.search(r"apt-get|chromium|sudo", book)
     assert "apt-get" in test and "chromium" in test and "pytest" in test
+
+
+def test_the_tests_that_need_the_smoke_runs_share_one_pytest_worker(tmp_path):
+    """``make test`` runs two pytest workers; the five smoke runs of the studies (a session fixture) must be made on
+    one of them only. A stand-in suite of four modules, half its tests needing ``executed``, is run the same way."""
+    import subprocess
+    import sys
+
+    (tmp_path / "pyproject.toml").write_text('[tool.pytest.ini_options]\naddopts = "--strict-markers"\n')
+    (tmp_path / "conftest.py").write_text(
+        f"import os, sys\nimport pytest\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from tests.conftest import pytest_collection_modifyitems\n\n"
+        "@pytest.fixture(scope='session')\ndef executed():\n    return os.environ['PYTEST_XDIST_WORKER']\n")
+    record = tmp_path / "record"
+    record.mkdir()
+    for module in range(4):
+        (tmp_path / f"test_m{module}.py").write_text("".join(
+            f"def test_plain_{i}():\n    pass\n\n"
+            f"def test_needs_runs_{i}(executed):\n"
+            f"    open({str(record / f'{module}-{i}')!r}, 'w').write(executed)\n\n"
+            for i in range(3)))
+    make = (ROOT / "Makefile").read_text()
+    args = re.search(r"\$\(VENV\)/bin/pytest (.*)", make).group(1).replace("$(TEST_WORKERS)", "2").split()
+    run = subprocess.run([sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert run.returncode == 0 and "24 passed" in run.stdout, run.stdout[-2000:]
+    workers = {p.read_text() for p in record.iterdir()}
+    assert len(list(record.iterdir())) == 12 and len(workers) == 1, workers

@@ -1,4 +1,5 @@
-"""Where runs go, what their provenance names, and where a chapter's links point (no notebook executed)."""
+"""Where runs go, what their provenance names, where a chapter's links point, and where a run's output goes when it
+succeeds or fails (a stand-in chapter of two cells, executed as a study's is)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,34 @@ def test_a_chapters_links_open_files_the_repository_holds():
                                       "python": "3.11", "started": "now", "overrides": {}, "packages": {}},
                                      links=True)
     assert top.startswith("Open this chapter: [Binder](https://mybinder.org/")
+
+
+def _stand_in(tmp_path, monkeypatch, last_cell: str):
+    """Make run_study execute, for the gradients study, a two-cell chapter whose kernel writes to descriptor 2."""
+    chapter = tmp_path / "chapter.md"
+    chapter.write_text("---\njupytext:\n  text_representation:\n    extension: .md\n    format_name: myst\n"
+                       "kernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n---\n\n"
+                       "# Stand-in\n\n```{code-cell}\nimport os\nos.write(2, b'a C library line\\n')\n```\n\n"
+                       f"```{{code-cell}}\n{last_cell}\n```\n")
+    monkeypatch.setattr(runner, "notebook_path", lambda study: chapter)
+    return tmp_path / "out" / "gradients.ipynb"
+
+
+def test_a_run_keeps_the_kernel_processs_own_output_at_the_end_of_its_log(tmp_path, monkeypatch):
+    out = _stand_in(tmp_path, monkeypatch, "print('done')")
+    assert runner.run_study("gradients", "smoke", output=out, results_dir=tmp_path / "results", progress=False) == out
+    log = runner.stderr_log(out).read_text()
+    assert "--- kernel process\n" in log and "a C library line" in log.split("--- kernel process")[1]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["figures", "gradients.ipynb", "gradients.stderr.log"]
+
+
+def test_a_failed_run_keeps_its_notebook_and_kernel_output_aside_and_says_where(tmp_path, monkeypatch):
+    import papermill
+
+    out = _stand_in(tmp_path, monkeypatch, "raise RuntimeError('the study failed')")
+    with pytest.raises(papermill.PapermillExecutionError, match="the study failed") as failure:
+        runner.run_study("gradients", "smoke", output=out, results_dir=tmp_path / "results", progress=False)
+    kept = {"gradients.failed.ipynb", "gradients.failed.kernel.log"}
+    assert {p.name for p in out.parent.iterdir()} == kept  # nothing the book would render, no partial files
+    assert "a C library line" in (out.parent / "gradients.failed.kernel.log").read_text()
+    assert all(any(str(out.parent / name) in note for note in failure.value.__notes__) for name in kept)

@@ -29,7 +29,7 @@ def test_only_step_lines_and_bars_reach_the_terminal_whatever_the_chunks():
               "\r" + CLEAR + "\r",
               "[paperlib 15:07:35] training: done after 170.6 s\n",
               "/x/e3nn/o3/_wigner.py:10: UserWarning: forcing weights_only=False.\n  torch.load(path)\n"]
-    assert _filtered(chunks) == ("[paperlib 15:04:35] labels: started\n" + BAR_0 + "\r" + BAR_1 + "\r" + CLEAR
+    assert _filtered(chunks) == ("[paperlib 15:04:35] labels: started\n\r" + BAR_0 + "\r" + BAR_1 + "\r" + CLEAR
                                  + "\r[paperlib 15:07:35] training: done after 170.6 s\n")
 
 
@@ -40,6 +40,43 @@ def test_a_step_line_is_never_drawn_over():
         "[paperlib 00:00:01] a: started\n" + BAR_0
     assert _filtered(["[paperlib 00:00:01] a: started", "noise\n", "[paperlib 00:00:02] a: done after 1.0 s\n"]) == \
         "[paperlib 00:00:01] a: started\n[paperlib 00:00:02] a: done after 1.0 s\n"
+
+
+class _Recorder:
+    """A stream that keeps each write as one chunk, as the kernel sends tqdm's writes."""
+
+    def __init__(self):
+        self.chunks: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.chunks.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_nested_tqdm_bars_and_step_lines_come_through_as_drawn_whatever_lines_come_between():
+    """Real tqdm, an epoch bar inside a learning-curve bar (as the gradients study draws them), between two step
+    lines: the filter passes this stream unchanged, and with a library's line after every write, even one split
+    over two chunks or one sharing a chunk with a step line, the terminal receives the same."""
+    from tqdm import tqdm
+
+    out = _Recorder()
+    out.write("[paperlib 10:00:00] curves: started")
+    out.write("\n")
+    for _ in tqdm(range(2), desc="learning curve", file=out, leave=False, mininterval=0):
+        for _ in tqdm(range(3), desc="epochs", file=out, leave=False, mininterval=0):
+            pass
+    out.write("[paperlib 10:00:01] curves: done after 1.0 s\n")
+    clean = out.chunks
+    assert any("\x1b[A" in c for c in clean) and sum("epochs" in c for c in clean) >= 6  # nested, drawn
+    noisy = []
+    for i, chunk in enumerate(clean):
+        noisy += [chunk, f"W0000 {i} library log\n", "a library's line split over ", "two chunks\n"]
+    noisy[-1] = "a line with no newline before[paperlib 10:00:02] figures: started\n"
+    assert _filtered(clean) == "".join(clean)
+    assert _filtered(noisy) == "".join(clean) + "[paperlib 10:00:02] figures: started\n"
 
 
 def test_a_kernel_keeps_its_own_output_in_the_log_and_the_terminal_gets_only_the_step_line(tmp_path, capfd):

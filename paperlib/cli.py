@@ -97,7 +97,6 @@ def _cmd_book(args) -> int:
     if not args.no_execute:
         for study in sorted(P.SCHEMAS):
             if notebook_path(study).exists():
-                print(f"== executing {study} at profile {args.profile}", flush=True)
                 run_study(study, args.profile, into_book=True)
     write_dashboard()
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--path-output", str(ROOT)]

@@ -271,12 +271,13 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
             # would share their line); all it writes to stderr moves, once the run succeeded, out of the chapter
             # into a log beside it (tidy_executed), and the kernel process's own output (start-up warnings, a copy
             # of what C libraries print) into that log too.
-            papermill.execute_notebook(
-                str(src), str(partial), cwd=str(ROOT), progress_bar=False, kernel_name="python3",
-                parameters={"profile": profile, "overrides": overrides, "options": options,
-                            "results_dir": str(results_dir), "figures_dir": str(staged)},
-                stderr_file=ProgressOnly(sys.stderr) if progress else None,
-                kernel_manager_class=kernel_manager_logging_to(kernel_log))
+            with Timer(quiet=not progress)(f"{study} at profile {profile}, into {_shown(output.parent)}"):
+                papermill.execute_notebook(
+                    str(src), str(partial), cwd=str(ROOT), progress_bar=False, kernel_name="python3",
+                    parameters={"profile": profile, "overrides": overrides, "options": options,
+                                "results_dir": str(results_dir), "figures_dir": str(staged)},
+                    stderr_file=ProgressOnly(sys.stderr) if progress else None,
+                    kernel_manager_class=kernel_manager_logging_to(kernel_log))
         except BaseException as err:
             # Keep the failed notebook and the kernel's output for inspection, never where the book would render it.
             kept = {"notebook": output.with_name(f"{output.stem}.failed.ipynb"),
@@ -300,6 +301,11 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
         shutil.rmtree(staged, ignore_errors=True)
         partial.replace(output)
     return output
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it, for the terminal."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def figures_dir(notebook: str | os.PathLike) -> Path:

@@ -86,9 +86,17 @@ def _stand_in(tmp_path, monkeypatch, last_cell: str):
     return tmp_path / "out" / "gradients.ipynb"
 
 
-def test_a_run_keeps_the_kernel_processs_own_output_at_the_end_of_its_log(tmp_path, monkeypatch):
-    out = _stand_in(tmp_path, monkeypatch, "print('done')")
-    assert runner.run_study("gradients", "smoke", output=out, results_dir=tmp_path / "results", progress=False) == out
+def test_a_run_shows_its_steps_only_and_keeps_the_kernel_processs_own_output_in_its_log(tmp_path, monkeypatch,
+                                                                                       capfd):
+    out = _stand_in(tmp_path, monkeypatch, "import sys\nprint('[paperlib 10:00:00] fit: started', file=sys.stderr)")
+    assert runner.run_study("gradients", "smoke", output=out, results_dir=tmp_path / "results") == out
+    shown = capfd.readouterr()
+    lines = shown.err.splitlines()
+    assert len(lines) == 3 and not shown.out, shown
+    assert lines[0].endswith(f"] gradients at profile smoke, into {out.parent}: started")
+    assert lines[1] == "[paperlib 10:00:00] fit: started"
+    assert re.fullmatch(rf"\[paperlib [0-9:]{{8}}\] gradients at profile smoke, into {out.parent}: done after "
+                        r"[0-9.]+ s", lines[2])
     log = runner.stderr_log(out).read_text()
     assert "--- kernel process\n" in log and "a C library line" in log.split("--- kernel process")[1]
     assert sorted(p.name for p in out.parent.iterdir()) == ["figures", "gradients.ipynb", "gradients.stderr.log"]

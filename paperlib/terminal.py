@@ -76,7 +76,7 @@ class ProgressOnly:
         self._terminal.flush()
 
 
-def kernel_manager_logging_to(log: str | os.PathLike):
+def kernel_manager_logging_to(log: str | os.PathLike) -> type:
     """A jupyter_client kernel manager class (for nbclient's ``kernel_manager_class``) whose kernel process writes
     its own standard output and error, appending, to the file ``log`` instead of this process's terminal."""
     from jupyter_client import AsyncKernelManager

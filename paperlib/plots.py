@@ -78,7 +78,7 @@ def grouped_bars(table: pd.DataFrame, metrics: Mapping[str, str], x: str = "meth
         _slant_xticks(ax, 35)
     if axes[0].get_legend() is not None:
         axes[0].get_legend().remove()
-    legend_below(fig, axes[0], len(axes[0].get_legend_handles_labels()[1]))
+    legend_below(fig, axes[0])
     return fig
 
 
@@ -122,7 +122,7 @@ def learning_curves(curves: pd.DataFrame, x: str, metrics: Mapping[str, str], hu
             plain_log_ticks(axis)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
-    legend_below(fig, np.atleast_1d(axes)[0], len(names))
+    legend_below(fig, np.atleast_1d(axes)[0])
     return fig
 
 
@@ -141,11 +141,11 @@ def plain_log_ticks(axis) -> None:
         axis.set_minor_formatter(mticker.NullFormatter())
 
 
-def legend_below(fig, ax, n_entries: int) -> None:
-    """One legend for the whole figure, below its panels, so that it never covers data."""
+def legend_below(fig, ax) -> None:
+    """One legend for the whole figure, of the entries of ``ax``, below its panels, so that it never covers data."""
     handles, labels = ax.get_legend_handles_labels()
-    rows = -(-n_entries // 3)
-    fig.legend(handles, labels, loc="lower center", ncol=min(n_entries, 3), fontsize=8, frameon=False)
+    rows = -(-len(labels) // 3)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
 
 

@@ -280,9 +280,9 @@ def run_study(study: str, profile: str = "default", overrides: Mapping[str, Any]
                     kernel_manager_class=kernel_manager_logging_to(kernel_log))
         except BaseException as err:
             # Keep the failed notebook and the kernel's output for inspection, never where the book would render it.
-            kept = {"notebook": output.with_name(f"{output.stem}.failed.ipynb"),
-                    "kernel process's output": output.with_name(f"{output.stem}.failed.kernel.log")}
-            for (what, path), made in zip(kept.items(), (partial, kernel_log)):
+            for made, path, what in ((partial, output.with_name(f"{output.stem}.failed.ipynb"), "notebook"),
+                                     (kernel_log, output.with_name(f"{output.stem}.failed.kernel.log"),
+                                      "kernel process's output")):
                 if made.exists():
                     made.replace(path)
                     err.add_note(f"the failed run's {what}: {path}")

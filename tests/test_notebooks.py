@@ -147,11 +147,11 @@ def test_a_run_exports_the_models_and_data_sets_it_records(executed, study, fami
     assert {f for f in NATIVE_FILES for m in done["models"] if m["kind"].startswith(f)} == families
     for m in done["models"]:
         folder = tmp_path / "export" / m["folder"]
-        native = next((pattern for f, pattern in NATIVE_FILES.items() if m["kind"].startswith(f)), "paperlib")
+        family = next((f for f in NATIVE_FILES if m["kind"].startswith(f)), None)
+        native = NATIVE_FILES.get(family, "paperlib")
         assert list(folder.glob(native)), (m["folder"], sorted(p.name for p in folder.iterdir()))
         assert (folder / "paperlib").is_dir()  # what paperlib.models.registry.load reads
         first = ase.io.read(tmp_path / "export" / m["training_file"], index=0)
-        family = next((f for f in NATIVE_FILES if m["kind"].startswith(f)), None)
         if family in NATIVE_READERS:
             NATIVE_READERS[family](next(folder.glob(NATIVE_FILES[family])), first)
     assert {m["training_set"] for m in recorded["models"]} <= {d["name"] for d in recorded["datasets"]}
